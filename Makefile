@@ -1,0 +1,73 @@
+# One entry point for everything a developer or CI runs. The README names two of these
+# targets: `make demo` (the main job on the embedded AWS) and `make test` (every test and
+# check; .ci/run calls exactly that).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+RUN := $(VENV)/bin
+# uv must use the machine's Python (>= 3.11) and never download one.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+# --- environment ----------------------------------------------------------------------
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml image/pyproject.toml
+	$(UV) sync --frozen --all-groups
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.synced ## create the dev environment from uv.lock
+
+.PHONY: lock
+lock: $(UV) ## re-resolve uv.lock after a dependency change
+	$(UV) lock
+
+# exiftool is the tests' independent oracle; jpegtran and libturbojpeg are the lossless
+# transform the sanitizer and the benchmark use. Debian/Ubuntu package names.
+SYSTEM_PACKAGES := libimage-exiftool-perl libjpeg-turbo-progs libturbojpeg0
+.PHONY: system-deps
+system-deps: ## install exiftool, jpegtran and libturbojpeg (apt, when missing)
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing: $$missing"; \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# --- the two commands of the README ---------------------------------------------------
+
+.PHONY: test
+test: venv system-deps ## every test and check (what CI runs)
+	$(RUN)/pytest
+
+.PHONY: demo
+demo: venv system-deps ## run the CLI over generated sample photos and show what was removed
+	$(RUN)/python -m tests.harness.demo
+
+# --- finer-grained ---------------------------------------------------------------------
+
+.PHONY: test-unit
+test-unit: venv system-deps ## the fast, pure-Python tests
+	$(RUN)/pytest tests/unit
+
+.PHONY: bench
+bench: venv system-deps ## throughput and memory benchmark (CORPUS=dir for your own photos)
+	$(RUN)/python -m tests.harness.bench $(if $(CORPUS),--corpus $(CORPUS))
+
+.PHONY: clean
+clean: ## remove environments and caches
+	rm -rf $(TOOLS) $(VENV) .pytest_cache .mypy_cache .ruff_cache
