@@ -1,0 +1,310 @@
+"""The `exif-stripper` command: a thin shell over the sanitizer.
+
+    exif-stripper strip [--orientation {apply,keep-tag,drop}] IN OUT
+    exif-stripper inspect FILE [--json]
+
+IN and OUT are files, `-` (stdin, stdout) or directories (recursive, relative paths
+kept). Exit codes, which scripts depend on: 0 ok, 1 an I/O error, 2 usage, 3 at least
+one input rejected. A rejected input leaves no output behind (output goes to a temporary
+file that is renamed only once it is complete and verified); the input is never written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from . import __version__
+from .errors import SanitizeError
+from .inspection import Inspection, inspect_stream
+from .sanitize import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    Options,
+    OrientationPolicy,
+    sanitize_stream,
+)
+
+OK: Final = 0
+IO_ERROR: Final = 1
+USAGE: Final = 2
+REJECTED: Final = 3
+JPEG_SUFFIXES: Final = (".jpg", ".jpeg")
+# Below this, stdin's output waits in memory; above, in a temporary file (fail closed:
+# nothing reaches stdout until the whole output has been verified).
+_STDOUT_SPOOL: Final = 32 * 1024 * 1024
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Command = args.command
+    try:
+        return command(args)
+    except _UsageError as error:
+        parser.error(str(error))
+    except KeyboardInterrupt:
+        return 130
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="exif-stripper",
+        description="Remove identifying metadata from JPEGs without touching the pixels.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    strip = commands.add_parser("strip", help="write sanitized copies of JPEGs")
+    strip.add_argument("input", metavar="IN", help="a file, a directory, or - for stdin")
+    strip.add_argument("output", metavar="OUT", help="a file, a directory, or - for stdout")
+    _add_sanitizer_options(strip)
+    strip.set_defaults(command=_strip)
+
+    inspect = commands.add_parser("inspect", help="show what a JPEG holds and what strip removes")
+    inspect.add_argument("file", metavar="FILE", help="a JPEG file, or - for stdin")
+    inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_sanitizer_options(inspect, orientation=False)
+    inspect.set_defaults(command=_inspect)
+    return parser
+
+
+def _add_sanitizer_options(parser: argparse.ArgumentParser, *, orientation: bool = True) -> None:
+    if orientation:
+        parser.add_argument(
+            "--orientation",
+            choices=[policy.value for policy in OrientationPolicy],
+            default=OrientationPolicy.APPLY.value,
+            help="apply: turn the pixels upright (default); keep-tag: keep only the "
+            "Orientation tag; drop: ignore orientation",
+        )
+    parser.add_argument("--max-bytes", type=_positive, default=DEFAULT_MAX_BYTES)
+    parser.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+def _options(args: argparse.Namespace) -> Options:
+    policy = OrientationPolicy(getattr(args, "orientation", OrientationPolicy.DROP.value))
+    return Options(policy, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
+
+
+def _say(*parts: object) -> None:
+    print("exif-stripper:", *parts, file=sys.stderr)
+
+
+# --- strip ---------------------------------------------------------------------------------
+
+
+def _strip(args: argparse.Namespace) -> int:
+    options = _options(args)
+    if args.input == "-":
+        return _strip_stdin(args.output, options)
+    source = Path(args.input)
+    if source.is_dir():
+        return _strip_tree(source, Path(args.output), options)
+    if not source.is_file():
+        raise _UsageError(f"{source}: no such file or directory")
+    target = "-" if args.output == "-" else _file_target(source, Path(args.output))
+    return _strip_one(source, target, options)
+
+
+def _file_target(source: Path, output: Path) -> Path:
+    target = output / source.name if output.is_dir() else output
+    if target.exists() and target.resolve() == source.resolve():
+        raise _UsageError(f"{target}: output is the input; the input is never modified")
+    return target
+
+
+def _strip_stdin(output: str, options: Options) -> int:
+    if output != "-" and Path(output).is_dir():
+        raise _UsageError("with IN as -, OUT must be a file or -")
+    return _strip_one(None, "-" if output == "-" else Path(output), options)
+
+
+def _strip_one(source: Path | None, target: Path | str, options: Options) -> int:
+    name = str(source) if source else "<stdin>"
+    try:
+        with _open_input(source) as src:
+            if target == "-":
+                _sanitize_to_stdout(src, options)
+            else:
+                assert isinstance(target, Path)
+                _sanitize_to_file(src, target, options)
+    except SanitizeError as error:
+        _say(f"{name}: {error}")
+        return REJECTED
+    except OSError as error:
+        _say(f"{name}: {error.strerror or error}")
+        return IO_ERROR
+    return OK
+
+
+def _open_input(source: Path | None) -> BinaryIO:
+    if source is None:
+        return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+    return source.open("rb")
+
+
+def _sanitize_to_stdout(src: BinaryIO, options: Options) -> None:
+    with tempfile.SpooledTemporaryFile(max_size=_STDOUT_SPOOL) as spool:
+        sanitize_stream(src, spool, options)  # type: ignore[arg-type]  # it is a BinaryIO
+        spool.seek(0)
+        out = sys.stdout.buffer
+        for chunk in iter(lambda: spool.read(1024 * 1024), b""):
+            out.write(chunk)
+        out.flush()
+
+
+def _sanitize_to_file(src: BinaryIO, target: Path, options: Options) -> None:
+    """Write through a temporary file in the target's folder; rename once verified."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as dst:
+            sanitize_stream(src, dst, options)
+        Path(temporary).chmod(0o666 & ~_umask())
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --- strip, directory mode --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Tally:
+    written: int = 0
+    rejected: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        if self.rejected:
+            return REJECTED
+        return IO_ERROR if self.failed else OK
+
+
+def _strip_tree(source: Path, target: Path, options: Options) -> int:
+    _refuse_overlap(source, target)
+    files, skipped = _jpeg_files(source)
+    tally = _Tally(skipped=skipped)
+    for path in _progress(files):
+        outcome = _strip_one(path, target / path.relative_to(source), options)
+        if outcome == OK:
+            tally.written += 1
+        elif outcome == REJECTED:
+            tally.rejected += 1
+        else:
+            tally.failed += 1
+    _say(
+        f"{tally.written} written, {tally.rejected} rejected, {tally.failed} failed, "
+        f"{tally.skipped} skipped (not .jpg/.jpeg)"
+    )
+    return tally.exit_code
+
+
+def _refuse_overlap(source: Path, target: Path) -> None:
+    src, dst = source.resolve(), target.resolve()
+    if src == dst or src in dst.parents or dst in src.parents:
+        raise _UsageError("IN and OUT directories must not contain each other")
+    if dst.exists() and not dst.is_dir():
+        raise _UsageError(f"{target}: IN is a directory, so OUT must be one too")
+
+
+def _jpeg_files(root: Path) -> tuple[list[Path], int]:
+    """Regular files named *.jpg / *.jpeg (any case) below `root`, in a stable order."""
+    found: list[Path] = []
+    skipped = 0
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(folder, name)
+            if name.lower().endswith(JPEG_SUFFIXES) and path.is_file() and not path.is_symlink():
+                found.append(path)
+            else:
+                skipped += 1
+    return found, skipped
+
+
+def _progress(files: list[Path]) -> Iterator[Path] | list[Path]:
+    if not sys.stderr.isatty():
+        return files
+    from tqdm import tqdm  # only for people watching a terminal
+
+    return iter(tqdm(files, unit="photo", file=sys.stderr, leave=False))
+
+
+# --- inspect ---------------------------------------------------------------------------------
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    options = _options(args)
+    try:
+        if args.file == "-":
+            import io
+
+            result = inspect_stream(io.BytesIO(sys.stdin.buffer.read()), options)
+        else:
+            with Path(args.file).open("rb") as src:
+                result = inspect_stream(src, options)
+    except OSError as error:
+        _say(f"{args.file}: {error.strerror or error}")
+        return IO_ERROR
+    if args.json:
+        print(json.dumps({"file": args.file, **result.as_json()}, indent=2))
+    else:
+        print(render_inspection(args.file, result))
+    if result.rejected:
+        _say(f"{args.file}: {result.rejected}")
+        return REJECTED
+    return OK
+
+
+def render_inspection(name: str, result: Inspection) -> str:
+    """The human-readable form of `inspect`: segments, then identifying findings."""
+    lines = [
+        f"{name}: {result.width}x{result.height}, {result.size:,} bytes, "
+        f"orientation {result.orientation or 'not set'}",
+        f"  {'offset':>10}  {'segment':<10} {'bytes':>11}  {'action':<7} what",
+    ]
+    lines += [
+        f"  {s.offset:>10}  {s.marker:<10} {s.size:>11,}  {s.action:<7} {s.what}"
+        for s in result.segments
+    ]
+    if result.findings:
+        lines.append("  identifying data (strip removes all of it):")
+        width = max(len(f.category) for f in result.findings)
+        lines += [f"    {f.category:<{width}}  {f.detail}  [{f.source}]" for f in result.findings]
+    else:
+        lines.append("  no identifying data found")
+    lines.append(f"  strip would remove {result.removed_bytes:,} bytes")
+    return "\n".join(lines)

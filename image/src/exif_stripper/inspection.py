@@ -1,0 +1,361 @@
+"""`exif-stripper inspect`: what is in a JPEG, and what `strip` would remove.
+
+Lists every segment with the sanitizer's own verdict on it (keep or remove), then reads
+the metadata a person could be identified by: GPS position, camera and serial numbers,
+owner and creator names, dates, XMP, IPTC, thumbnails, trailers. EXIF is read with
+Pillow; XMP with a forgiving text scan (a packet need not be well-formed XML to leak);
+IPTC-IIM by hand (it is 5 bytes a record).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, BinaryIO, Final
+
+from .errors import SanitizeError
+from .jpeg import (
+    APP0,
+    APP1,
+    APP2,
+    APP13,
+    APP_MARKERS,
+    COM,
+    SOS,
+    EntropyData,
+    Segment,
+    Tokenizer,
+    Trailer,
+)
+from .sanitize import (
+    CHUNK_SIZE,
+    DEFAULT_OPTIONS,
+    Options,
+    OrientationPolicy,
+    Report,
+    describe,
+    sanitize_stream,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    offset: int
+    marker: str
+    size: int
+    what: str
+    action: str  # "keep" or "remove"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One piece of identifying information, e.g. ("GPS position", "48.8584, 2.2945", "EXIF")."""
+
+    category: str
+    detail: str
+    source: str
+
+
+@dataclass(slots=True)
+class Inspection:
+    width: int = 0
+    height: int = 0
+    size: int = 0
+    orientation: int | None = None
+    segments: list[SegmentInfo] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    rejected: str | None = None  # why `strip` would refuse the file, if it would
+
+    @property
+    def removed_bytes(self) -> int:
+        return sum(s.size for s in self.segments if s.action == "remove")
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["removed_bytes"] = self.removed_bytes
+        return data
+
+
+def inspect_stream(src: BinaryIO, options: Options = DEFAULT_OPTIONS) -> Inspection:
+    """Inspect a JPEG from a seekable stream (it is read twice: segments, then a dry run)."""
+    result = Inspection()
+    start = src.tell()
+    metadata = _list_segments(src, result, options)
+    src.seek(start)
+    report = _dry_run(src, result, options)
+    removed_at = {item.offset for item in report.removed} if report else set()
+    result.segments = [
+        replace(s, action="remove") if s.offset in removed_at else s for s in result.segments
+    ]
+    for segment in metadata:
+        result.findings.extend(_read_findings(segment))
+    return result
+
+
+# --- pass 1: every segment ------------------------------------------------------------------
+
+
+def _list_segments(src: BinaryIO, result: Inspection, options: Options) -> list[Segment]:
+    """Fill `result.segments`; return the metadata segments worth reading for findings."""
+    tokens = Tokenizer(max_bytes=options.max_bytes, max_pixels=options.max_pixels)
+    metadata: list[Segment] = []
+    scan: SegmentInfo | None = None  # entropy-coded data, summed up per scan
+    trailer: SegmentInfo | None = None
+    trailer_head = b""
+    try:
+        for chunk in iter(lambda: src.read(CHUNK_SIZE), b""):
+            result.size += len(chunk)
+            for token in tokens.feed(chunk):
+                if isinstance(token, EntropyData):
+                    scan = _grow(scan, token.offset, len(token.data), "scan data", "keep")
+                    continue
+                if scan is not None:
+                    result.segments.append(scan)
+                    scan = None
+                if isinstance(token, Trailer):
+                    trailer = _grow(trailer, token.offset, len(token.data), "after EOI", "remove")
+                    trailer_head = (trailer_head + bytes(token.data[:64]))[:64]
+                else:
+                    result.segments.append(_describe(token))
+                    if _is_metadata(token):
+                        metadata.append(token)
+        tokens.close()
+    except SanitizeError as error:
+        result.rejected = str(error)
+    if trailer is not None:
+        result.segments.append(trailer)
+        result.findings.append(_trailer_finding(trailer_head, trailer.size))
+    if tokens.frame:
+        result.width, result.height = tokens.frame.width, tokens.frame.height
+    return metadata
+
+
+def _grow(
+    info: SegmentInfo | None, offset: int, size: int, marker: str, action: str
+) -> SegmentInfo:
+    if info is None:
+        return SegmentInfo(offset, marker, size, "", action)
+    return SegmentInfo(info.offset, marker, info.size + size, "", action)
+
+
+def _is_metadata(segment: Segment) -> bool:
+    return segment.marker in APP_MARKERS or segment.marker == COM
+
+
+def _describe(segment: Segment) -> SegmentInfo:
+    size = len(segment.encode())
+    if _is_metadata(segment):
+        return SegmentInfo(segment.offset, segment.name, size, describe(segment), "keep")
+    what = "scan header" if segment.marker == SOS else ""
+    return SegmentInfo(segment.offset, segment.name, size, what, "keep")
+
+
+def _dry_run(src: BinaryIO, result: Inspection, options: Options) -> Report | None:
+    """Run the real sanitizer (output discarded) so the verdicts are the sanitizer's own."""
+    try:
+        dry = Options(OrientationPolicy.DROP, options.max_bytes, options.max_pixels)
+        report = sanitize_stream(src, _Discard(), dry)
+    except SanitizeError as error:
+        result.rejected = result.rejected or str(error)
+        return None
+    result.orientation = report.orientation
+    return report
+
+
+class _Discard(io.BytesIO):
+    """A sink that keeps nothing: inspection only wants the sanitizer's report."""
+
+    def write(self, data: Any, /) -> int:
+        return len(data)
+
+
+# --- pass 2: what the metadata says ---------------------------------------------------------------
+
+
+def _read_findings(segment: Segment) -> list[Finding]:
+    payload = segment.payload
+    if segment.marker == APP1 and payload.startswith(b"Exif\x00"):
+        return _exif_findings(payload)
+    if segment.marker == APP1 and payload.startswith(b"http://ns.adobe.com/"):
+        return _xmp_findings(payload)
+    if segment.marker == APP13 and payload.startswith(b"Photoshop 3.0\x00"):
+        return _iptc_findings(payload)
+    if segment.marker == APP2 and payload.startswith(b"MPF\x00"):
+        return [Finding("embedded images", "multi-picture (MPO) index", "MPF")]
+    if segment.marker == COM:
+        text = payload[:80].decode("utf-8", errors="replace").strip()
+        return [Finding("comment", text, "COM")]
+    if segment.marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) > 14:
+        return [Finding("thumbnail", f"{payload[12]}x{payload[13]} JFIF thumbnail", "JFIF")]
+    if segment.marker == APP0 and payload.startswith(b"JFXX\x00"):
+        return [Finding("thumbnail", f"{len(payload)} bytes JFXX thumbnail", "JFXX")]
+    return []
+
+
+# EXIF tags a person can be identified or located by (CIPA DC-008 4.6.4-4.6.6).
+_IFD0_TAGS: Final = {
+    0x010F: "camera",  # Make
+    0x0110: "camera",  # Model
+    0x013B: "person",  # Artist
+    0x8298: "person",  # Copyright
+    0x0131: "software",  # Software
+    0x013C: "computer",  # HostComputer
+    0x0132: "date/time",  # DateTime
+    0x010E: "description",  # ImageDescription
+}
+_EXIF_TAGS: Final = {
+    0xA431: "serial number",  # BodySerialNumber
+    0xA435: "serial number",  # LensSerialNumber
+    0xA430: "person",  # CameraOwnerName
+    0xA420: "unique id",  # ImageUniqueID
+    0x9003: "date/time",  # DateTimeOriginal
+    0xA434: "lens",  # LensModel
+}
+
+
+def _exif_findings(payload: bytes) -> list[Finding]:
+    from PIL import ExifTags, Image  # Pillow only when inspecting: keeps `strip` quick
+
+    exif = Image.Exif()
+    try:
+        exif.load(payload)
+        ifds = {
+            "ifd0": dict(exif),
+            "exif": exif.get_ifd(ExifTags.IFD.Exif),
+            "gps": exif.get_ifd(ExifTags.IFD.GPSInfo),
+            "ifd1": exif.get_ifd(ExifTags.IFD.IFD1),
+        }
+    except (SyntaxError, ValueError, KeyError, TypeError, OSError, IndexError) as error:
+        return [Finding("EXIF", f"unreadable EXIF block ({error})", "EXIF")]
+    found = [
+        Finding(what, _text(ifd[tag]), "EXIF")
+        for ifd, tags in ((ifds["ifd0"], _IFD0_TAGS), (ifds["exif"], _EXIF_TAGS))
+        for tag, what in tags.items()
+        if tag in ifd
+    ]
+    if 0x927C in ifds["exif"]:
+        found.append(Finding("maker notes", f"{len(ifds['exif'][0x927C])} bytes", "EXIF"))
+    position = _gps_position(ifds["gps"])
+    if position:
+        found.append(Finding("GPS position", position, "EXIF"))
+    if 0x0202 in ifds["ifd1"]:
+        size = ifds["ifd1"][0x0202]
+        found.append(Finding("thumbnail", f"{size} bytes JPEG thumbnail", "EXIF IFD1"))
+    return found
+
+
+def _gps_position(gps: dict[int, Any]) -> str | None:
+    def degrees(value: Any, ref: Any, negative: str) -> float:
+        d, m, s = (float(part) for part in value)
+        sign = -1 if str(ref).upper().startswith(negative) else 1
+        return sign * (d + m / 60 + s / 3600)
+
+    try:
+        latitude = degrees(gps[2], gps.get(1, "N"), "S")
+        longitude = degrees(gps[4], gps.get(3, "E"), "W")
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return "present (unreadable)" if gps else None
+    return f"{latitude:.6f}, {longitude:.6f}"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    return str(value).strip("\x00 ")[:80]
+
+
+_XMP_PROPERTY: Final = re.compile(
+    rb"(?:<|\s)(exif:GPSLatitude|exif:GPSLongitude|dc:creator|tiff:Make|tiff:Model|"
+    rb"aux:SerialNumber|exifEX:BodySerialNumber|photoshop:City|GCamera:MicroVideo|"
+    rb"GCamera:MotionPhoto|xmpNote:HasExtendedXMP)[\s=>]+\"?([^\"<]{0,80})"
+)
+_XMP_CATEGORY: Final = {
+    "exif:GPSLatitude": "GPS position",
+    "exif:GPSLongitude": "GPS position",
+    "dc:creator": "person",
+    "tiff:Make": "camera",
+    "tiff:Model": "camera",
+    "aux:SerialNumber": "serial number",
+    "exifEX:BodySerialNumber": "serial number",
+    "photoshop:City": "location",
+    "GCamera:MicroVideo": "motion photo",
+    "GCamera:MotionPhoto": "motion photo",
+    "xmpNote:HasExtendedXMP": "extended XMP",
+}
+
+
+def _xmp_findings(payload: bytes) -> list[Finding]:
+    source = "extended XMP" if b"xmp/extension/" in payload[:40] else "XMP"
+    found = [Finding("XMP", f"{len(payload)} bytes", source)]
+    for match in _XMP_PROPERTY.finditer(payload):
+        name = match.group(1).decode()
+        value = re.sub(r"\s+", " ", match.group(2).decode("utf-8", errors="replace")).strip()
+        found.append(Finding(_XMP_CATEGORY[name], f"{name} {value}".strip(), source))
+    return found
+
+
+# IPTC-IIM application record datasets (IPTC IIM 4.2, chapter 6).
+_IPTC_DATASETS: Final = {
+    25: "keywords",
+    80: "person",  # By-line
+    90: "location",  # City
+    92: "location",  # Sub-location
+    95: "location",  # Province/State
+    101: "location",  # Country
+    110: "person",  # Credit
+    116: "person",  # Copyright notice
+    120: "description",  # Caption/Abstract
+}
+
+
+def _iptc_findings(payload: bytes) -> list[Finding]:
+    found = [Finding("IPTC", f"{len(payload)} bytes of Photoshop resources", "APP13")]
+    for resource, data in _photoshop_resources(payload[14:]):
+        if resource == 0x0404:
+            found += [
+                Finding(_IPTC_DATASETS[dataset], value, "IPTC")
+                for dataset, value in _iim_records(data)
+                if dataset in _IPTC_DATASETS
+            ]
+        elif resource in (0x0409, 0x040C):
+            found.append(Finding("thumbnail", f"{len(data)} bytes Photoshop thumbnail", "APP13"))
+    return found
+
+
+def _photoshop_resources(data: bytes) -> list[tuple[int, bytes]]:
+    """8BIM image resource blocks (Photoshop File Formats, "Image Resource Blocks")."""
+    out = []
+    pos = 0
+    while pos + 12 <= len(data) and data[pos : pos + 4] == b"8BIM":
+        resource = int.from_bytes(data[pos + 4 : pos + 6], "big")
+        name_length = data[pos + 6]
+        pos += 6 + ((name_length + 2) & ~1)  # Pascal name, padded to even length
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        out.append((resource, data[pos + 4 : pos + 4 + size]))
+        pos += 4 + size + (size & 1)
+    return out
+
+
+def _iim_records(data: bytes) -> list[tuple[int, str]]:
+    out = []
+    pos = 0
+    while pos + 5 <= len(data) and data[pos] == 0x1C:
+        record, dataset = data[pos + 1], data[pos + 2]
+        size = int.from_bytes(data[pos + 3 : pos + 5], "big")
+        if record == 2:
+            out.append((dataset, _text(data[pos + 5 : pos + 5 + size])))
+        pos += 5 + size
+    return out
+
+
+def _trailer_finding(head: bytes, size: int) -> Finding:
+    if head.startswith(b"\xff\xd8"):
+        kind = "a second JPEG image (MPO / depth map)"
+    elif b"ftyp" in head:
+        kind = "a video (motion photo)"
+    elif not head.strip(b"\x00"):
+        kind = "padding"
+    else:
+        kind = "vendor data"
+    return Finding("trailer", f"{size} bytes after the image: {kind}", "after EOI")
