@@ -2,6 +2,8 @@
 
     exif-stripper strip [--orientation {apply,keep-tag,drop}] IN OUT
     exif-stripper inspect FILE [--json]
+    exif-stripper worker --queue-url URL [--source A --dest B]
+    exif-stripper sync [--source A --dest B] [--dry-run]
 
 IN and OUT are files, `-` (stdin, stdout) or directories (recursive, relative paths
 kept). Exit codes, which scripts depend on: 0 ok, 1 an I/O error, 2 usage, 3 at least
@@ -14,14 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
 from . import __version__
+from .config import ConfigError, Settings
 from .errors import SanitizeError
 from .inspection import Inspection, inspect_stream
 from .sanitize import (
@@ -79,20 +85,50 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
     _add_sanitizer_options(inspect, orientation=False)
     inspect.set_defaults(command=_inspect)
+
+    worker = commands.add_parser("worker", help="process the S3 event queue on this machine")
+    worker.add_argument("--queue-url", required=True, help="the SQS queue bucket A notifies")
+    worker.add_argument("--wait-seconds", type=int, default=10, help="long-poll wait (<= 20)")
+    worker.add_argument(
+        "--visibility-timeout", type=int, help="seconds a received message stays hidden"
+    )
+    worker.add_argument(
+        "--exit-when-idle", type=int, metavar="POLLS", help="stop after POLLS empty polls"
+    )
+    _add_bucket_options(worker)
+    worker.set_defaults(command=_worker)
+
+    sync = commands.add_parser("sync", help="make bucket B match bucket A (backfill, repair)")
+    sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    _add_bucket_options(sync)
+    sync.set_defaults(command=_sync)
     return parser
 
 
-def _add_sanitizer_options(parser: argparse.ArgumentParser, *, orientation: bool = True) -> None:
+def _add_bucket_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", help="bucket A (default: $SOURCE_BUCKET)")
+    parser.add_argument("--dest", help="bucket B (default: $DEST_BUCKET)")
+    _add_sanitizer_options(parser, from_env=True)
+
+
+def _add_sanitizer_options(
+    parser: argparse.ArgumentParser, *, orientation: bool = True, from_env: bool = False
+) -> None:
+    """The sanitizer's settings; with `from_env`, unset flags defer to the environment."""
     if orientation:
         parser.add_argument(
             "--orientation",
             choices=[policy.value for policy in OrientationPolicy],
-            default=OrientationPolicy.APPLY.value,
+            default=None if from_env else OrientationPolicy.APPLY.value,
             help="apply: turn the pixels upright (default); keep-tag: keep only the "
             "Orientation tag; drop: ignore orientation",
         )
-    parser.add_argument("--max-bytes", type=_positive, default=DEFAULT_MAX_BYTES)
-    parser.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS)
+    parser.add_argument(
+        "--max-bytes", type=_positive, default=None if from_env else DEFAULT_MAX_BYTES
+    )
+    parser.add_argument(
+        "--max-pixels", type=_positive, default=None if from_env else DEFAULT_MAX_PIXELS
+    )
 
 
 def _positive(text: str) -> int:
@@ -166,7 +202,7 @@ def _open_input(source: Path | None) -> BinaryIO:
 
 def _sanitize_to_stdout(src: BinaryIO, options: Options) -> None:
     with tempfile.SpooledTemporaryFile(max_size=_STDOUT_SPOOL) as spool:
-        sanitize_stream(src, spool, options)  # type: ignore[arg-type]  # it is a BinaryIO
+        sanitize_stream(src, spool, options)
         spool.seek(0)
         out = sys.stdout.buffer
         for chunk in iter(lambda: spool.read(1024 * 1024), b""):
@@ -261,6 +297,78 @@ def _progress(files: list[Path]) -> Iterator[Path] | list[Path]:
     from tqdm import tqdm  # only for people watching a terminal
 
     return iter(tqdm(files, unit="photo", file=sys.stderr, leave=False))
+
+
+# --- worker and sync: the pipeline, outside Lambda ---------------------------------------------
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings as the Lambda reads them (the environment), with the flags given on top."""
+    flags = {
+        "SOURCE_BUCKET": args.source,
+        "DEST_BUCKET": args.dest,
+        "ORIENTATION_POLICY": args.orientation,
+        "MAX_BYTES": args.max_bytes,
+        "MAX_PIXELS": args.max_pixels,
+    }
+    env = {**os.environ, **{name: str(value) for name, value in flags.items() if value}}
+    try:
+        return Settings.from_env(env)
+    except ConfigError as error:
+        raise _UsageError(str(error)) from None
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from . import handler
+    from .aws import s3_client, sqs_client
+    from .pipeline import Pipeline
+    from .worker import Worker
+
+    settings = _settings(args)
+    handler.use_pipeline(Pipeline(s3_client(), settings))
+    worker = Worker(
+        sqs_client(),
+        args.queue_url,
+        handler.handle,
+        wait_seconds=args.wait_seconds,
+        visibility_timeout=args.visibility_timeout,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Finish the batch in hand, then stop: what is not deleted comes back anyway.
+        signal.signal(signum, lambda *_: stop.set())
+    _say(f"worker: {settings.source_bucket} -> {settings.dest_bucket}, polling {args.queue_url}")
+    tally = worker.run(stop, idle_polls=args.exit_when_idle)
+    _say(f"worker: stopped; {tally.succeeded} handled, {tally.failed} failed (left to the queue)")
+    return OK
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from . import handler, sync
+    from .aws import s3_client
+    from .pipeline import Pipeline
+
+    pipeline = Pipeline(s3_client(), _settings(args))
+    todo = sync.plan(pipeline)
+    for label, keys in (
+        ("missing", todo.missing),
+        ("stale", todo.stale),
+        ("orphaned", todo.orphaned),
+    ):
+        for key in keys:
+            print(f"{label:<9} {key}")
+    print(
+        f"{len(todo.missing)} missing, {len(todo.stale)} stale, {len(todo.orphaned)} orphaned, "
+        f"{todo.current} up to date"
+    )
+    if args.dry_run or todo.empty:
+        return OK
+    outcomes = sync.apply(pipeline, todo)
+    for outcome in outcomes:
+        handler.report(outcome, "sync")
+    counts = Counter(outcome.action for outcome in outcomes)
+    print(", ".join(f"{count} {action}" for action, count in sorted(counts.items())))
+    return REJECTED if counts["rejected"] else OK
 
 
 # --- inspect ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import BinaryIO, Final, Protocol
+from typing import Final, Protocol
 
 from .errors import BadSegment, TooLarge
 from .exif import orientation_only_exif, read_orientation
@@ -120,7 +120,19 @@ def sanitize_bytes(data: bytes | memoryview, options: Options = DEFAULT_OPTIONS)
     return Result(jpeg, report)
 
 
-def sanitize_stream(src: BinaryIO, dst: BinaryIO, options: Options = DEFAULT_OPTIONS) -> Report:
+class Reader(Protocol):
+    """What `sanitize_stream` reads from: a file, stdin, an S3 body."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+class Writer(Protocol):
+    """What `sanitize_stream` writes to: a file, a spool, an S3 upload."""
+
+    def write(self, data: bytes | memoryview, /) -> object: ...
+
+
+def sanitize_stream(src: Reader, dst: Writer, options: Options = DEFAULT_OPTIONS) -> Report:
     """Sanitize from a readable binary stream into a writable one, in bounded memory.
 
     The output is verified as it is written; on any exception the caller must discard what
@@ -189,7 +201,7 @@ def _writes_orientation_tag(options: Options, report: Report) -> bool:
     return options.orientation is OrientationPolicy.KEEP_TAG and report.rotation == "tag-kept"
 
 
-def _chunks(src: BinaryIO) -> Iterator[bytes]:
+def _chunks(src: Reader) -> Iterator[bytes]:
     return iter(lambda: src.read(CHUNK_SIZE), b"")
 
 
@@ -217,7 +229,7 @@ class _BytesSink:
 class _VerifiedStreamSink:
     """Writes to the destination and, in step, through an independent verifier."""
 
-    def __init__(self, dst: BinaryIO) -> None:
+    def __init__(self, dst: Writer) -> None:
         self._dst = dst
         self._verifier: Verifier | None = None
         self._size = 0

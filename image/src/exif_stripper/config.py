@@ -1,0 +1,79 @@
+"""The processor's settings, read from the environment and checked at cold start.
+
+A wrong setting fails the first invocation with a message that names the variable, not
+the hundredth object with a confusing S3 error. The Terraform module `exif-lambda` sets
+these variables; the local worker reads the same ones (its flags override them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from .sanitize import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Options, OrientationPolicy
+
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    source_bucket: str
+    dest_bucket: str
+    orientation: OrientationPolicy = OrientationPolicy.APPLY
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not self.source_bucket or not self.dest_bucket:
+            raise ConfigError("SOURCE_BUCKET and DEST_BUCKET must both be set")
+        if self.source_bucket == self.dest_bucket:
+            # Writing into the bucket we read from would trigger ourselves forever, and
+            # would overwrite the originals.
+            raise ConfigError(
+                f"SOURCE_BUCKET and DEST_BUCKET are the same bucket ({self.source_bucket!r}); "
+                "the processor refuses to start"
+            )
+        if self.max_bytes <= 0 or self.max_pixels <= 0:
+            raise ConfigError("MAX_BYTES and MAX_PIXELS must be positive")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+
+    @property
+    def sanitizer(self) -> Options:
+        return Options(self.orientation, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            source_bucket=env.get("SOURCE_BUCKET", ""),
+            dest_bucket=env.get("DEST_BUCKET", ""),
+            orientation=_policy(env.get("ORIENTATION_POLICY", OrientationPolicy.APPLY.value)),
+            max_bytes=_integer(env, "MAX_BYTES", DEFAULT_MAX_BYTES),
+            max_pixels=_integer(env, "MAX_PIXELS", DEFAULT_MAX_PIXELS),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        )
+
+
+def _policy(value: str) -> OrientationPolicy:
+    try:
+        return OrientationPolicy(value)
+    except ValueError:
+        choices = ", ".join(policy.value for policy in OrientationPolicy)
+        raise ConfigError(f"ORIENTATION_POLICY must be one of {choices}, not {value!r}") from None
+
+
+def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of bytes/pixels, not {text!r}") from None
