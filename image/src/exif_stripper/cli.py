@@ -416,3 +416,7 @@ def render_inspection(name: str, result: Inspection) -> str:
         lines.append("  no identifying data found")
     lines.append(f"  strip would remove {result.removed_bytes:,} bytes")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

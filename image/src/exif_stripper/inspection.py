@@ -45,7 +45,7 @@ class SegmentInfo:
     marker: str
     size: int
     what: str
-    action: str  # "keep" or "remove"
+    action: str  # "keep", "remove", or "trim" (kept with a part removed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +67,10 @@ class Inspection:
     findings: list[Finding] = field(default_factory=list)
     rejected: str | None = None  # why `strip` would refuse the file, if it would
 
-    @property
-    def removed_bytes(self) -> int:
-        return sum(s.size for s in self.segments if s.action == "remove")
+    removed_bytes: int = 0  # what `strip` leaves out, by the sanitizer's own count
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["removed_bytes"] = self.removed_bytes
-        return data
+        return asdict(self)
 
 
 def inspect_stream(src: BinaryIO, options: Options = DEFAULT_OPTIONS) -> Inspection:
@@ -84,13 +80,20 @@ def inspect_stream(src: BinaryIO, options: Options = DEFAULT_OPTIONS) -> Inspect
     metadata = _list_segments(src, result, options)
     src.seek(start)
     report = _dry_run(src, result, options)
-    removed_at = {item.offset for item in report.removed} if report else set()
-    result.segments = [
-        replace(s, action="remove") if s.offset in removed_at else s for s in result.segments
-    ]
+    if report is not None:
+        result.removed_bytes = sum(item.size for item in report.removed)
+        result.segments = [_verdict(s, report) for s in result.segments]
     for segment in metadata:
         result.findings.extend(_read_findings(segment))
     return result
+
+
+def _verdict(segment: SegmentInfo, report: Report) -> SegmentInfo:
+    """The sanitizer's verdict: removed whole, trimmed (JFIF without thumbnail), or kept."""
+    removed = sum(item.size for item in report.removed if item.offset == segment.offset)
+    if not removed:
+        return segment
+    return replace(segment, action="remove" if removed >= segment.size else "trim")
 
 
 # --- pass 1: every segment ------------------------------------------------------------------
@@ -108,13 +111,13 @@ def _list_segments(src: BinaryIO, result: Inspection, options: Options) -> list[
             result.size += len(chunk)
             for token in tokens.feed(chunk):
                 if isinstance(token, EntropyData):
-                    scan = _grow(scan, token.offset, len(token.data), "scan data", "keep")
+                    scan = _grow(scan, token, "scan data", "", "keep")
                     continue
                 if scan is not None:
                     result.segments.append(scan)
                     scan = None
                 if isinstance(token, Trailer):
-                    trailer = _grow(trailer, token.offset, len(token.data), "after EOI", "remove")
+                    trailer = _grow(trailer, token, "after EOI", "trailer", "remove")
                     trailer_head = (trailer_head + bytes(token.data[:64]))[:64]
                 else:
                     result.segments.append(_describe(token))
@@ -132,11 +135,12 @@ def _list_segments(src: BinaryIO, result: Inspection, options: Options) -> list[
 
 
 def _grow(
-    info: SegmentInfo | None, offset: int, size: int, marker: str, action: str
+    info: SegmentInfo | None, piece: EntropyData | Trailer, marker: str, what: str, action: str
 ) -> SegmentInfo:
+    """Entropy-coded data and trailers arrive in pieces; list each run as one row."""
     if info is None:
-        return SegmentInfo(offset, marker, size, "", action)
-    return SegmentInfo(info.offset, marker, info.size + size, "", action)
+        return SegmentInfo(piece.offset, marker, len(piece.data), what, action)
+    return replace(info, size=info.size + len(piece.data))
 
 
 def _is_metadata(segment: Segment) -> bool:

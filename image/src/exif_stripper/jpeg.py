@@ -189,8 +189,13 @@ class Tokenizer:
         self.frame: Frame | None = None
         self.scans = 0
         self._state = _EXPECT_SOI
-        self._pending = b""  # bytes of an incomplete marker segment carried to the next feed
-        self._consumed = 0  # input offset of the first byte of the current chunk
+        # The start of an incomplete marker segment (< 64 KiB) or a lone 0xFF, carried to
+        # the next feed, and how many bytes it must reach before parsing is worth trying:
+        # a segment trickling in byte by byte is appended to, never re-parsed each time.
+        self._pending = bytearray()
+        self._need = 0
+        self._consumed = 0  # input bytes fed so far
+        self.copied = 0  # bytes copied into `_pending`: stays linear in the input size
 
     # -- public ------------------------------------------------------------------------------
 
@@ -204,12 +209,20 @@ class Tokenizer:
         base = self._consumed - len(self._pending)
         if self._consumed + len(chunk) > self.max_bytes:
             raise TooLarge(f"file exceeds the limit of {self.max_bytes} bytes", self.max_bytes)
-        # Only an incomplete marker segment (< 64 KiB) or one 0xFF is ever carried over.
-        buf = memoryview(self._pending + bytes(chunk)) if self._pending else memoryview(chunk)
         self._consumed += len(chunk)
+        if self._pending:
+            self._pending += chunk
+            self.copied += len(chunk)
+            if len(self._pending) < self._need:
+                return []
+            buf = memoryview(self._pending)
+        else:
+            buf = memoryview(chunk)
         tokens: list[Token] = []
         rest = self._run(buf, base, tokens)
-        self._pending = bytes(buf[rest:])
+        # A fresh bytearray: the old one may be shared with tokens still being read.
+        self._pending = bytearray(buf[rest:])
+        self.copied += len(self._pending)
         return tokens
 
     def close(self) -> None:
@@ -234,7 +247,8 @@ class Tokenizer:
             if self._state == _IN_SCAN:
                 pos = self._scan(buf, pos, base, tokens)
                 if self._state == _IN_SCAN:
-                    return pos  # need more input to see how the scan ends
+                    self._need = 2  # at most a final 0xFF is held back
+                    return pos
             elif self._state == _EXPECT_MARKER:
                 if buf[pos] != 0xFF:
                     raise BadSegment(
@@ -246,13 +260,15 @@ class Tokenizer:
                 # nothing, so all but the last are passed over, however many there are.
                 last_ff = _first_not_ff(buf, pos) - 1
                 if last_ff + 1 == end:
-                    return last_ff  # the marker's second byte is in the next chunk
+                    self._need = 2  # the marker's second byte is in the next chunk
+                    return last_ff
                 step = self._marker(buf, last_ff, base, tokens)
                 if step is None:
                     return last_ff
                 pos = step
             elif self._state == _EXPECT_SOI:
                 if end - pos < 2:
+                    self._need = 2
                     return pos
                 if buf[pos] != 0xFF or buf[pos + 1] != SOI:
                     raise NotAJpeg("does not start with the JPEG start-of-image marker", base + pos)
@@ -280,10 +296,10 @@ class Tokenizer:
     def _marker(self, buf: memoryview, pos: int, base: int, tokens: list[Token]) -> int | None:
         """Read the marker at `pos` (0xFF, then not 0xFF) and its segment.
 
-        Returns the position after it, or None when `buf` holds too little of it.
+        Returns the position after it, or None when `buf` holds too little of it (and
+        then `_need` says how much, counted from `pos`).
         """
         end = len(buf)
-        start = pos
         marker = buf[pos + 1]
         at = base + pos
         pos += 2
@@ -294,12 +310,14 @@ class Tokenizer:
             return pos
         self._check_marker_allowed(marker, at)
         if end - pos < 2:
-            return start
+            self._need = 4
+            return None
         length = (buf[pos] << 8) | buf[pos + 1]
         if length < 2:
             raise BadSegment(f"{marker_name(marker)} segment has length {length}", at)
         if end - pos < length:
-            return start
+            self._need = 2 + length
+            return None
         payload = bytes(buf[pos + 2 : pos + length])
         segment = Segment(marker, at, payload)
         self._check_segment(segment)

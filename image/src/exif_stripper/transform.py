@@ -196,10 +196,15 @@ class TurboJpeg:
             self._lib.tjDestroy(handle)
 
 
+# find_library misses libraries without a development symlink on some systems (and in
+# the Lambda image), so the runtime soname is tried too.
+_LIBRARY_FALLBACK = "libturbojpeg.so.0"
+
+
 @cache
 def turbojpeg() -> TurboJpeg | None:
     """The TurboJPEG library if installed; said once, then re-encoding is the way."""
-    path = ctypes.util.find_library("turbojpeg") or "libturbojpeg.so.0"
+    path = ctypes.util.find_library("turbojpeg") or _LIBRARY_FALLBACK
     try:
         return TurboJpeg(path)
     except OSError:

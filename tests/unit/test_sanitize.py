@@ -1,0 +1,248 @@
+"""The sanitizer keeps the picture and removes everything else (SPEC §1).
+
+Each fixture carries real metadata (tests/harness/samples.py; test_samples.py proves
+exiftool sees it). The checks are a user's: exiftool, an independent reader, finds
+nothing identifying in the output; Pillow decodes the same pixels; the ICC profile is
+the same bytes; and the output equals `reference_strip`, an independent implementation
+of SPEC §1's keep list.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from exif_stripper.sanitize import (
+    Options,
+    OrientationPolicy,
+    Result,
+    sanitize_bytes,
+    sanitize_stream,
+)
+from tests.harness import samples
+from tests.harness.oracle import exiftool_reports, findings
+
+DROP = Options(OrientationPolicy.DROP)
+
+# name -> JPEG carrying one kind of metadata (or all of them)
+FIXTURES: dict[str, Callable[[], bytes]] = {
+    "kitchen sink": samples.kitchen_sink,
+    "EXIF with GPS, serials, maker note": lambda: samples.compose(
+        samples.base_jpeg(seed=1), [samples.exif_segment()]
+    ),
+    "EXIF IFD1 thumbnail": lambda: samples.compose(
+        samples.base_jpeg(seed=2), [samples.exif_segment(samples.camera_exif_with_thumbnail(2))]
+    ),
+    "big-endian EXIF": lambda: samples.compose(
+        samples.base_jpeg(seed=3), [samples.exif_segment(samples.CameraExif(byte_order="MM"))]
+    ),
+    "XMP with GPS and extended XMP": lambda: samples.compose(
+        samples.base_jpeg(seed=4),
+        samples.xmp_segments(samples.XmpFields(), samples.extended_xmp_body()),
+    ),
+    "IPTC in APP13": lambda: samples.compose(samples.base_jpeg(seed=5), [samples.iptc_segment()]),
+    "COM": lambda: samples.compose(samples.base_jpeg(seed=6), [samples.comment_segment()]),
+    "JFIF thumbnail": lambda: samples.compose(
+        samples.base_jpeg(seed=7),
+        [samples.jfif_segment(samples.photo_image(16, 12, seed=7))],
+    ),
+    "JFXX thumbnail": lambda: samples.compose(samples.base_jpeg(seed=8), [samples.jfxx_segment()]),
+    "FlashPix and junk APP3-APP15": lambda: samples.compose(
+        samples.base_jpeg(seed=9), [*samples.flashpix_segments(), *samples.junk_app_segments()]
+    ),
+    "MPO second image with its own GPS": samples.mpo_sample,
+    "motion photo trailer": samples.motion_photo_sample,
+    "padding after EOI": lambda: samples.compose(
+        samples.base_jpeg(seed=10), trailer=samples.padding_trailer()
+    ),
+    "APPn and COM between progressive scans": lambda: samples.insert_between_scans(
+        samples.base_jpeg(seed=11, encoding=samples.Encoding(progressive=True)),
+        [samples.comment_segment(), samples.xmp_segment()],
+    ),
+    "restart markers": lambda: samples.compose(
+        samples.base_jpeg(96, 64, seed=12, encoding=samples.Encoding(restart_rows=1)),
+        [samples.exif_segment()],
+    ),
+    "CMYK with APP14 Adobe": lambda: samples.compose(
+        samples.base_jpeg(seed=13, mode="CMYK"), [samples.exif_segment()]
+    ),
+    "grayscale": lambda: samples.compose(
+        samples.base_jpeg(seed=14, mode="L"), [samples.exif_segment(), samples.iptc_segment()]
+    ),
+    "multi-chunk ICC": lambda: samples.compose(
+        samples.base_jpeg(seed=15),
+        [samples.exif_segment(), *samples.icc_segments(samples.large_icc_profile())],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def cases() -> dict[str, tuple[bytes, Result]]:
+    """Every fixture and its sanitized result, built once for the module."""
+    built = {name: make() for name, make in FIXTURES.items()}
+    return {name: (data, sanitize_bytes(data, DROP)) for name, data in built.items()}
+
+
+@pytest.fixture(scope="module")
+def output_findings(cases: dict[str, tuple[bytes, Result]]) -> dict[str, list[str]]:
+    """What exiftool finds in every output, in one exiftool request."""
+    reports = exiftool_reports([result.jpeg for _, result in cases.values()])
+    return {name: findings(report) for name, report in zip(cases, reports, strict=True)}
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_exiftool_finds_nothing_identifying_in_the_output(
+    name: str, output_findings: dict[str, list[str]]
+) -> None:
+    assert output_findings[name] == []
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_the_input_did_carry_identifying_metadata(
+    name: str, cases: dict[str, tuple[bytes, Result]]
+) -> None:
+    # Guards the test above against fixtures that lose their metadata.
+    data, _ = cases[name]
+    assert findings(exiftool_reports([data])[0]) != []
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_output_decodes_to_the_same_pixels(
+    name: str, cases: dict[str, tuple[bytes, Result]]
+) -> None:
+    data, result = cases[name]
+    before, after = samples.decode(data), samples.decode(result.jpeg)
+    assert (after.mode, after.size) == (before.mode, before.size)
+    assert after.tobytes() == before.tobytes()
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_output_equals_the_independent_reference(
+    name: str, cases: dict[str, tuple[bytes, Result]]
+) -> None:
+    data, result = cases[name]
+    assert result.jpeg == samples.reference_strip(data)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_entropy_coded_data_is_byte_identical(
+    name: str, cases: dict[str, tuple[bytes, Result]]
+) -> None:
+    data, result = cases[name]
+    assert _scans(result.jpeg) == _scans(data)
+
+
+def _scans(jpeg: bytes) -> list[bytes]:
+    layout = samples.walk_markers(jpeg)
+    return [jpeg[scan.start : scan.end] for scan in layout.scans]
+
+
+def test_icc_profile_is_kept_byte_identical_across_chunks(
+    cases: dict[str, tuple[bytes, Result]],
+) -> None:
+    data, result = cases["multi-chunk ICC"]
+    profile = Image.open(io.BytesIO(data)).info["icc_profile"]
+    assert Image.open(io.BytesIO(result.jpeg)).info["icc_profile"] == profile
+    assert samples.walk_markers(result.jpeg).names().count("APP2") >= 3
+
+
+def test_adobe_segment_is_kept_for_cmyk(cases: dict[str, tuple[bytes, Result]]) -> None:
+    _, result = cases["CMYK with APP14 Adobe"]
+    assert "APP14" in samples.walk_markers(result.jpeg).names()
+    assert Image.open(io.BytesIO(result.jpeg)).mode == "CMYK"
+
+
+def test_jfif_is_kept_without_its_thumbnail(cases: dict[str, tuple[bytes, Result]]) -> None:
+    _, result = cases["JFIF thumbnail"]
+    jfif = samples.walk_markers(result.jpeg).first(samples.APP0)
+    payload = jfif.payload(result.jpeg)
+    assert payload[:5] == b"JFIF\x00"
+    assert payload[12:] == b"\x00\x00"
+    assert len(payload) == 14
+    assert "JFIF thumbnail" in _kinds(cases, "JFIF thumbnail")
+
+
+def test_report_names_what_was_removed(cases: dict[str, tuple[bytes, Result]]) -> None:
+    kinds = _kinds(cases, "kitchen sink")
+    for expected in ("EXIF", "XMP", "extended XMP", "IPTC/Photoshop", "comment", "trailer"):
+        assert expected in kinds
+    assert "MPF (multi-picture index)" in kinds
+    assert "XMP (between scans)" in kinds
+
+
+def test_report_counts_bytes(cases: dict[str, tuple[bytes, Result]]) -> None:
+    data, result = cases["kitchen sink"]
+    assert result.report.bytes_in == len(data)
+    assert result.report.bytes_out == len(result.jpeg)
+    removed = sum(item.size for item in result.report.removed)
+    # JFIF's 16-byte header survives its thumbnail, everything else removed went whole
+    assert len(data) - removed == len(result.jpeg)
+
+
+def _kinds(cases: dict[str, tuple[bytes, Result]], name: str) -> list[str]:
+    return cases[name][1].report.removed_kinds
+
+
+def test_a_clean_jpeg_passes_through_unchanged() -> None:
+    data = samples.base_jpeg(seed=20)
+    assert sanitize_bytes(data).jpeg == data
+
+
+def test_sanitizing_twice_changes_nothing(cases: dict[str, tuple[bytes, Result]]) -> None:
+    _, result = cases["kitchen sink"]
+    assert sanitize_bytes(result.jpeg, DROP).jpeg == result.jpeg
+
+
+def test_the_input_buffer_is_not_modified() -> None:
+    data = bytearray(samples.kitchen_sink())
+    before = bytes(data)
+    sanitize_bytes(data)
+    assert data == before
+
+
+# --- the streaming API -------------------------------------------------------------------
+
+
+class _Trickle:
+    """A reader that returns fewer bytes than asked, as pipes and sockets may."""
+
+    def __init__(self, data: bytes, most: int, seed: int) -> None:
+        self._data = io.BytesIO(data)
+        self._most = most
+        self._random = random.Random(seed)
+
+    def read(self, size: int, /) -> bytes:
+        return self._data.read(min(size, self._random.randint(1, self._most)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(most=st.integers(min_value=1, max_value=70_000), seed=st.integers(0, 2**16))
+def test_stream_output_equals_bytes_output_however_the_input_is_chunked(
+    most: int, seed: int
+) -> None:
+    data = _KITCHEN_SINK
+    out = io.BytesIO()
+    report = sanitize_stream(_Trickle(data, most, seed), out, DROP)
+    assert out.getvalue() == sanitize_bytes(data, DROP).jpeg
+    assert report.bytes_out == len(out.getvalue())
+
+
+_KITCHEN_SINK = samples.kitchen_sink()
+
+
+def test_stream_work_stays_linear_when_input_trickles_in_byte_by_byte() -> None:
+    from exif_stripper.jpeg import Tokenizer
+
+    data = _KITCHEN_SINK
+    tokenizer = Tokenizer(max_bytes=len(data), max_pixels=10**9)
+    for i in range(len(data)):
+        tokenizer.feed(data[i : i + 1])
+    tokenizer.close()
+    # Every byte is copied into the carry-over buffer a bounded number of times.
+    assert tokenizer.copied <= 2 * len(data)
