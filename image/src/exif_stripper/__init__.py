@@ -4,9 +4,6 @@ The sanitizer (`exif_stripper.sanitize`) removes every piece of metadata that co
 identify a person while leaving the image data byte for byte as it was.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("exif-stripper")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0+unknown"
+# The single source of the version (image/pyproject.toml reads it from here). It is also
+# written into every object in bucket B, so a sanitizer change can be backfilled by `sync`.
+__version__ = "0.1.0"

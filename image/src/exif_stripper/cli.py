@@ -24,12 +24,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from . import __version__
 from .config import ConfigError, Settings
 from .errors import SanitizeError
-from .inspection import Inspection, inspect_stream
 from .sanitize import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
@@ -37,6 +36,9 @@ from .sanitize import (
     OrientationPolicy,
     sanitize_stream,
 )
+
+if TYPE_CHECKING:
+    from .inspection import Inspection
 
 OK: Final = 0
 IO_ERROR: Final = 1
@@ -375,6 +377,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from .inspection import inspect_stream  # reads EXIF with Pillow: only when inspecting
+
     options = _options(args)
     try:
         if args.file == "-":

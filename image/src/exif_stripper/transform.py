@@ -25,11 +25,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import Final
-
-from PIL import Image, JpegImagePlugin
+from typing import TYPE_CHECKING, Final
 
 from .jpeg import Frame
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +79,6 @@ def is_perfect(orientation: int, frame: Frame) -> bool:
 
 # --- re-encode with Pillow ----------------------------------------------------------------
 
-# The transposition that undoes each EXIF orientation (as Pillow's ImageOps.exif_transpose).
-_TRANSPOSE: Final = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-
 _pillow_limit = threading.Lock()
 
 
@@ -97,6 +87,8 @@ def _pixel_limit_enforced_by_caller() -> Iterator[None]:
     # The tokenizer has already enforced our own pixel limit at the frame header; Pillow's
     # global decompression-bomb limit (~179 MP) would otherwise refuse large phone photos
     # that our configuration allows.
+    from PIL import Image
+
     with _pillow_limit:
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
@@ -108,6 +100,10 @@ def _pixel_limit_enforced_by_caller() -> Iterator[None]:
 
 def reencode_upright(jpeg: bytes, orientation: int, progressive: bool) -> bytes:
     """Decode, transpose and encode with the source's quantization tables and subsampling."""
+    # Pillow is imported here, not at the top: the lossless path and the CLI's start-up
+    # (measured by `make bench` against `cp -r`) do without its ~50 ms import.
+    from PIL import Image, JpegImagePlugin
+
     with _pixel_limit_enforced_by_caller(), Image.open(io.BytesIO(jpeg), formats=["JPEG"]) as src:
         assert isinstance(src, JpegImagePlugin.JpegImageFile)
         options: dict[str, object] = {"qtables": src.quantization, "progressive": progressive}
@@ -117,10 +113,25 @@ def reencode_upright(jpeg: bytes, orientation: int, progressive: bool) -> bytes:
         icc = src.info.get("icc_profile")
         if icc:
             options["icc_profile"] = icc
-        upright = src.transpose(_TRANSPOSE[orientation])
+        upright = src.transpose(_transposition(orientation))
         out = io.BytesIO()
         upright.save(out, "JPEG", **options)
         return out.getvalue()
+
+
+def _transposition(orientation: int) -> Image.Transpose:
+    """The transposition that undoes an EXIF orientation (as Pillow's exif_transpose)."""
+    from PIL import Image
+
+    return {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }[orientation]
 
 
 # --- lossless with libjpeg-turbo ----------------------------------------------------------
