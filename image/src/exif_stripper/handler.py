@@ -1,6 +1,6 @@
 """The Lambda entry point: SQS batches of S3 events in, partial batch failures out.
 
-    event in -> decode (Powertools data classes: SQS record, S3 event, URL-decoded key)
+    event in -> decode (Powertools data classes: SQS record, S3 event; the key URL-decoded)
              -> Pipeline.created / Pipeline.removed (fetch, sanitize, verify, write)
              -> report (one JSON log line and EMF metrics per object)
 
@@ -17,6 +17,7 @@ import json
 import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -107,7 +108,9 @@ def handle_sqs_record(record: SQSRecord) -> None:
 def handle_s3_record(record: S3EventRecord) -> Outcome:
     pipeline = current_pipeline()
     bucket = record.s3.bucket.name
-    key = record.s3.get_object.key  # URL-decoded once, '+' as space, by Powertools
+    # S3 URL-encodes keys in notifications ('+' for a space). Powertools decodes only
+    # S3Event.object_key (the first record), not each record's key: decode here, once.
+    key = unquote_plus(record.s3.get_object.key)
     if bucket != pipeline.settings.source_bucket:
         outcome = Outcome(key, "skipped", reason=f"event from bucket {bucket!r}, not the source")
     elif record.event_name.startswith("ObjectCreated:"):
