@@ -51,7 +51,7 @@ system-deps: ## install exiftool, jpegtran and libturbojpeg (apt, when missing)
 # --- the two commands of the README ---------------------------------------------------
 
 .PHONY: test
-test: venv system-deps ## every test and check (what CI runs)
+test: lint venv system-deps ## every test and check (what CI runs)
 	$(RUN)/pytest
 
 .PHONY: demo
@@ -67,6 +67,33 @@ test-unit: venv system-deps ## the fast, pure-Python tests
 .PHONY: bench
 bench: venv system-deps ## throughput and memory benchmark (CORPUS=dir for your own photos)
 	$(RUN)/python -m tests.harness.bench $(if $(CORPUS),--corpus $(CORPUS))
+
+# The static checks: every hook in .pre-commit-config.yaml, offline, over the whole tree.
+# The hooks' own environments live in PRE_COMMIT_HOME (~/.cache/pre-commit by default).
+.PHONY: lint
+lint: venv ## ruff, mypy, terraform fmt/validate, checkov, hadolint, shellcheck, zizmor, ...
+	$(RUN)/pre-commit run --all-files --show-diff-on-failure
+
+# The Lambda image installs exactly what uv.lock resolved for the package, with hashes.
+# tests/unit/test_container_image.py fails when the committed file is out of date.
+REQUIREMENTS_LOCK ?= image/requirements.lock
+.PHONY: requirements-lock
+requirements-lock: $(UV) ## regenerate image/requirements.lock from uv.lock
+	{ echo "# The Lambda's runtime dependencies, exported from uv.lock by 'make requirements-lock'."; \
+	  echo "# Do not edit: change image/pyproject.toml, run 'make lock', then 'make requirements-lock'."; \
+	  $(UV) export --frozen --no-dev --no-emit-workspace --package exif-stripper \
+	    --format requirements.txt --no-header; } > $(REQUIREMENTS_LOCK)
+
+# The image builds the package itself (its C scanner included) with the build backend named
+# in image/pyproject.toml's [build-system], installed in the builder stage from this hashed
+# lock. Unlike the runtime lock it is resolved from PyPI, so regenerating it needs the network.
+.PHONY: build-requirements-lock
+build-requirements-lock: $(UV) ## regenerate image/build-requirements.lock (needs PyPI)
+	{ echo "# The image's build backend ([build-system] of image/pyproject.toml), pinned with"; \
+	  echo "# hashes by 'make build-requirements-lock'."; \
+	  $(PYTHON) -c 'import tomllib; print(*tomllib.load(open("image/pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(UV) pip compile - --generate-hashes --universal --python-version 3.13 \
+	    --no-header --no-annotate --quiet; } > image/build-requirements.lock
 
 .PHONY: clean
 clean: ## remove environments and caches

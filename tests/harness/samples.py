@@ -241,7 +241,7 @@ def photo_image(
     rotation maps it onto itself, so a wrong orientation is visible in the pixels.
     Deterministic for a given seed (Python's `random`, not Pillow's unseeded noise).
     """
-    rng = random.Random(seed)  # noqa: S311 - reproducible test pixels, not secrets
+    rng = random.Random(seed)
     scene = _scene(max(1, (width + 3) // 4), max(1, (height + 3) // 4), rng)
     image = scene.resize((width, height), Image.Resampling.BICUBIC)
     if noise:
@@ -1104,7 +1104,7 @@ def mp4_video(payload_size: int = 16_384, *, seed: int = 3) -> bytes:
     right after EOI as an EmbeddedVideo.
     """
     ftyp = b"ftyp" + b"mp42" + struct.pack(">I", 0) + b"isommp42"
-    mdat = b"mdat" + random.Random(seed).randbytes(payload_size)  # noqa: S311
+    mdat = b"mdat" + random.Random(seed).randbytes(payload_size)
     return struct.pack(">I", len(ftyp) + 4) + ftyp + struct.pack(">I", len(mdat) + 4) + mdat
 
 
@@ -1615,7 +1615,7 @@ def large_jpeg_strip(width: int = 4096, *, quality: int = 100, seed: int = 0) ->
     below the pixel limits a sanitizer sensibly sets, yet as large as files get.
     """
     height = 8 * _STRIP_MCU_ROWS
-    rng = random.Random(seed)  # noqa: S311 - reproducible test pixels, not secrets
+    rng = random.Random(seed)
     noise = Image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3))
     image = Image.blend(photo_image(width, height, seed=seed, noise=0), noise, 0.5)
     return encode_jpeg(image, Encoding(quality=quality, subsampling="4:4:4", restart_rows=1))
