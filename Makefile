@@ -51,7 +51,7 @@ system-deps: ## install exiftool, jpegtran and libturbojpeg (apt, when missing)
 # --- the two commands of the README ---------------------------------------------------
 
 .PHONY: test
-test: lint venv system-deps ## every test and check (what CI runs)
+test: lint venv system-deps terraform-config ## every test and check (what CI runs)
 	$(RUN)/pytest
 
 .PHONY: demo
@@ -63,6 +63,17 @@ demo: venv system-deps ## run the CLI over generated sample photos and show what
 .PHONY: test-unit
 test-unit: venv system-deps ## the fast, pure-Python tests
 	$(RUN)/pytest tests/unit
+
+.PHONY: test-integration
+test-integration: venv terraform-config ## the slow tests alone: Terraform and the embedded AWS
+	$(RUN)/pytest -m integration
+
+# Every Terraform command of the tests and hooks runs with this CLI configuration: the
+# machine's provider mirror when it has one (found, or named by EXIF_TF_PROVIDER_MIRROR),
+# the registry otherwise, and a shared plugin cache. Prints the file's path.
+.PHONY: terraform-config
+terraform-config: venv ## write .terraformrc.generated (use it as TF_CLI_CONFIG_FILE)
+	$(RUN)/python -m tests.harness.terraform_cli
 
 .PHONY: bench
 bench: venv system-deps ## throughput and memory benchmark (CORPUS=dir for your own photos)

@@ -1,0 +1,24 @@
+output "uploads_bucket_name" {
+  description = "Name (id) of bucket A, where users upload photos."
+  value       = aws_s3_bucket.this["uploads"].id
+}
+
+output "uploads_bucket_arn" {
+  description = "ARN of bucket A."
+  value       = aws_s3_bucket.this["uploads"].arn
+}
+
+output "web_bucket_name" {
+  description = "Name (id) of bucket B, which holds the web-safe copies."
+  value       = aws_s3_bucket.this["web"].id
+}
+
+output "web_bucket_arn" {
+  description = "ARN of bucket B."
+  value       = aws_s3_bucket.this["web"].arn
+}
+
+output "kms_key_arn" {
+  description = "The KMS key that encrypts both buckets, or null when they use SSE-S3. Pass it on to the iam-users and exif-lambda modules so their policies allow the key."
+  value       = var.kms_key_arn
+}

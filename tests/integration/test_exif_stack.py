@@ -1,0 +1,853 @@
+"""The three modules, applied for real to the embedded AWS, checked the way a reviewer would.
+
+One apply per module run (tests/terraform/exif_stack), shared by every test here; the
+destroy at the end must leave nothing behind. The stack differs from production only
+where moto cannot model AWS, and says so where it does (TLS policy, event source mapping).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, unquote_plus
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.harness.embedded_aws import EmbeddedAws
+from tests.harness.policy_templates import load_policy
+from tests.harness.terraform_cli import terraform_env
+from tests.harness.terraform_stack import TerraformStack, scratch_copy
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.client import CloudWatchClient
+    from mypy_boto3_ecr.client import ECRClient
+    from mypy_boto3_iam.client import IAMClient
+    from mypy_boto3_lambda.client import LambdaClient
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_sqs.client import SQSClient
+
+pytestmark = pytest.mark.integration
+
+STACK = "tests/terraform/exif_stack"
+STACK_TAGS = {"Project": "exif-stripper", "Stack": "integration-test"}
+# Issue 3. Not met: the provider waits ~55 s on S3 lifecycle configurations and ~25 s per
+# SQS queue whatever the backend (modules/buckets and modules/exif-lambda READMEs).
+APPLY_GOAL_SECONDS = 30.0
+
+
+# --- the stack -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    embedded_aws: EmbeddedAws,
+    terraform_cli_config: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    report_lines: list[str],
+) -> Iterator[TerraformStack]:
+    """Apply the stack, let the tests run, destroy it, and check that the destroy left
+    nothing behind."""
+    env = terraform_env(terraform_cli_config)
+    env.update(embedded_aws.environment())
+    env["TF_VAR_aws_endpoint"] = embedded_aws.endpoint_url
+    env["TF_VAR_region"] = embedded_aws.region
+    # The state is seconds old and the harness knows what changed (objects it removes
+    # below); refreshing 50 resources first costs CPU, and the lifecycle configurations'
+    # reads alone sleep 10 s each.
+    env["TF_CLI_ARGS_destroy"] = "-refresh=false"
+    base = tmp_path_factory.mktemp("exif_stack")
+    source = scratch_copy(base / "src", "modules", STACK) / STACK
+    terraform = TerraformStack(source, base / "work", env)
+
+    terraform.init()
+    terraform.apply()
+    _report(
+        report_lines,
+        f"exif_stack: init {terraform.timings.init:.1f} s, apply (plan + apply) "
+        f"{terraform.timings.apply:.1f} s (goal < {APPLY_GOAL_SECONDS:.0f} s)",
+    )
+
+    yield terraform
+
+    # moto gap: destroying aws_s3_bucket_versioning suspends versioning, and with
+    # versioning suspended moto's DeleteObjects crashes on delete markers, so the
+    # provider's force_destroy would retry for minutes. The harness removes the versions
+    # the tests wrote while versioning is still on; the destroy then deletes the buckets.
+    s3 = boto3.client("s3", **embedded_aws.client_kwargs())
+    for bucket in (terraform.outputs["uploads_bucket"], terraform.outputs["web_bucket"]):
+        empty_versioned_bucket(s3, bucket)
+    terraform.destroy()
+    _report(report_lines, f"exif_stack: destroy {terraform.timings.destroy:.1f} s")
+    left = leftovers(embedded_aws)
+    assert left == {}, f"terraform destroy left resources behind: {left}"
+
+
+@pytest.fixture(scope="module")
+def stack(deployed: TerraformStack) -> dict[str, Any]:
+    """The stack's outputs: bucket, queue, user, function names and ARNs."""
+    return deployed.outputs
+
+
+@pytest.fixture(scope="module")
+def planned(deployed: TerraformStack) -> dict[str, dict[str, Any]]:
+    """Planned values of every resource by address, for what moto does not store."""
+    plan = deployed.show_plan()
+    resources: dict[str, dict[str, Any]] = {}
+    modules = [plan["planned_values"]["root_module"]]
+    while modules:
+        module = modules.pop()
+        modules.extend(module.get("child_modules", []))
+        for resource in module.get("resources", []):
+            # Values unknown until apply are left out (a policy naming a new bucket).
+            resources[resource["address"]] = resource.get("values", {})
+    return resources
+
+
+def empty_versioned_bucket(s3: S3Client, bucket: str) -> None:
+    """Delete every object version and delete marker of ``bucket``."""
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket):
+        for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+
+
+def _report(report_lines: list[str], line: str) -> None:
+    print(line)  # shown by `pytest -s`
+    report_lines.append(line)  # shown in the terminal summary of every run
+
+
+def leftovers(aws: EmbeddedAws) -> dict[str, list[str]]:
+    """Everything of the kinds the stack creates that still exists (KMS keys count unless
+    their deletion is scheduled, which is all AWS allows)."""
+    kw = aws.client_kwargs()
+    s3, sqs, iam = boto3.client("s3", **kw), boto3.client("sqs", **kw), boto3.client("iam", **kw)
+    lambda_, logs = boto3.client("lambda", **kw), boto3.client("logs", **kw)
+    cloudwatch, ecr, kms = (
+        boto3.client("cloudwatch", **kw),
+        boto3.client("ecr", **kw),
+        boto3.client("kms", **kw),
+    )
+    found = {
+        "buckets": [b["Name"] for b in s3.list_buckets().get("Buckets", [])],
+        "queues": sqs.list_queues().get("QueueUrls", []),
+        "users": [u["UserName"] for u in iam.list_users()["Users"]],
+        "groups": [g["GroupName"] for g in iam.list_groups()["Groups"]],
+        "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]],
+        "functions": [f["FunctionName"] for f in lambda_.list_functions()["Functions"]],
+        "event_source_mappings": [
+            m["UUID"] for m in lambda_.list_event_source_mappings()["EventSourceMappings"]
+        ],
+        "log_groups": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]],
+        "alarms": [a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]],
+        "repositories": [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]],
+        "kms_keys": [
+            k["KeyId"]
+            for k in kms.list_keys()["Keys"]
+            if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"
+        ],
+    }
+    return {kind: names for kind, names in found.items() if names}
+
+
+# --- admin clients (IAM enforcement off) --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3(embedded_aws: EmbeddedAws) -> S3Client:
+    return boto3.client("s3", **embedded_aws.client_kwargs())
+
+
+@pytest.fixture(scope="module")
+def sqs(embedded_aws: EmbeddedAws) -> SQSClient:
+    return boto3.client("sqs", **embedded_aws.client_kwargs())
+
+
+@pytest.fixture(scope="module")
+def iam(embedded_aws: EmbeddedAws) -> IAMClient:
+    return boto3.client("iam", **embedded_aws.client_kwargs())
+
+
+@pytest.fixture(scope="module")
+def lambda_client(embedded_aws: EmbeddedAws) -> LambdaClient:
+    return boto3.client("lambda", **embedded_aws.client_kwargs())
+
+
+@pytest.fixture(scope="module")
+def cloudwatch(embedded_aws: EmbeddedAws) -> CloudWatchClient:
+    return boto3.client("cloudwatch", **embedded_aws.client_kwargs())
+
+
+@pytest.fixture(scope="module")
+def logs(embedded_aws: EmbeddedAws) -> CloudWatchLogsClient:
+    return boto3.client("logs", **embedded_aws.client_kwargs())
+
+
+@pytest.fixture(scope="module")
+def ecr(embedded_aws: EmbeddedAws) -> ECRClient:
+    return boto3.client("ecr", **embedded_aws.client_kwargs())
+
+
+def bucket_arn(name: str) -> str:
+    return f"arn:aws:s3:::{name}"
+
+
+def as_document(document: str | Mapping[str, Any]) -> dict[str, Any]:
+    """An IAM policy document as a dict (boto3 decodes IAM's URL-encoded JSON already;
+    the stubs allow for the string)."""
+    if isinstance(document, str):
+        parsed: dict[str, Any] = json.loads(unquote(document))
+        return parsed
+    return dict(document)
+
+
+def allowed_pairs(document: dict[str, Any]) -> set[tuple[str, str]]:
+    """Every (action, resource) an IAM policy document allows; Deny or NotAction would
+    make the comparison meaningless, so they fail the test outright."""
+    pairs: set[tuple[str, str]] = set()
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow", statement
+        assert "NotAction" not in statement, statement
+        assert "NotResource" not in statement, statement
+        actions = statement["Action"]
+        resources = statement["Resource"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            for resource in [resources] if isinstance(resources, str) else resources:
+                pairs.add((action, resource))
+    return pairs
+
+
+# --- buckets ------------------------------------------------------------------------------
+
+
+def all_buckets(stack: dict[str, Any]) -> list[str]:
+    return [stack["uploads_bucket"], stack["web_bucket"], *stack["hardened_buckets"]]
+
+
+def test_bucket_names_come_from_the_prefix(stack: dict[str, Any]) -> None:
+    assert stack["uploads_bucket"].startswith("exif-test-uploads-")
+    assert stack["web_bucket"].startswith("exif-test-web-")
+
+
+def test_buckets_block_every_kind_of_public_access(stack: dict[str, Any], s3: S3Client) -> None:
+    for bucket in all_buckets(stack):
+        config = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert config == {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        }, bucket
+
+
+def test_buckets_disable_acls_so_the_owner_owns_every_object(
+    stack: dict[str, Any], s3: S3Client
+) -> None:
+    for bucket in all_buckets(stack):
+        rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+        assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}], bucket
+
+
+def test_buckets_encrypt_with_sse_s3_by_default(stack: dict[str, Any], s3: S3Client) -> None:
+    for bucket in (stack["uploads_bucket"], stack["web_bucket"]):
+        rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+            "Rules"
+        ][0]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", bucket
+
+
+def test_buckets_encrypt_with_sse_kms_and_a_bucket_key_when_given_a_key(
+    stack: dict[str, Any], s3: S3Client
+) -> None:
+    for bucket in stack["hardened_buckets"]:
+        rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+            "Rules"
+        ][0]
+        assert rule["ApplyServerSideEncryptionByDefault"] == {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": stack["hardened_kms_key_arn"],
+        }, bucket
+        assert rule["BucketKeyEnabled"] is True, bucket
+
+
+def test_buckets_keep_versions(stack: dict[str, Any], s3: S3Client) -> None:
+    for bucket in all_buckets(stack):
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled", bucket
+
+
+def test_lifecycle_expires_old_versions_and_aborts_stale_multipart_uploads(
+    stack: dict[str, Any], s3: S3Client
+) -> None:
+    for bucket in all_buckets(stack):
+        rules = {
+            rule["ID"]: rule
+            for rule in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        }
+        assert set(rules) == {"expire-noncurrent-versions", "abort-incomplete-multipart-uploads"}
+        assert all(rule["Status"] == "Enabled" for rule in rules.values())
+        expire = rules["expire-noncurrent-versions"]
+        assert expire["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+        assert expire["Expiration"] == {"ExpiredObjectDeleteMarker": True}
+        abort = rules["abort-incomplete-multipart-uploads"]
+        assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+
+
+def test_tls_only_policy_is_on_by_default_and_denies_requests_without_tls(
+    stack: dict[str, Any], s3: S3Client
+) -> None:
+    # The hardened pair runs the module's defaults; the main pair turns the policy off
+    # only because moto would apply it to every request (see the stack's main.tf). For
+    # the same reason this checks the document S3 holds, not a request over plain HTTP:
+    # moto ignores the condition and would deny a TLS request just the same.
+    for bucket in stack["hardened_buckets"]:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        assert policy == load_policy(
+            "buckets", "deny-insecure-transport", bucket_arn=bucket_arn(bucket)
+        )
+        [statement] = policy["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Principal"] == "*"
+        assert statement["Action"] == "s3:*"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert set(statement["Resource"]) == {bucket_arn(bucket), f"{bucket_arn(bucket)}/*"}
+
+
+# --- event wiring -------------------------------------------------------------------------
+
+
+def test_uploads_bucket_notifies_the_queue_of_every_created_and_removed_object(
+    stack: dict[str, Any], s3: S3Client
+) -> None:
+    config = s3.get_bucket_notification_configuration(Bucket=stack["uploads_bucket"])
+    [queue_config] = config["QueueConfigurations"]
+    assert queue_config["QueueArn"] == stack["queue_arn"]
+    assert sorted(queue_config["Events"]) == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    # No suffix filter: ".JPG", ".jpeg" and content that lies about its name must all arrive.
+    assert "Filter" not in queue_config
+    assert not config.get("LambdaFunctionConfigurations")
+    assert not config.get("TopicConfigurations")
+
+
+def receive_events_for(
+    sqs: SQSClient, queue_url: str, key: str, count: int
+) -> list[dict[str, Any]]:
+    """The S3 event records about ``key`` (decoded once, SPEC §2), deleting the messages
+    that carried them; other messages stay in the queue."""
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 15
+    while len(records) < count and time.monotonic() < deadline:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=2
+        ).get("Messages", [])
+        for message in messages:
+            body = json.loads(message["Body"])
+            mine = [
+                r for r in body.get("Records", []) if unquote_plus(r["s3"]["object"]["key"]) == key
+            ]
+            if mine:
+                records.extend(mine)
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return records
+
+
+def test_upload_and_delete_in_bucket_a_arrive_in_the_queue_as_real_events(
+    stack: dict[str, Any], s3: S3Client, sqs: SQSClient
+) -> None:
+    # A space (sent as "+") and an upper-case suffix: the handler must see both.
+    key = f"events/{uuid.uuid4().hex} Holiday Photo.JPG"
+    version = s3.put_object(Bucket=stack["uploads_bucket"], Key=key, Body=b"any bytes")["VersionId"]
+    # Deleting the version, not just the key: on a versioned bucket AWS reports a plain
+    # delete as ObjectRemoved:DeleteMarkerCreated, which moto does not emit at all.
+    s3.delete_object(Bucket=stack["uploads_bucket"], Key=key, VersionId=version)
+
+    records = receive_events_for(sqs, stack["queue_url"], key, count=2)
+
+    names = sorted(record["eventName"] for record in records)
+    assert len(names) == 2, records
+    assert names[0].startswith("ObjectCreated:"), names
+    assert names[1].startswith("ObjectRemoved:"), names
+    assert all(r["s3"]["bucket"]["name"] == stack["uploads_bucket"] for r in records)
+
+
+def test_queue_moves_repeated_failures_to_the_dead_letter_queue(
+    stack: dict[str, Any], sqs: SQSClient
+) -> None:
+    attributes = sqs.get_queue_attributes(QueueUrl=stack["queue_url"], AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert json.loads(attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": stack["dlq_arn"],
+        "maxReceiveCount": 5,
+    }
+    # 6 x the function's 60 s timeout (+ 0 s batching window), per AWS guidance.
+    assert attributes["VisibilityTimeout"] == "360"
+    assert attributes["MessageRetentionPeriod"] == str(4 * 24 * 3600)
+
+
+def test_both_queues_are_encrypted_at_rest(stack: dict[str, Any], sqs: SQSClient) -> None:
+    dlq_url = sqs.get_queue_url(QueueName=stack["dlq_name"])["QueueUrl"]
+    for url in (stack["queue_url"], dlq_url):
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes["SqsManagedSseEnabled"] == "true", url
+    dlq = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
+    assert dlq["MessageRetentionPeriod"] == str(14 * 24 * 3600)
+
+
+def test_queue_admits_only_bucket_a_notifications_of_this_account(
+    stack: dict[str, Any], sqs: SQSClient
+) -> None:
+    policy = json.loads(
+        sqs.get_queue_attributes(QueueUrl=stack["queue_url"], AttributeNames=["Policy"])[
+            "Attributes"
+        ]["Policy"]
+    )
+    assert policy == load_policy(
+        "exif-lambda",
+        "queue-allow-s3",
+        queue_arn=stack["queue_arn"],
+        source_bucket_arn=bucket_arn(stack["uploads_bucket"]),
+        account_id="123456789012",
+    )
+    [statement] = policy["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == bucket_arn(
+        stack["uploads_bucket"]
+    )
+    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
+
+
+def test_event_source_mapping_reports_partial_batch_failures(
+    stack: dict[str, Any], lambda_client: LambdaClient
+) -> None:
+    mapping = lambda_client.get_event_source_mapping(UUID=stack["event_source_mapping_uuid"])
+    assert mapping["EventSourceArn"] == stack["queue_arn"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 10
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
+    # The test stack sets enabled = false: moto would otherwise try to run the image.
+    assert mapping["State"] == "Disabled"
+
+
+# --- function and role ----------------------------------------------------------------------
+
+
+def test_function_runs_the_image_with_the_documented_settings(
+    stack: dict[str, Any], lambda_client: LambdaClient
+) -> None:
+    function = lambda_client.get_function(FunctionName=stack["function_name"])
+    config = function["Configuration"]
+    assert config["PackageType"] == "Image"
+    assert function["Code"]["ImageUri"].endswith("/exif-test-processor:integration-test")
+    assert config["Architectures"] == ["x86_64"]
+    assert config["MemorySize"] == 1024
+    assert config["Timeout"] == 60
+    assert config["Role"].endswith(f":role/{stack['role_name']}")
+    assert config["Environment"]["Variables"] == {
+        "SOURCE_BUCKET": stack["uploads_bucket"],
+        "DEST_BUCKET": stack["web_bucket"],
+        "ORIENTATION_POLICY": "apply",
+        "MAX_BYTES": "209715200",
+        "MAX_PIXELS": "100000000",
+        "LOG_LEVEL": "INFO",
+        "POWERTOOLS_SERVICE_NAME": "exif-stripper",
+        "POWERTOOLS_METRICS_NAMESPACE": "ExifStripper",
+    }
+    concurrency = lambda_client.get_function_concurrency(FunctionName=stack["function_name"])
+    assert concurrency["ReservedConcurrentExecutions"] == 10
+
+
+def test_function_logs_go_to_a_log_group_with_retention(
+    stack: dict[str, Any], logs: CloudWatchLogsClient, planned: dict[str, dict[str, Any]]
+) -> None:
+    [group] = logs.describe_log_groups(logGroupNamePrefix=stack["log_group_name"])["logGroups"]
+    assert group["logGroupName"] == stack["log_group_name"]
+    assert group["retentionInDays"] == 30
+    # moto ignores a function's LoggingConfig, so check what Terraform sends instead.
+    function = planned["module.exif_lambda.aws_lambda_function.this"]
+    [logging_config] = function["logging_config"]
+    assert logging_config["log_group"] == stack["log_group_name"]
+    assert logging_config["log_format"] == "JSON"
+
+
+def test_role_may_do_what_spec_section_3_says_and_nothing_else(
+    stack: dict[str, Any], iam: IAMClient
+) -> None:
+    role = stack["role_name"]
+    trust = as_document(iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"])
+    [trust_statement] = trust["Statement"]
+    assert trust_statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert trust_statement["Action"] == "sts:AssumeRole"
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    [policy_name] = iam.list_role_policies(RoleName=role)["PolicyNames"]  # no KMS policy: SSE-S3
+    document = as_document(
+        iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    )
+
+    a, b = bucket_arn(stack["uploads_bucket"]), bucket_arn(stack["web_bucket"])
+    log_group = f"arn:aws:logs:us-east-1:123456789012:log-group:{stack['log_group_name']}"
+    assert allowed_pairs(document) == {
+        # read objects of A; listing A turns a vanished key into 404 instead of 403
+        ("s3:GetObject", f"{a}/*"),
+        ("s3:GetObjectVersion", f"{a}/*"),
+        ("s3:ListBucket", a),
+        # write and delete objects of B
+        ("s3:PutObject", f"{b}/*"),
+        ("s3:DeleteObject", f"{b}/*"),
+        # consume its queue
+        ("sqs:ReceiveMessage", stack["queue_arn"]),
+        ("sqs:DeleteMessage", stack["queue_arn"]),
+        ("sqs:GetQueueAttributes", stack["queue_arn"]),
+        ("sqs:ChangeMessageVisibility", stack["queue_arn"]),
+        # write its logs
+        ("logs:CreateLogStream", f"{log_group}:*"),
+        ("logs:PutLogEvents", f"{log_group}:*"),
+    }
+    assert document == load_policy(
+        "exif-lambda",
+        "lambda-execution",
+        source_bucket_arn=a,
+        destination_bucket_arn=b,
+        queue_arn=stack["queue_arn"],
+        log_group_arn=log_group,
+    )
+
+
+# --- users and groups -----------------------------------------------------------------------
+
+
+def test_users_get_permissions_only_through_their_group(
+    stack: dict[str, Any], iam: IAMClient
+) -> None:
+    for user, group in (
+        (stack["user_a"], stack["groups"]["uploads"]),
+        (stack["user_b"], stack["groups"]["web"]),
+    ):
+        assert iam.list_user_policies(UserName=user)["PolicyNames"] == [], user
+        assert iam.list_attached_user_policies(UserName=user)["AttachedPolicies"] == [], user
+        assert [g["GroupName"] for g in iam.list_groups_for_user(UserName=user)["Groups"]] == [
+            group
+        ]
+        # No access keys from Terraform by default (create_access_keys = false).
+        assert iam.list_access_keys(UserName=user)["AccessKeyMetadata"] == [], user
+
+
+def group_document(iam: IAMClient, group: str) -> dict[str, Any]:
+    [name] = iam.list_group_policies(GroupName=group)["PolicyNames"]  # no KMS policy: SSE-S3
+    assert iam.list_attached_group_policies(GroupName=group)["AttachedPolicies"] == []
+    return as_document(iam.get_group_policy(GroupName=group, PolicyName=name)["PolicyDocument"])
+
+
+def test_uploads_group_may_list_and_read_write_bucket_a_multipart_included(
+    stack: dict[str, Any], iam: IAMClient
+) -> None:
+    a = bucket_arn(stack["uploads_bucket"])
+    document = group_document(iam, stack["groups"]["uploads"])
+    assert allowed_pairs(document) == {
+        ("s3:ListBucket", a),
+        ("s3:ListBucketMultipartUploads", a),
+        ("s3:GetObject", f"{a}/*"),
+        ("s3:PutObject", f"{a}/*"),
+        ("s3:DeleteObject", f"{a}/*"),
+        ("s3:AbortMultipartUpload", f"{a}/*"),
+        ("s3:ListMultipartUploadParts", f"{a}/*"),
+    }
+    assert document == load_policy("iam-users", "uploads-read-write", bucket_arn=a)
+
+
+def test_web_group_may_list_and_read_bucket_b_only(stack: dict[str, Any], iam: IAMClient) -> None:
+    b = bucket_arn(stack["web_bucket"])
+    document = group_document(iam, stack["groups"]["web"])
+    assert allowed_pairs(document) == {("s3:ListBucket", b), ("s3:GetObject", f"{b}/*")}
+    assert document == load_policy("iam-users", "web-read-only", bucket_arn=b)
+
+
+# --- the permission matrix on the enforcing emulator -------------------------------------------
+
+USERS = ("User A", "User B")
+BUCKETS = ("bucket A", "bucket B")
+OPERATIONS = ("list", "get", "put", "delete", "multipart")
+ALLOW, DENY = "allow", "deny"
+
+# SPEC §3, cell by cell.
+EXPECTED = {
+    ("User A", "bucket A"): dict.fromkeys(OPERATIONS, ALLOW),
+    ("User A", "bucket B"): dict.fromkeys(OPERATIONS, DENY),
+    ("User B", "bucket A"): dict.fromkeys(OPERATIONS, DENY),
+    ("User B", "bucket B"): {
+        "list": ALLOW,
+        "get": ALLOW,
+        "put": DENY,
+        "delete": DENY,
+        "multipart": DENY,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    user: str
+    bucket: str
+    operation: str
+
+
+def attempt(steps: list[tuple[str, Callable[[], object]]]) -> str:
+    """ "allow" when every step succeeds, "deny" when the first is refused with AccessDenied,
+    anything else (a later step refused, another error) spelled out so it fails the test."""
+    for index, (name, step) in enumerate(steps):
+        try:
+            step()
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code == "AccessDenied" and index == 0:
+                return DENY
+            return f"{name}: {code}"
+    return ALLOW
+
+
+def operation_steps(
+    client: S3Client, bucket: str, who: str, operation: str
+) -> list[tuple[str, Callable[[], object]]]:
+    """The S3 calls of one matrix operation. Keys are per user, so cells don't interact."""
+    if operation == "list":
+        return [("ListObjectsV2", lambda: client.list_objects_v2(Bucket=bucket, Prefix="matrix/"))]
+    if operation == "get":
+        return [
+            (
+                "GetObject",
+                lambda: client.get_object(Bucket=bucket, Key="matrix/seed.jpg")["Body"].read(),
+            )
+        ]
+    if operation == "put":
+        return [
+            (
+                "PutObject",
+                lambda: client.put_object(Bucket=bucket, Key=f"matrix/put-by-{who}.jpg", Body=b"x"),
+            )
+        ]
+    if operation == "delete":
+        return [
+            (
+                "DeleteObject",
+                lambda: client.delete_object(Bucket=bucket, Key=f"matrix/delete-by-{who}.jpg"),
+            )
+        ]
+    return multipart_steps(client, bucket, f"matrix/multipart-by-{who}.jpg")
+
+
+def multipart_steps(
+    client: S3Client, bucket: str, key: str
+) -> list[tuple[str, Callable[[], object]]]:
+    """Create, upload a part, list parts and uploads, complete; then start and abort a
+    second upload: every multipart call an uploading client makes."""
+    upload: dict[str, Any] = {}
+
+    def create() -> None:
+        upload["id"] = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+
+    def upload_part() -> None:
+        upload["etag"] = client.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload["id"], PartNumber=1, Body=b"part one"
+        )["ETag"]
+
+    def complete() -> None:
+        client.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload["id"],
+            MultipartUpload={"Parts": [{"ETag": upload["etag"], "PartNumber": 1}]},
+        )
+
+    def abort_another() -> None:
+        second = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=second)
+
+    return [
+        ("CreateMultipartUpload", create),
+        ("UploadPart", upload_part),
+        ("ListParts", lambda: client.list_parts(Bucket=bucket, Key=key, UploadId=upload["id"])),
+        ("ListMultipartUploads", lambda: client.list_multipart_uploads(Bucket=bucket)),
+        ("CompleteMultipartUpload", complete),
+        ("AbortMultipartUpload", abort_another),
+    ]
+
+
+@pytest.fixture(scope="module")
+def user_keys(stack: dict[str, Any], iam: IAMClient) -> Iterator[dict[str, tuple[str, str]]]:
+    """An access key per user, made by the harness (the module makes none by default) and
+    deleted again before the destroy, which would otherwise refuse to delete the users."""
+    keys = {}
+    for label, user in (("User A", stack["user_a"]), ("User B", stack["user_b"])):
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        keys[label] = (key["AccessKeyId"], key["SecretAccessKey"])
+    yield keys
+    for label, user in (("User A", stack["user_a"]), ("User B", stack["user_b"])):
+        iam.delete_access_key(UserName=user, AccessKeyId=keys[label][0])
+
+
+@pytest.fixture(scope="module")
+def permission_matrix(
+    stack: dict[str, Any],
+    embedded_aws: EmbeddedAws,
+    s3: S3Client,
+    user_keys: dict[str, tuple[str, str]],
+    report_lines: list[str],
+) -> dict[Cell, str]:
+    """All 20 cells, tried with each user's own keys while moto enforces IAM."""
+    buckets = {"bucket A": stack["uploads_bucket"], "bucket B": stack["web_bucket"]}
+    for name in buckets.values():  # what get and delete act on, put there as admin
+        for key in (
+            "matrix/seed.jpg",
+            "matrix/delete-by-user-a.jpg",
+            "matrix/delete-by-user-b.jpg",
+        ):
+            s3.put_object(Bucket=name, Key=key, Body=b"seed")
+
+    matrix: dict[Cell, str] = {}
+    with embedded_aws.iam_enforced():
+        for user in USERS:
+            client = boto3.client("s3", **embedded_aws.client_kwargs(*user_keys[user]))
+            who = user.lower().replace(" ", "-")
+            for bucket in BUCKETS:
+                for operation in OPERATIONS:
+                    steps = operation_steps(client, buckets[bucket], who, operation)
+                    matrix[Cell(user, bucket, operation)] = attempt(steps)
+
+    for line in format_matrix(matrix):
+        _report(report_lines, line)
+    return matrix
+
+
+def format_matrix(matrix: dict[Cell, str]) -> list[str]:
+    """The matrix as a table; a cell that differs from SPEC §3 is marked with "!"."""
+    lines = ["permission matrix (SPEC §3) on moto with IAM enforcement; ! = differs from spec"]
+    lines.append(f"{'':8}{'':10}" + "".join(f"{op:<11}" for op in OPERATIONS))
+    for user in USERS:
+        for bucket in BUCKETS:
+            cells = ""
+            for op in OPERATIONS:
+                got = matrix[Cell(user, bucket, op)]
+                mark = "" if got == EXPECTED[(user, bucket)][op] else "!"
+                cells += f"{got + mark:<11}"
+            lines.append(f"{user:<8}{bucket:<10}{cells}")
+    return lines
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [Cell(u, b, o) for u in USERS for b in BUCKETS for o in OPERATIONS],
+    ids=lambda c: f"{c.user}-{c.bucket}-{c.operation}".replace(" ", "_"),
+)
+def test_each_user_may_do_exactly_what_spec_section_3_allows(
+    cell: Cell, permission_matrix: dict[Cell, str]
+) -> None:
+    assert permission_matrix[cell] == EXPECTED[(cell.user, cell.bucket)][cell.operation]
+
+
+# --- alarms, registry, tags ------------------------------------------------------------------
+
+
+def test_alarms_watch_dead_letters_errors_and_throttles(
+    stack: dict[str, Any], cloudwatch: CloudWatchClient
+) -> None:
+    names = stack["alarm_names"]
+    alarms = {
+        a["AlarmName"]: a
+        for a in cloudwatch.describe_alarms(AlarmNames=list(names.values()))["MetricAlarms"]
+    }
+    expected = {
+        "dlq_not_empty": (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "QueueName",
+            stack["dlq_name"],
+        ),
+        "errors": ("AWS/Lambda", "Errors", "FunctionName", stack["function_name"]),
+        "throttles": ("AWS/Lambda", "Throttles", "FunctionName", stack["function_name"]),
+    }
+    for purpose, (namespace, metric, dimension, value) in expected.items():
+        alarm = alarms[names[purpose]]
+        assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, metric), purpose
+        assert alarm["Dimensions"] == [{"Name": dimension, "Value": value}], purpose
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold", purpose
+        assert alarm["Threshold"] == 0, purpose
+        assert alarm["TreatMissingData"] == "notBreaching", purpose
+        assert alarm["AlarmActions"] == [], purpose  # no SNS topic given
+
+
+def test_image_repository_is_immutable_scanned_and_pruned(
+    stack: dict[str, Any], ecr: ECRClient
+) -> None:
+    [repository] = ecr.describe_repositories(repositoryNames=[stack["repository_name"]])[
+        "repositories"
+    ]
+    assert repository["imageTagMutability"] == "IMMUTABLE"
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    lifecycle = ecr.get_lifecycle_policy(repositoryName=stack["repository_name"])
+    assert json.loads(lifecycle["lifecyclePolicyText"]) == load_policy(
+        "ecr", "lifecycle-policy", image_retention_count=20
+    )
+
+
+def test_tags_reach_every_taggable_resource(
+    stack: dict[str, Any],
+    s3: S3Client,
+    sqs: SQSClient,
+    iam: IAMClient,
+    lambda_client: LambdaClient,
+    logs: CloudWatchLogsClient,
+    cloudwatch: CloudWatchClient,
+    ecr: ECRClient,
+    planned: dict[str, dict[str, Any]],
+) -> None:
+    def as_dict(tags: list[Any], key: str = "Key", value: str = "Value") -> dict[str, str]:
+        return {t[key]: t[value] for t in tags}
+
+    function_arn = lambda_client.get_function(FunctionName=stack["function_name"])["Configuration"][
+        "FunctionArn"
+    ]
+    dlq_url = sqs.get_queue_url(QueueName=stack["dlq_name"])["QueueUrl"]
+    found = {
+        **{
+            f"bucket {b}": as_dict(s3.get_bucket_tagging(Bucket=b)["TagSet"])
+            for b in all_buckets(stack)
+        },
+        **{
+            f"queue {u}": sqs.list_queue_tags(QueueUrl=u)["Tags"]
+            for u in (stack["queue_url"], dlq_url)
+        },
+        **{
+            f"user {u}": as_dict(iam.list_user_tags(UserName=u)["Tags"])
+            for u in (stack["user_a"], stack["user_b"])
+        },
+        "role": as_dict(iam.list_role_tags(RoleName=stack["role_name"])["Tags"]),
+        "function": lambda_client.list_tags(Resource=function_arn)["Tags"],
+        "log group": logs.list_tags_log_group(logGroupName=stack["log_group_name"])["tags"],
+        **{
+            f"alarm {name}": as_dict(
+                cloudwatch.list_tags_for_resource(
+                    ResourceARN=f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"
+                )["Tags"]
+            )
+            for name in stack["alarm_names"].values()
+        },
+        "repository": as_dict(
+            ecr.list_tags_for_resource(
+                resourceArn=ecr.describe_repositories(repositoryNames=[stack["repository_name"]])[
+                    "repositories"
+                ][0]["repositoryArn"]
+            )["tags"]
+        ),
+    }
+    # moto does not keep tags of event source mappings: check what Terraform sends.
+    mapping = planned["module.exif_lambda.aws_lambda_event_source_mapping.this"]
+    found["event source mapping"] = mapping["tags"]
+    missing = {name: tags for name, tags in found.items() if not STACK_TAGS.items() <= tags.items()}
+    assert missing == {}

@@ -1,0 +1,104 @@
+# A disposable copy of the whole system, applied to the embedded AWS (moto) by the
+# integration tests. It composes the real modules with production defaults, except where
+# a comment says why the emulator needs otherwise.
+
+provider "aws" {
+  region = var.region
+
+  # Credentials come from the environment the harness sets (moto accepts any).
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  s3_use_path_style           = true # 127.0.0.1 has no per-bucket host names
+
+  endpoints {
+    cloudwatch = var.aws_endpoint
+    ecr        = var.aws_endpoint
+    iam        = var.aws_endpoint
+    kms        = var.aws_endpoint
+    lambda     = var.aws_endpoint
+    logs       = var.aws_endpoint
+    s3         = var.aws_endpoint
+    sns        = var.aws_endpoint
+    sqs        = var.aws_endpoint
+    sts        = var.aws_endpoint
+  }
+}
+
+locals {
+  tags = {
+    Project = "exif-stripper"
+    Stack   = "integration-test"
+  }
+}
+
+################################################################################
+# The system under test
+################################################################################
+
+module "ecr" {
+  source = "../../../modules/ecr"
+
+  name         = "${var.name_prefix}-processor"
+  force_delete = true # disposable
+  tags         = local.tags
+}
+
+module "buckets" {
+  source = "../../../modules/buckets"
+
+  bucket_prefix = var.name_prefix
+  force_destroy = true # disposable
+  # moto treats every IAM condition as true, so the TLS-only policy (Deny when
+  # aws:SecureTransport is false) would deny every object request, even over TLS. The
+  # policy itself is applied and checked on module.buckets_hardened below.
+  deny_insecure_transport = false
+  tags                    = local.tags
+}
+
+module "iam_users" {
+  source = "../../../modules/iam-users"
+
+  name_prefix        = var.name_prefix
+  uploads_bucket_arn = module.buckets.uploads_bucket_arn
+  web_bucket_arn     = module.buckets.web_bucket_arn
+  tags               = local.tags
+}
+
+module "exif_lambda" {
+  source = "../../../modules/exif-lambda"
+
+  name = "${var.name_prefix}-processor"
+  # moto does not pull or run the image, so a tag that was never pushed is enough.
+  image_uri               = "${module.ecr.repository_url}:integration-test"
+  source_bucket_name      = module.buckets.uploads_bucket_name
+  source_bucket_arn       = module.buckets.uploads_bucket_arn
+  destination_bucket_name = module.buckets.web_bucket_name
+  destination_bucket_arn  = module.buckets.web_bucket_arn
+  # moto would try to run the function (it needs Docker for that) for every message of an
+  # enabled mapping and swallow the messages; the tests read the real events instead.
+  enabled = false
+  tags    = local.tags
+}
+
+################################################################################
+# Production defaults the emulator cannot exercise with traffic
+################################################################################
+
+resource "aws_kms_key" "buckets" {
+  description             = "Key of the hardened bucket pair (integration test)"
+  deletion_window_in_days = 7
+  enable_key_rotation     = true
+  tags                    = local.tags
+}
+
+# Defaults (TLS-only policy on) plus SSE-KMS: applied to check what they create. Nothing
+# reads or writes objects here, because the TLS policy denies everything on moto.
+module "buckets_hardened" {
+  source = "../../../modules/buckets"
+
+  bucket_prefix = "${var.name_prefix}-hard"
+  kms_key_arn   = aws_kms_key.buckets.arn
+  force_destroy = true # disposable
+  tags          = local.tags
+}
