@@ -164,13 +164,19 @@ def test_an_event_from_another_bucket_is_skipped(s3: S3Client) -> None:
     assert counted("ObjectsWritten") == 0
 
 
-def test_a_duplicate_event_writes_nothing_new(s3: S3Client) -> None:
+def test_a_duplicate_event_writes_the_same_bytes_again(s3: S3Client) -> None:
+    # The function may not read bucket B (SPEC §3), so it cannot tell a duplicate from a
+    # first delivery: it writes again, and B converges all the same.
     s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
     handler.handle(sqs_event(created("a.jpg")))
     handler.handle(sqs_event(created("a.jpg")))
     versions = s3.list_object_versions(Bucket=DEST, Prefix="a.jpg")["Versions"]
-    assert len(versions) == 1
-    assert counted("ObjectsUnchanged") == 1
+    bodies = {
+        s3.get_object(Bucket=DEST, Key="a.jpg", VersionId=v["VersionId"])["Body"].read()
+        for v in versions
+    }
+    assert bodies == {samples.reference_strip(PHOTO)}
+    assert counted("ObjectsWritten") == 2
 
 
 def test_an_overwrite_updates_b(s3: S3Client) -> None:
@@ -190,6 +196,33 @@ def test_a_large_photo_goes_up_in_parts(s3: S3Client, tmp_path: Any) -> None:
     head = s3.head_object(Bucket=DEST, Key="large.jpg")
     assert head["ContentLength"] == large.size
     assert "-" in head["ETag"]  # a multipart ETag: "<md5 of part md5s>-<parts>"
+
+
+def test_the_function_never_reads_bucket_b(s3: S3Client) -> None:
+    # Its role may only write and delete there (SPEC §3); a read would be AccessDenied.
+    calls: list[tuple[str, str]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, params.get("Bucket", "")))
+
+    s3.meta.events.register("provide-client-params.s3.*", record)
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=SOURCE, Key="bad.jpg", Body=b"not a jpeg")
+    calls.clear()
+    handler.handle(sqs_event(created("a.jpg"), created("a.jpg"), created("bad.jpg")))
+    s3.delete_object(Bucket=SOURCE, Key="a.jpg")
+    handler.handle(sqs_event(removed("a.jpg"), created("a.jpg")))
+    on_b = {name for name, bucket in calls if bucket == DEST}
+    assert on_b <= {
+        "PutObject",
+        "DeleteObject",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
+    }
+    assert "PutObject" in on_b
+    assert "DeleteObject" in on_b
 
 
 # --- rejected and failing -----------------------------------------------------------------------

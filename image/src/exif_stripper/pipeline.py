@@ -1,14 +1,16 @@
 """Bucket A to bucket B for one key: fetch, sanitize (which verifies), write, converge.
 
 Events arrive at least once and in any order, so nothing here trusts the event beyond
-its key: every step reads the current state of both buckets and moves B towards
-"sanitize(current A)" (SPEC §2). Repeating a step changes nothing; a step that raced
-with a newer upload or delete is corrected by the newer event, or by the re-check after
-writing.
+its key: every step reads the current state of bucket A and moves B towards
+"sanitize(current A)" (SPEC §2). Repeating a step writes the same bytes again; a step
+that raced with a newer upload or delete is corrected by the newer event, or by the
+re-check after writing. The function never reads bucket B: its role may only write and
+delete there (SPEC §3), so a duplicate event costs one more PutObject, not a GetObject
+permission. (`sync`, run by an operator, does read B to plan.)
 
 Outcomes, one per key and event:
     written    B now holds the sanitized current A
-    unchanged  B already held it (a duplicate event, or a replay)
+    unchanged  B already held it (reported by `sync` only)
     deleted    A no longer has the key, so B no longer has it either
     kept       a removal event, but A has the key again: the creation event will follow
     rejected   A's object is not a JPEG we can vouch for: nothing written, B cleared
@@ -86,11 +88,6 @@ class Pipeline:
             return Outcome(key, "deleted", reason="the key is no longer in the source bucket")
         etag = source["ETag"].strip('"')
         try:
-            with clock:
-                copy = self.head_copy(key)
-            if copy is not None and self.is_current(copy, etag):
-                size = copy["ContentLength"]
-                return Outcome(key, "unchanged", source_etag=etag, bytes_out=size)
             outcome = self._write_copy(key, source, etag, clock)
         finally:
             source["Body"].close()
@@ -141,7 +138,11 @@ class Pipeline:
         )
 
     def is_current(self, copy: dict[str, Any], etag: str) -> bool:
-        """True when `copy` (B's HeadObject) was made from source ETag `etag` as we would now."""
+        """True when `copy` (B's HeadObject) was made from source ETag `etag` as we would now.
+
+        For `sync`, which plans with an operator's credentials; the function itself has no
+        permission to read bucket B.
+        """
         meta: dict[str, str] = copy.get("Metadata", {})
         return (
             meta.get(META_ETAG) == etag
@@ -178,6 +179,7 @@ class Pipeline:
         return self._head(self.settings.source_bucket, key) is not None
 
     def head_copy(self, key: str) -> dict[str, Any] | None:
+        """B's HeadObject for `key` (for `sync`; the function may not read B)."""
         return self._head(self.settings.dest_bucket, key)
 
     def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
