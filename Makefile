@@ -55,7 +55,7 @@ test: lint venv system-deps terraform-config ## every test and check (what CI ru
 	$(RUN)/pytest
 
 .PHONY: demo
-demo: venv system-deps ## run the CLI over generated sample photos and show what was removed
+demo: venv system-deps ## the whole system on an embedded AWS: upload as User A, read as User B
 	$(RUN)/python -m tests.harness.demo
 
 # --- finer-grained ---------------------------------------------------------------------

@@ -3,7 +3,7 @@
     exif-stripper strip [--orientation {apply,keep-tag,drop}] IN OUT
     exif-stripper inspect FILE [--json]
     exif-stripper worker --queue-url URL [--source A --dest B]
-    exif-stripper sync [--source A --dest B] [--dry-run]
+    exif-stripper sync [--source A --dest B] [--prefix P] [--dry-run]
 
 IN and OUT are files, `-` (stdin, stdout) or directories (recursive, relative paths
 kept). Exit codes, which scripts depend on: 0 ok, 1 an I/O error, 2 usage, 3 at least
@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sync = commands.add_parser("sync", help="make bucket B match bucket A (backfill, repair)")
     sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    sync.add_argument("--prefix", default="", help="only keys that start with this")
     _add_bucket_options(sync)
     sync.set_defaults(command=_sync)
     return parser
@@ -351,7 +352,7 @@ def _sync(args: argparse.Namespace) -> int:
     from .pipeline import Pipeline
 
     pipeline = Pipeline(s3_client(), _settings(args))
-    todo = sync.plan(pipeline)
+    todo = sync.plan(pipeline, args.prefix)
     for label, keys in (
         ("missing", todo.missing),
         ("stale", todo.stale),

@@ -30,10 +30,12 @@ class Plan:
         return not (self.missing or self.stale or self.orphaned)
 
 
-def plan(pipeline: Pipeline) -> Plan:
+def plan(pipeline: Pipeline, prefix: str = "") -> Plan:
+    """Compare the listings of A and B (under `prefix`) and B's provenance metadata."""
     settings = pipeline.settings
-    source = {k: etag for k, etag in _listing(pipeline, settings.source_bucket) if is_jpeg_key(k)}
-    copies = {k for k, _ in _listing(pipeline, settings.dest_bucket)}
+    listed = _listing(pipeline, settings.source_bucket, prefix)
+    source = {key: etag for key, etag in listed if is_jpeg_key(key)}
+    copies = {key for key, _ in _listing(pipeline, settings.dest_bucket, prefix)}
     result = Plan(missing=sorted(source.keys() - copies), orphaned=sorted(copies - source.keys()))
     both = sorted(source.keys() & copies)
     with ThreadPoolExecutor(THREADS) as pool:
@@ -53,8 +55,8 @@ def apply(pipeline: Pipeline, todo: Plan) -> list[Outcome]:
     return written + removed
 
 
-def _listing(pipeline: Pipeline, bucket: str) -> Iterator[tuple[str, str]]:
-    pages = pipeline.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+def _listing(pipeline: Pipeline, bucket: str, prefix: str) -> Iterator[tuple[str, str]]:
+    pages = pipeline.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
         for item in page.get("Contents", []):
             yield item["Key"], item["ETag"].strip('"')
