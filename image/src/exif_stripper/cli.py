@@ -14,20 +14,14 @@ file that is renamed only once it is complete and verified); the input is never 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import sys
-import tempfile
-import threading
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final
 
 from . import __version__
-from .config import ConfigError, Settings
 from .errors import SanitizeError
 from .sanitize import (
     DEFAULT_MAX_BYTES,
@@ -37,7 +31,10 @@ from .sanitize import (
     sanitize_stream,
 )
 
+# Modules only some commands need are imported inside them: `strip` on a folder of photos
+# is measured against `cp -r` (make bench), and Python's start-up is most of a small run.
 if TYPE_CHECKING:
+    from .config import Settings
     from .inspection import Inspection
 
 OK: Final = 0
@@ -204,6 +201,8 @@ def _open_input(source: Path | None) -> BinaryIO:
 
 
 def _sanitize_to_stdout(src: BinaryIO, options: Options) -> None:
+    import tempfile
+
     with tempfile.SpooledTemporaryFile(max_size=_STDOUT_SPOOL) as spool:
         sanitize_stream(src, spool, options)
         spool.seek(0)
@@ -216,23 +215,27 @@ def _sanitize_to_stdout(src: BinaryIO, options: Options) -> None:
 def _sanitize_to_file(src: BinaryIO, target: Path, options: Options) -> None:
     """Write through a temporary file in the target's folder; rename once verified."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
+    # Hidden, unique, created exclusively and private until it is complete (like mkstemp).
+    temporary = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(handle, "wb") as dst:
             sanitize_stream(src, dst, options)
-        Path(temporary).chmod(0o666 & ~_umask())
-        Path(temporary).replace(target)
+        temporary.chmod(0o666 & ~_UMASK)
+        temporary.replace(target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# Read once, before any thread exists: os.umask() can only be read by setting it.
+_UMASK: Final = _read_umask()
 
 
 # --- strip, directory mode --------------------------------------------------------------------
@@ -252,12 +255,20 @@ class _Tally:
         return IO_ERROR if self.failed else OK
 
 
+# Reading, scanning and writing release the GIL, so a few threads keep both the disk and
+# the cores busy; more than that only adds contention.
+_THREADS: Final = min(4, os.cpu_count() or 1)
+
+
 def _strip_tree(source: Path, target: Path, options: Options) -> int:
     _refuse_overlap(source, target)
     files, skipped = _jpeg_files(source)
     tally = _Tally(skipped=skipped)
-    for path in _progress(files):
-        outcome = _strip_one(path, target / path.relative_to(source), options)
+
+    def strip(path: Path) -> int:
+        return _strip_one(path, target / path.relative_to(source), options)
+
+    for outcome in _progress(_in_threads(strip, files), len(files)):
         if outcome == OK:
             tally.written += 1
         elif outcome == REJECTED:
@@ -294,12 +305,26 @@ def _jpeg_files(root: Path) -> tuple[list[Path], int]:
     return found, skipped
 
 
-def _progress(files: list[Path]) -> Iterator[Path] | list[Path]:
+def _in_threads(work: Callable[[Path], int], files: list[Path]) -> Iterable[int]:
+    """`work` on every file, a few at a time; outcomes in the order they finish."""
+    if len(files) < 2:
+        return map(work, files)
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    def run() -> Iterable[int]:
+        with ThreadPoolExecutor(_THREADS) as pool:
+            for done in as_completed([pool.submit(work, path) for path in files]):
+                yield done.result()
+
+    return run()
+
+
+def _progress(outcomes: Iterable[int], total: int) -> Iterable[int]:
     if not sys.stderr.isatty():
-        return files
+        return outcomes
     from tqdm import tqdm  # only for people watching a terminal
 
-    return iter(tqdm(files, unit="photo", file=sys.stderr, leave=False))
+    return tqdm(outcomes, total=total, unit="photo", file=sys.stderr, leave=False)
 
 
 # --- worker and sync: the pipeline, outside Lambda ---------------------------------------------
@@ -307,6 +332,8 @@ def _progress(files: list[Path]) -> Iterator[Path] | list[Path]:
 
 def _settings(args: argparse.Namespace) -> Settings:
     """Settings as the Lambda reads them (the environment), with the flags given on top."""
+    from .config import ConfigError, Settings
+
     flags = {
         "SOURCE_BUCKET": args.source,
         "DEST_BUCKET": args.dest,
@@ -322,6 +349,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from . import handler
     from .aws import s3_client, sqs_client
     from .pipeline import Pipeline
@@ -347,6 +377,8 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from collections import Counter
+
     from . import handler, sync
     from .aws import s3_client
     from .pipeline import Pipeline
@@ -378,6 +410,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    import json
+
     from .inspection import inspect_stream  # reads EXIF with Pillow: only when inspecting
 
     options = _options(args)

@@ -18,7 +18,6 @@ S3 bodies of any size (memory stays flat unless the pixels must be turned).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -42,10 +41,7 @@ from .jpeg import (
     Tokenizer,
     Trailer,
 )
-from .transform import Method, TransformFailed, make_upright
 from .verify import Verifier
-
-log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES: Final = 512 * 1024 * 1024
 # Above the largest phone sensors (200 MP) and far above what any camera writes by default.
@@ -178,6 +174,10 @@ def _drain(cutter: _Cutter, sink: _Sink) -> None:
 
 def _write_upright(cutter: _Cutter, frame: Frame, sink: _Sink, options: Options) -> None:
     """Turn the already-stripped picture, then strip and verify the result once more."""
+    # Imported here: the transform (ctypes, and Pillow for a re-encode) is the rare path,
+    # and the CLI's start-up time is measured against `cp -r`.
+    from .transform import TransformFailed, make_upright
+
     report = cutter.report
     stripped = b"".join(cutter.take())
     orientation = report.orientation or 1
@@ -187,8 +187,6 @@ def _write_upright(cutter: _Cutter, frame: Frame, sink: _Sink, options: Options)
         # The structure parsed, but the compressed data itself is broken.
         raise BadSegment(f"image data cannot be decoded to turn it upright: {error}", 0) from None
     report.rotation = upright.method.value
-    if upright.method is Method.REENCODE:
-        log.info("re-encoded to turn orientation %d (geometry not lossless)", orientation)
     again = _Cutter(Options(OrientationPolicy.DROP, max_bytes=1 << 62, max_pixels=1 << 62))
     again.feed(memoryview(upright.jpeg))
     again.finish()

@@ -53,6 +53,7 @@ def make_upright(jpeg: bytes, orientation: int, frame: Frame) -> Upright:
     library = turbojpeg()
     if library is not None and is_perfect(orientation, frame):
         return Upright(library.transform(jpeg, orientation, frame.progressive), Method.LOSSLESS)
+    log.info("re-encoding to turn orientation %d (no lossless transform here)", orientation)
     return Upright(reencode_upright(jpeg, orientation, frame.progressive), Method.REENCODE)
 
 
