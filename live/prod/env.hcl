@@ -1,0 +1,61 @@
+# The prod environment: every value in which the environments differ, and the only place in
+# live/ for account numbers and ARNs (tests/unit/test_live.py checks both). root.hcl and the
+# units read these locals with read_terragrunt_config(find_in_parent_folders("env.hcl")).
+#
+# Production differs from dev where it matters: SSE-KMS with a customer-managed key, longer
+# log and object-version retention, alarm notifications, reserved concurrency, more memory,
+# and nothing that holds data can be destroyed while it still holds it.
+locals {
+  environment = "prod"
+
+  # REPLACE: the AWS account of this environment; "222222222222" is a placeholder. The
+  # generated provider refuses any other account (allowed_account_ids).
+  account_id = "222222222222"
+  region     = "eu-west-1"
+
+  # Terraform state: one bucket per environment. `terragrunt backend bootstrap --all` in
+  # live/prod creates it (versioned, encrypted, TLS only); locking uses a lock file next to
+  # the state (use_lockfile), no DynamoDB table.
+  state_bucket = "exif-stripper-tfstate-${local.account_id}-${local.region}"
+
+  # Names. name_prefix starts the bucket names (<prefix>-uploads-<suffix>, <prefix>-web-<suffix>),
+  # the IAM users and groups, and the function, its queues, role, log group and alarms.
+  name_prefix = "exif-stripper-prod"
+  # The image repository; the GitHub variable ECR_REPOSITORY holds the same name.
+  ecr_repository = "exif-stripper"
+
+  # REPLACE: an existing customer-managed KMS key of this account (the all-zero key id is a
+  # placeholder). It encrypts both buckets (SSE-KMS with S3 Bucket Keys) and both queues;
+  # User A, User B and the function get exactly the key actions their access needs. The key
+  # is not created here: a key outlives any stack that uses it (deleting one destroys the data
+  # it encrypts), so it belongs to the account's baseline. Its key policy must allow
+  # s3.amazonaws.com kms:GenerateDataKey and kms:Decrypt, or S3 cannot send events to the
+  # encrypted queue (modules/exif-lambda/README.md).
+  kms_key_arn = "arn:aws:kms:${local.region}:${local.account_id}:key/00000000-0000-0000-0000-000000000000"
+
+  # The function. lambda_architecture must match IMAGE_PLATFORM in .github/workflows/deploy.yml
+  # (linux/arm64 -> "arm64", linux/amd64 -> "x86_64").
+  lambda_architecture = "arm64"
+  lambda_memory_size  = 2048 # MB; more memory is more CPU for rotations (1769 MB = 1 vCPU)
+  lambda_timeout      = 120  # seconds
+  # Reserved for the function and capping it, so a burst of uploads cannot starve the other
+  # functions of the account (AWS keeps at least 100 unreserved).
+  lambda_reserved_concurrency = 20
+  # Most concurrent invocations the queue drives; at most lambda_reserved_concurrency, or the
+  # surplus is throttled.
+  queue_maximum_concurrency = 20
+  # false pauses processing: events wait in the queue (SPEC §2) until it is true again.
+  processing_enabled = true
+
+  # Retention
+  log_retention_days                 = 365
+  noncurrent_version_expiration_days = 90
+  ecr_image_retention_count          = 30
+
+  # REPLACE: an existing SNS topic of this account that reaches whoever is on call (the topic
+  # name is a placeholder). The dead-letter-queue, error and throttle alarms notify it.
+  alarm_sns_topic_arn = "arn:aws:sns:${local.region}:${local.account_id}:exif-stripper-alarms"
+
+  # Buckets and the image repository cannot be destroyed while they hold data.
+  disposable = false
+}
