@@ -350,10 +350,8 @@ def test_a_100_mb_photo_goes_through_with_flat_memory(
         peak = _peak_rss_mib(worker.process.pid)
     assert head is not None, "the large photo never arrived in bucket B"
     assert head["ContentLength"] == large.size  # it had nothing to remove
-    size = large.size / 2**20
-    line = (
-        f"worker peak RSS: {warm:.0f} MiB after a small photo, {peak:.0f} MiB after {size:.0f} MB"
-    )
+    mib = large.size / 2**20
+    line = f"worker peak RSS {warm:.0f} MiB after a small photo, {peak:.0f} MiB after {mib:.0f} MiB"
     print(line)
     report_lines.append(line)
     assert peak - warm < 64
