@@ -457,8 +457,14 @@ def test_the_function_runs_on_the_architecture_ci_builds_for() -> None:
 
 
 def test_one_repository_name_for_the_one_ecr_repository_variable() -> None:
-    """CI pushes to vars.ECR_REPOSITORY in every environment's registry."""
+    """deploy.yml pushes to vars.ECR_REPOSITORY in dev's account and copies the image into the
+    repository of that name in prod's: each account has its own, named alike."""
     assert len({env_locals(env)["ecr_repository"] for env in ENVIRONMENTS}) == 1
+
+
+def test_one_region_for_the_one_aws_region_variable() -> None:
+    """deploy.yml reaches both accounts (and both registries) in vars.AWS_REGION."""
+    assert len({env_locals(env)["region"] for env in ENVIRONMENTS}) == 1
 
 
 # --- the image ----------------------------------------------------------------------------------

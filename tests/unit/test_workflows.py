@@ -1,13 +1,19 @@
 """The GitHub Actions workflows keep the promises the README makes about deployment.
 
 zizmor and check-jsonschema (pre-commit) check the workflows' security and shape; these
-tests check what is ours to decide: how the image travels to Terragrunt, which jobs may
-assume an AWS role, and that every tool is the same version wherever it is installed.
+tests check what is ours to decide: how the image travels to Terragrunt (built once in dev's
+account, copied by digest into prod's), which jobs may assume an AWS role, what the toolbox
+asks for before it runs Terragrunt, and that every tool is the same version wherever it is
+installed. The promotion step and the toolbox run here, with stand-ins for aws, docker and
+terragrunt.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +92,7 @@ def test_no_static_aws_keys_anywhere() -> None:
 
 
 def test_terragrunt_is_driven_the_terragrunt_1_way() -> None:
-    """`run --all` and `hcl fmt` (Terragrunt 1.x); `run-all` was removed in 0.90."""
+    """`run [--all]` and `hcl fmt` (Terragrunt 1.x); `run-all` was removed in 0.90."""
     scripts = [(path.name, step.get("run", "")) for path, step in all_steps()]
     scripts.append(("toolbox.sh", (TOOLBOX / "toolbox.sh").read_text()))
     invocations = 0
@@ -96,7 +102,7 @@ def test_terragrunt_is_driven_the_terragrunt_1_way() -> None:
         command = r'^[ \t]*(?:exec[ \t]+)?(?:"[^"\n]*/)?terragrunt"?[ \t]+([^\n|;&]+)'
         for arguments in re.findall(command, script, flags=re.MULTILINE):
             invocations += 1
-            assert arguments.startswith(("run --all ", "hcl fmt ", "--version")), (
+            assert arguments.startswith(("run ", "hcl fmt ", "--version")), (
                 f"{name}: terragrunt {arguments}"
             )
     assert invocations
@@ -112,19 +118,199 @@ def test_the_image_is_built_for_lambda_and_pushed_by_commit() -> None:
     assert settings["platforms"] == "${{ env.IMAGE_PLATFORM }}"
     assert workflow("deploy.yml")["env"]["IMAGE_PLATFORM"] in ("linux/arm64", "linux/amd64")
     assert "steps.build.outputs.digest" in str(job["steps"])
+    assert job["outputs"]["digest"] == "${{ steps.build.outputs.digest }}"
 
 
-def test_dev_then_prod_apply_the_pushed_digest() -> None:
+# --- deployment: built once into dev's account, promoted by digest into prod's -----------------
+
+# What the prod job may do in dev's account: read an image, nothing else.
+ECR_READ_ACTIONS = {
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchGetImage",
+}
+
+
+def deploy_job(name: str) -> dict[str, Any]:
+    return dict(workflow("deploy.yml")["jobs"][name])
+
+
+def apply_step(job: dict[str, Any]) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = job["steps"]
+    (apply,) = [step for step in steps if "run --all" in step.get("run", "")]
+    return apply
+
+
+def step_index(job: dict[str, Any], step: dict[str, Any]) -> int:
+    """The position of a step (found by identity: two steps may be equal)."""
+    return [id(candidate) for candidate in job["steps"]].index(id(step))
+
+
+def promote_step(job: dict[str, Any]) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = job["steps"]
+    (promote,) = [step for step in steps if step.get("id") == "promote"]
+    return promote
+
+
+def test_dev_then_prod_apply_with_terragrunt_run_all() -> None:
     jobs = workflow("deploy.yml")["jobs"]
     assert jobs["dev"]["needs"] == "image"
     assert set(jobs["prod"]["needs"]) == {"image", "dev"}
+    assert jobs["dev"]["environment"] == "development"
     assert jobs["prod"]["environment"] == "production"
     for name, env in (("dev", "live/dev"), ("prod", "live/prod")):
-        (apply,) = [step for step in jobs[name]["steps"] if "run --all" in step.get("run", "")]
+        apply = apply_step(jobs[name])
         assert apply["run"].strip() == "terragrunt run --all apply"
         assert apply["working-directory"] == env
-        assert apply["env"][IMAGE_URI_VARIABLE] == "${{ needs.image.outputs.uri }}"
         assert apply["env"]["TG_NON_INTERACTIVE"] == "true"
+
+
+def test_dev_applies_the_image_it_was_built_with() -> None:
+    apply = apply_step(deploy_job("dev"))
+    assert apply["env"][IMAGE_URI_VARIABLE] == "${{ needs.image.outputs.uri }}"
+
+
+def test_prod_applies_the_copy_in_its_own_repository_after_making_it() -> None:
+    job = deploy_job("prod")
+    apply, promote = apply_step(job), promote_step(job)
+    assert apply["env"][IMAGE_URI_VARIABLE] == "${{ steps.promote.outputs.uri }}"
+    assert step_index(job, promote) < step_index(job, apply)
+
+
+def test_prod_copies_the_built_manifest_and_does_not_rebuild() -> None:
+    job = deploy_job("prod")
+    promote = promote_step(job)
+    assert promote["env"]["SOURCE_IMAGE"] == "${{ needs.image.outputs.uri }}"
+    assert promote["env"]["DIGEST"] == "${{ needs.image.outputs.digest }}"
+    # A single manifest as the one source: without --prefer-index=false, buildx would wrap it
+    # in a new index with a digest of its own.
+    assert "docker buildx imagetools create --prefer-index=false" in promote["run"]
+    assert not steps_using(job, "docker/build-push-action")
+    assert not steps_using(job, "docker/setup-qemu-action")
+
+
+def test_prod_reads_dev_with_a_pull_only_session_and_applies_with_its_own_role() -> None:
+    job = deploy_job("prod")
+    logins = steps_using(job, "aws-actions/configure-aws-credentials")
+    assert [login["with"]["role-to-assume"] for login in logins] == [
+        "${{ vars.AWS_IMAGE_ROLE_ARN }}",  # dev's account: read the image
+        "${{ vars.AWS_DEPLOY_ROLE_ARN }}",  # production environment: push the copy, apply
+    ]
+    policy = json.loads(logins[0]["with"]["inline-session-policy"])
+    actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+    assert actions <= ECR_READ_ACTIONS
+    # A docker login to each registry, each after the credentials of its account.
+    registries = steps_using(job, "aws-actions/amazon-ecr-login")
+    assert len(registries) == 2
+    steps = [step_index(job, step) for step in (logins[0], registries[0], logins[1])]
+    steps += [step_index(job, registries[1]), step_index(job, promote_step(job))]
+    steps.append(step_index(job, apply_step(job)))
+    assert steps == sorted(steps)
+    assert promote_step(job)["env"]["REGISTRY"] == (
+        f"${{{{ steps.{registries[1]['id']}.outputs.registry }}}}"
+    )
+
+
+# The promotion script itself, run with stand-ins for `aws` (prod's repository: the digest
+# its tag holds, in a file) and `docker` (the copy: writes the digest the registry ends up with).
+FAKE_AWS = """#!/usr/bin/env bash
+echo "$*" >> "${FAKE_ECR}/aws.log"
+if [[ -f "${FAKE_ECR}/digest" ]]; then cat "${FAKE_ECR}/digest"; exit 0; fi
+echo "An error occurred (ImageNotFoundException) when calling DescribeImages" >&2
+exit 254
+"""
+FAKE_DOCKER = """#!/usr/bin/env bash
+echo "$*" >> "${FAKE_ECR}/docker.log"
+printf '%s\\n' "${FAKE_COPIED_DIGEST}" > "${FAKE_ECR}/digest"
+"""
+BUILT = "sha256:" + "3f" * 32
+DEV_IMAGE = f"111111111111.dkr.ecr.eu-west-1.amazonaws.com/exif-stripper@{BUILT}"
+PROD_REGISTRY = "222222222222.dkr.ecr.eu-west-1.amazonaws.com"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def promote(
+    tmp_path: Path, *, copied: str = BUILT, in_prod: str | None = None, source: str = DEV_IMAGE
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """Run the prod job's promote step; its outputs by name."""
+    fake = tmp_path / "ecr"
+    bin_dir = tmp_path / "bin"
+    fake.mkdir()
+    bin_dir.mkdir()
+    for name, text in (("aws", FAKE_AWS), ("docker", FAKE_DOCKER)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    if in_prod is not None:
+        (fake / "digest").write_text(in_prod + "\n")
+    script = tmp_path / "promote.sh"
+    script.write_text(promote_step(deploy_job("prod"))["run"])
+    outputs = tmp_path / "github_output"
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_ECR": str(fake),
+        "FAKE_COPIED_DIGEST": copied,
+        "GITHUB_SHA": COMMIT,
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+        "SOURCE_IMAGE": source,
+        "DIGEST": BUILT,
+        "REGISTRY": PROD_REGISTRY,
+        "ECR_REPOSITORY": "exif-stripper",
+    }
+    # GitHub's `shell: bash`: bash --noprofile --norc -eo pipefail {0}
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    lines = outputs.read_text().splitlines() if outputs.exists() else []
+    return result, dict(line.split("=", 1) for line in lines)
+
+
+def docker_calls(tmp_path: Path) -> list[str]:
+    log = tmp_path / "ecr" / "docker.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_promotion_copies_the_manifest_and_hands_prod_its_own_uri(tmp_path: Path) -> None:
+    result, outputs = promote(tmp_path)
+    assert result.returncode == 0, result.stderr
+    target = f"{PROD_REGISTRY}/exif-stripper"
+    assert docker_calls(tmp_path) == [
+        f"buildx imagetools create --prefer-index=false --tag {target}:{COMMIT} {DEV_IMAGE}"
+    ]
+    assert outputs == {"uri": f"{target}@{BUILT}"}
+    # The digest is read back from prod's repository, under the tag this commit pushed.
+    lookups = (tmp_path / "ecr" / "aws.log").read_text().splitlines()
+    assert lookups[-1].startswith(
+        f"ecr describe-images --repository-name exif-stripper --image-ids imageTag={COMMIT} "
+    )
+
+
+def test_promotion_fails_when_prod_holds_another_digest(tmp_path: Path) -> None:
+    result, outputs = promote(tmp_path, copied="sha256:" + "ab" * 32)
+    assert result.returncode != 0
+    assert "not the built" in result.stdout
+    assert "uri" not in outputs
+
+
+def test_a_rerun_finds_its_copy_and_does_not_push_again(tmp_path: Path) -> None:
+    result, outputs = promote(tmp_path, in_prod=BUILT)
+    assert result.returncode == 0, result.stderr
+    assert docker_calls(tmp_path) == []
+    assert outputs == {"uri": f"{PROD_REGISTRY}/exif-stripper@{BUILT}"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [DEV_IMAGE.replace(BUILT, "sha256:" + "ab" * 32), DEV_IMAGE.replace(f"@{BUILT}", ":latest")],
+    ids=["another digest", "a tag"],
+)
+def test_promotion_refuses_a_source_that_is_not_the_built_digest(
+    tmp_path: Path, source: str
+) -> None:
+    result, outputs = promote(tmp_path, source=source)
+    assert result.returncode != 0
+    assert docker_calls(tmp_path) == []
+    assert "uri" not in outputs
 
 
 def test_pull_requests_get_a_plan_of_dev() -> None:
@@ -173,3 +359,91 @@ def test_workflows_install_terragrunt_through_the_checksum_check() -> None:
                 assert "sudo .ci/toolbox/fetch-tools.sh /usr/local/bin terragrunt" in runs, (
                     f"{name}: job {job_name} runs terragrunt without installing the pinned one"
                 )
+
+
+# --- the toolbox (.ci/toolbox/toolbox.sh), with a stand-in for terragrunt -----------------------
+
+FAKE_TERRAGRUNT = """#!/usr/bin/env bash
+printf '%s\\n%s\\n' "$PWD" "$*" > "${FAKE_TERRAGRUNT_LOG}"
+"""
+
+
+def toolbox(
+    tmp_path: Path, *arguments: str, image: str | None = None
+) -> tuple[int, str, list[str]]:
+    """Exit status, stderr, and [working directory, arguments] of the terragrunt it ran."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "terragrunt").write_text(FAKE_TERRAGRUNT)
+    (bin_dir / "terragrunt").chmod(0o755)
+    log = tmp_path / "terragrunt.log"
+    log.unlink(missing_ok=True)
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "TOOLBOX_REPO": str(ROOT),
+        "TG_PROVIDER_CACHE_DIR": str(tmp_path / "plugins"),
+        "TG_DOWNLOAD_DIR": str(tmp_path / "terragrunt"),
+        "FAKE_TERRAGRUNT_LOG": str(log),
+    }
+    if image is not None:
+        env[IMAGE_URI_VARIABLE] = image
+    command = ["bash", str(TOOLBOX / "toolbox.sh"), *arguments]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    ran = log.read_text().splitlines() if log.exists() else []
+    return result.returncode, result.stderr, ran
+
+
+IMAGE = f"222222222222.dkr.ecr.eu-west-1.amazonaws.com/exif-stripper@{BUILT}"
+
+
+def test_the_first_deploy_applies_the_repository_alone_without_an_image(tmp_path: Path) -> None:
+    status, stderr, ran = toolbox(tmp_path, "apply", "dev", "ecr", "--backend-bootstrap")
+    assert status == 0, stderr
+    assert ran == [str(ROOT / "live" / "dev" / "ecr"), "run apply --backend-bootstrap"]
+
+
+@pytest.mark.parametrize("unit", [[], ["exif-lambda"]], ids=["every unit", "exif-lambda"])
+@pytest.mark.parametrize(
+    "image", [None, IMAGE.replace(f"@{BUILT}", ":latest"), IMAGE.replace("3f", "00")]
+)
+def test_applying_the_function_needs_an_image_by_digest(
+    tmp_path: Path, unit: list[str], image: str | None
+) -> None:
+    status, stderr, ran = toolbox(tmp_path, "apply", "prod", *unit, image=image)
+    assert status == 2
+    assert IMAGE_URI_VARIABLE in stderr
+    assert "apply prod ecr --backend-bootstrap" in stderr, "points a new environment the way"
+    assert ran == [], "nothing is applied, not even the units that need no image"
+
+
+@pytest.mark.parametrize("unit", [[], ["exif-lambda"]], ids=["every unit", "exif-lambda"])
+def test_applying_with_an_image_by_digest_runs_terragrunt(tmp_path: Path, unit: list[str]) -> None:
+    status, stderr, ran = toolbox(tmp_path, "apply", "prod", *unit, image=IMAGE)
+    assert status == 0, stderr
+    if unit:
+        assert ran == [str(ROOT / "live" / "prod" / "exif-lambda"), "run apply"]
+    else:
+        assert ran == [str(ROOT / "live" / "prod"), "run --all apply"]
+
+
+@pytest.mark.parametrize("command", ["plan", "destroy"])
+def test_plan_and_destroy_need_no_image(tmp_path: Path, command: str) -> None:
+    status, stderr, ran = toolbox(tmp_path, command, "dev")
+    assert status == 0, stderr
+    assert ran == [str(ROOT / "live" / "dev"), f"run --all {command}"]
+
+
+def test_the_toolbox_refuses_a_unit_that_does_not_exist(tmp_path: Path) -> None:
+    status, stderr, ran = toolbox(tmp_path, "apply", "dev", "nope")
+    assert status == 2
+    assert "live/dev/nope" in stderr
+    assert ran == []
+
+
+def test_the_first_deploy_is_documented_where_the_toolbox_is() -> None:
+    command = "docker compose run --rm dev apply dev ecr --backend-bootstrap"
+    assert command in (ROOT / "docker-compose.yml").read_text()
+    usage = subprocess.run(
+        ["bash", str(TOOLBOX / "toolbox.sh"), "help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "apply ENV ecr --backend-bootstrap" in usage
