@@ -280,14 +280,21 @@ def _frame(jpeg: bytes) -> Frame:
 # --- memory --------------------------------------------------------------------------------------
 
 _MEASURE: Final = """
-import resource, sys, time, tracemalloc
+import sys, time, tracemalloc
 from exif_stripper.sanitize import sanitize_stream
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def peak_rss_kib():
+    # VmHWM is this process's own high-water mark; ru_maxrss would carry the parent's
+    # over from fork and exec.
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+
+before = peak_rss_kib()
 started = time.perf_counter()
 with open(sys.argv[1], "rb") as src, open(sys.argv[2], "wb") as dst:
     report = sanitize_stream(src, dst)
 seconds = time.perf_counter() - started
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = peak_rss_kib()
 tracemalloc.start()
 with open(sys.argv[1], "rb") as src, open(sys.argv[2], "wb") as dst:
     sanitize_stream(src, dst)
