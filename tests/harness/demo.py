@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from botocore.exceptions import ClientError
-
 from exif_stripper.inspection import Inspection, inspect_stream
 from tests.harness import samples
 from tests.harness.local_stack import Stack, deployed_stack, wait_until
 from tests.harness.oracle import exiftool_available, exiftool_reports, findings
+from tests.harness.smoke import read_object
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -97,7 +96,7 @@ class Demo:
             uploaded[photo.name] = time.monotonic()
         self.step("waiting for each copy in bucket B, reading as User B ...")
         for photo in photos:
-            copy = wait_until(lambda p=photo: _get(reader, stack.dest, p.name), COPY_TIMEOUT)
+            copy = wait_until(lambda p=photo: read_object(reader, stack.dest, p.name), COPY_TIMEOUT)
             self.check(copy is not None, f"{photo.name}: no copy in B after {COPY_TIMEOUT:.0f}s")
             photo.copy = copy or b""
             photo.seconds = time.monotonic() - uploaded[photo.name]
@@ -128,7 +127,7 @@ class Demo:
         self.step(f"deleting {name} from bucket A as User A ...")
         stack.delete_as(uploader, name)
         started = time.monotonic()
-        gone = wait_until(lambda: _get(reader, stack.dest, name) is None, COPY_TIMEOUT)
+        gone = wait_until(lambda: read_object(reader, stack.dest, name) is None, COPY_TIMEOUT)
         self.check(bool(gone), f"{name}: still in bucket B after {COPY_TIMEOUT:.0f}s")
         if gone:
             print(f"    {name} left bucket B after {time.monotonic() - started:.2f}s")
@@ -168,15 +167,6 @@ class Demo:
             return 1
         print(f"demo passed: {count} photos sanitized, checked and one deleted in {seconds:.0f}s")
         return 0
-
-
-def _get(s3: S3Client, bucket: str, key: str) -> bytes | None:
-    try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise
 
 
 def _has(inspection: Inspection, categories: tuple[str, ...]) -> bool:

@@ -72,7 +72,7 @@ def run_smoke(
     uploader.put_object(Bucket=source, Key=result.key, Body=photo)
     try:
         started = time.monotonic()
-        copy = _wait_for(lambda: _get(reader, dest, result.key), timeout, "the copy in B")
+        copy = _wait_for(lambda: read_object(reader, dest, result.key), timeout, "the copy in B")
         result.seconds_to_copy = time.monotonic() - started
         say(f"copy in {dest} after {result.seconds_to_copy:.1f} s; read as User B")
         result.checks = _check_clean(photo, copy)
@@ -85,7 +85,9 @@ def run_smoke(
             delete(result.key)
     started = time.monotonic()
     _wait_for(
-        lambda: True if _get(reader, dest, result.key) is None else None, timeout, "the delete"
+        lambda: True if read_object(reader, dest, result.key) is None else None,
+        timeout,
+        "the delete",
     )
     result.seconds_to_delete = time.monotonic() - started
     say(f"deleted from {source}; gone from {dest} after {result.seconds_to_delete:.1f} s")
@@ -109,7 +111,8 @@ def _check_clean(original: bytes, copy: bytes) -> list[str]:
     return checks
 
 
-def _get(s3: S3Client, bucket: str, key: str) -> bytes | None:
+def read_object(s3: S3Client, bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None when the key does not exist (not an error here)."""
     try:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:

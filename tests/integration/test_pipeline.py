@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from tests.harness import samples
 from tests.harness.local_stack import Stack, deployed_stack, wait_until
 from tests.harness.oracle import exiftool_reports, findings
-from tests.harness.smoke import run_smoke
+from tests.harness.smoke import read_object, run_smoke
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -61,12 +61,7 @@ def prefix() -> str:
 
 
 def copy_of(reader: S3Client, stack: Stack, key: str) -> bytes | None:
-    try:
-        return reader.get_object(Bucket=stack.dest, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise
+    return read_object(reader, stack.dest, key)
 
 
 def wait_for_copy(reader: S3Client, stack: Stack, key: str, expected: bytes) -> bytes | None:
