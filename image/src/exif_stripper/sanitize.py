@@ -157,7 +157,7 @@ def _sanitize(chunks: Iterable[bytes | memoryview], sink: _Sink, options: Option
     cutter.finish()
     report = cutter.report
     if cutter.turn_with is not None:
-        _write_upright(cutter, cutter.turn_with, sink, options)
+        _write_upright(cutter, cutter.turn_with, sink)
     else:
         _drain(cutter, sink)
     report.bytes_out = sink.end()
@@ -172,7 +172,7 @@ def _drain(cutter: _Cutter, sink: _Sink) -> None:
         sink.write(piece)
 
 
-def _write_upright(cutter: _Cutter, frame: Frame, sink: _Sink, options: Options) -> None:
+def _write_upright(cutter: _Cutter, frame: Frame, sink: _Sink) -> None:
     """Turn the already-stripped picture, then strip and verify the result once more."""
     # Imported here: the transform (ctypes, and Pillow for a re-encode) is the rare path,
     # and the CLI's start-up time is measured against `cp -r`.
