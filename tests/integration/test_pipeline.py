@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -113,9 +114,11 @@ def test_an_upload_by_user_a_appears_sanitized_for_user_b(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
     key = f"{prefix}photo.jpg"
-    with stack.worker():
+    with stack.worker() as worker:
         user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
         copy = wait_for_copy(user_b, stack, key, CLEAN)
+    assert worker.process.returncode == 0  # SIGTERM: it finished its batch and stopped
+    assert re.search(r"worker: stopped; [1-9]\d* handled, 0 failed", worker.lines()[-1])
     assert copy is not None, "no sanitized copy in bucket B"
     assert findings(exiftool_reports([copy])[0]) == []
     head = user_b.head_object(Bucket=stack.dest, Key=key)
