@@ -113,6 +113,23 @@ class Stack:
         client: SQSClient = self.admin("sqs")
         return client
 
+    def worker_environment(self, *, dest: str | None = None) -> dict[str, str]:
+        """The worker runs as the function would, with the function's settings."""
+        return {
+            **os.environ,
+            **self.aws.environment(),
+            "SOURCE_BUCKET": self.source,
+            "DEST_BUCKET": dest or self.dest,
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+
+    def worker_command(self) -> list[str]:
+        """`exif-stripper worker` on this stack's queue, polling every second."""
+        return [
+            sys.executable, "-m", "exif_stripper.cli", "worker",
+            "--queue-url", self.queue_url, "--wait-seconds", "1",
+        ]  # fmt: skip
+
     @contextmanager
     def worker(
         self, *, visibility_timeout: int = 30, log_name: str = "worker.log"
@@ -143,22 +160,11 @@ class Worker:
 
     @classmethod
     def start(cls, stack: Stack, *, visibility_timeout: int, log: Path) -> Worker:
-        env = {
-            **os.environ,
-            **stack.aws.environment(),
-            # The worker runs as the function would, with the function's settings.
-            "SOURCE_BUCKET": stack.source,
-            "DEST_BUCKET": stack.dest,
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }
         log_file = log.open("ab")
-        command = [
-            sys.executable, "-m", "exif_stripper.cli", "worker",
-            "--queue-url", stack.queue_url,
-            "--wait-seconds", "1",
-            "--visibility-timeout", str(visibility_timeout),
-        ]  # fmt: skip
-        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        command = [*stack.worker_command(), "--visibility-timeout", str(visibility_timeout)]
+        process = subprocess.Popen(
+            command, env=stack.worker_environment(), stdout=log_file, stderr=subprocess.STDOUT
+        )
         return cls(process, log, log_file)
 
     def stop(self, timeout: float = 15) -> int:

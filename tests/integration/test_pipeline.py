@@ -226,18 +226,14 @@ def test_a_persistent_failure_ends_in_the_dead_letter_queue_with_nothing_written
     drain(stack)
     before = queue_depth(stack, dlq)
     user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
-    env = {
-        **os.environ,
-        **stack.aws.environment(),
-        "SOURCE_BUCKET": stack.source,
-        "DEST_BUCKET": "no-such-bucket-b",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }
     done = subprocess.run(
-        [sys.executable, "-m", "exif_stripper.cli", "worker", "--queue-url", stack.queue_url,
-         "--wait-seconds", "1", "--visibility-timeout", "1", "--exit-when-idle", "3"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [*stack.worker_command(), "--visibility-timeout", "1", "--exit-when-idle", "3"],
+        env=stack.worker_environment(dest="no-such-bucket-b"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert queue_depth(stack, dlq) == before + 1
     assert queue_depth(stack, stack.queue_url) == 0
