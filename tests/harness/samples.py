@@ -1210,28 +1210,104 @@ def remove_segments(jpeg: bytes, markers: Iterable[int]) -> bytes:
     return b"".join(kept) + jpeg[layout.end :]
 
 
-#: Segments SPEC section 1 keeps whatever they hold: tables, frames, scans (RSTn inside).
-_KEPT_MARKERS = frozenset({0xD8, 0xD9, DQT, DHT, 0xCC, DRI, SOS} | SOF_MARKERS)
-
-
 def reference_strip(jpeg: bytes) -> bytes:
     """What SPEC section 1 says a sanitized JPEG is (no rotation), computed independently.
 
-    Keeps SOI, APP0 JFIF (its thumbnail cut off, the thumbnail size set to 0x0), APP2
-    ICC_PROFILE chunks, APP14 Adobe, tables, frames and scans, and the primary EOI; drops
-    every other segment and everything after that EOI. A differential reference for the
-    sanitizer's tests and a known-clean input for the oracle's.
+    For the well-formed files built here: SOI; APP0 JFIF cut to its 14 header bytes with
+    a 0x0 thumbnail; the APP2 ICC_PROFILE chunks; APP14 Adobe as its 12 defined bytes
+    (version 100, no flags); the frame header; then before each scan the tables it reads
+    that a decoder of the output does not hold yet (one DQT, then one DHT, then DRI if the
+    restart interval changes), the scan header (a sequential scan says Ss=0, Se=63,
+    Ah=Al=0; a table selector the scan does not read is 0) and the scan's data; EOI.
+    Everything else is dropped, and so is everything after the primary EOI. A
+    differential reference for the sanitizer's tests and a known-clean input for the
+    oracle's.
     """
-    kept_app = {APP2: ICC_HEADER, APP14: b"Adobe"}
-    out = bytearray()
-    for seg in walk_markers(jpeg).segments:
+    layout = walk_markers(jpeg)
+    header = bytearray(SOI)
+    icc = bytearray()
+    adobe = b""
+    frame = b""
+    body = bytearray()
+    tables = _ReferenceTables()
+    for seg in layout.segments:
         payload = seg.payload(jpeg)
-        kept_app_segment = seg.marker in kept_app and payload.startswith(kept_app[seg.marker])
-        if seg.marker in _KEPT_MARKERS or kept_app_segment:
-            out += jpeg[seg.start : seg.end]
-        elif seg.marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
-            out += segment(APP0, payload[:12] + b"\x00\x00")  # header fields, no thumbnail
-    return bytes(out)
+        if seg.marker == APP0 and payload.startswith(b"JFIF\x00") and len(header) == 2:
+            header += segment(APP0, payload[:12] + b"\x00\x00")
+        elif seg.marker == APP2 and payload.startswith(ICC_HEADER) and not body:
+            icc += jpeg[seg.start : seg.end]
+        elif seg.marker == APP14 and payload.startswith(b"Adobe") and not adobe:
+            adobe = segment(APP14, b"Adobe" + struct.pack(">HHHB", 100, 0, 0, payload[11]))
+        elif seg.marker in SOF_MARKERS:
+            frame = jpeg[seg.start : seg.end]
+            tables.frame(payload, progressive=seg.marker == SOF2)
+        elif seg.marker in (DQT, DHT, DRI):
+            tables.define(seg.marker, payload)
+        elif seg.marker == SOS:
+            length = struct.unpack_from(">H", jpeg, seg.start + 2)[0]
+            body += tables.before_scan(payload)
+            body += jpeg[seg.start + 2 + length : seg.end]
+    return bytes(header + icc + adobe + frame + body + EOI)
+
+
+class _ReferenceTables:
+    """The tables of `reference_strip`: which ones each scan reads, and which are new."""
+
+    def __init__(self) -> None:
+        self.current: dict[tuple[int, int], bytes] = {}  # (DQT or DHT class, id) -> entry
+        self.written: dict[tuple[int, int], bytes] = {}
+        self.restart = (0, 0)  # (current, written)
+        self.quant_of: dict[int, int] = {}
+        self.latched: set[int] = set()
+        self.progressive = False
+
+    def frame(self, payload: bytes, *, progressive: bool) -> None:
+        self.progressive = progressive
+        for i in range(payload[5]):
+            self.quant_of[payload[6 + 3 * i]] = payload[8 + 3 * i]
+
+    def define(self, marker: int, payload: bytes) -> None:
+        pos = 0
+        while pos < len(payload):
+            if marker == DRI:
+                self.restart = (struct.unpack(">H", payload)[0], self.restart[1])
+                return
+            if marker == DQT:
+                size = 1 + (128 if payload[pos] >> 4 else 64)
+                self.current[(DQT, payload[pos] & 15)] = payload[pos : pos + size]
+            else:
+                size = 17 + sum(payload[pos + 1 : pos + 17])
+                self.current[(payload[pos] >> 4, payload[pos] & 15)] = payload[pos : pos + size]
+            pos += size
+
+    def before_scan(self, payload: bytes) -> bytes:
+        count = payload[0]
+        ss, se, approximation = payload[1 + 2 * count : 4 + 2 * count]
+        uses_dc = not self.progressive or (ss == 0 and approximation >> 4 == 0)
+        uses_ac = not self.progressive or ss > 0
+        needed = set()
+        scan = bytearray((count,))
+        for i in range(count):
+            component, selectors = payload[1 + 2 * i], payload[2 + 2 * i]
+            dc, ac = (selectors >> 4) * uses_dc, (selectors & 15) * uses_ac
+            scan += bytes((component, dc << 4 | ac))
+            if component not in self.latched:
+                needed.add((DQT, self.quant_of[component]))
+            needed |= {(0, dc)} if uses_dc else set()
+            needed |= {(1, ac)} if uses_ac else set()
+            self.latched.add(component)
+        scan += bytes((ss, se, approximation)) if self.progressive else bytes((0, 63, 0))
+        new = [key for key in sorted(needed) if self.written.get(key) != self.current[key]]
+        self.written.update((key, self.current[key]) for key in new)
+        out = bytearray()
+        quant = [self.current[key] for key in new if key[0] == DQT]
+        huffman = [self.current[key] for key in new if key[0] != DQT]
+        out += segment(DQT, b"".join(quant)) if quant else b""
+        out += segment(DHT, b"".join(huffman)) if huffman else b""
+        if self.restart[0] != self.restart[1]:
+            out += segment(DRI, struct.pack(">H", self.restart[0]))
+            self.restart = (self.restart[0], self.restart[0])
+        return bytes(out + segment(SOS, bytes(scan)))
 
 
 class MpType(IntEnum):

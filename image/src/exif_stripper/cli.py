@@ -19,13 +19,13 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final, Protocol
 
 from . import __version__
 from .errors import SanitizeError
 from .sanitize import (
     DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_PIXELS,
+    DamagedPolicy,
     Options,
     OrientationPolicy,
     sanitize_stream,
@@ -124,10 +124,24 @@ def _add_sanitizer_options(
             "Orientation tag; drop: ignore orientation",
         )
     parser.add_argument(
-        "--max-bytes", type=_positive, default=None if from_env else DEFAULT_MAX_BYTES
+        "--damaged",
+        choices=[policy.value for policy in DamagedPolicy],
+        default=None if from_env else DamagedPolicy.REENCODE.value,
+        help="reencode: a JPEG that cannot be passed on losslessly is decoded and encoded "
+        "again from its pixels (default); reject: it is refused",
     )
     parser.add_argument(
-        "--max-pixels", type=_positive, default=None if from_env else DEFAULT_MAX_PIXELS
+        "--max-bytes",
+        type=_positive,
+        default=None if from_env else DEFAULT_MAX_BYTES,
+        help=f"largest input accepted (default {DEFAULT_MAX_BYTES})",
+    )
+    parser.add_argument(
+        "--pixel-budget-mb",
+        type=_positive,
+        default=None,
+        help="memory that turning or re-encoding one picture may take (default: from "
+        "PIXEL_BUDGET_MB, else from the machine)",
     )
 
 
@@ -140,7 +154,13 @@ def _positive(text: str) -> int:
 
 def _options(args: argparse.Namespace) -> Options:
     policy = OrientationPolicy(getattr(args, "orientation", OrientationPolicy.DROP.value))
-    return Options(policy, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
+    budget = args.pixel_budget_mb
+    return Options(
+        policy,
+        damaged=DamagedPolicy(args.damaged),
+        max_bytes=args.max_bytes,
+        pixel_budget=None if budget is None else budget * 1024 * 1024,
+    )
 
 
 def _say(*parts: object) -> None:
@@ -194,17 +214,85 @@ def _strip_one(source: Path | None, target: Path | str, options: Options) -> int
     return OK
 
 
-def _open_input(source: Path | None) -> BinaryIO:
+def _open_input(source: Path | None) -> _Input:
     if source is None:
-        return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
-    return source.open("rb")
+        return _SpooledInput(os.fdopen(os.dup(sys.stdin.fileno()), "rb"))
+    return _FileInput(source.open("rb"))
 
 
-def _sanitize_to_stdout(src: BinaryIO, options: Options) -> None:
+class _FileInput:
+    """A file read once in the lossless pass, and read again if it must be re-encoded."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def read(self, size: int, /) -> bytes:
+        return self._file.read(size)
+
+    def reread(self) -> bytes:
+        self._file.seek(0)
+        return self._file.read()
+
+    def __enter__(self) -> _FileInput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+
+class _SpooledInput(_FileInput):
+    """Standard input, kept as it is read (in memory, then on disk) to be read again."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        import tempfile
+
+        super().__init__(file)
+        self._copy = tempfile.SpooledTemporaryFile(max_size=_STDOUT_SPOOL)  # noqa: SIM115 - closed by __exit__
+
+    def read(self, size: int, /) -> bytes:
+        data = super().read(size)
+        self._copy.write(data)
+        return data
+
+    def reread(self) -> bytes:
+        self._copy.seek(0)
+        return self._copy.read() + super().read(-1)
+
+    def __exit__(self, *exc: object) -> None:
+        self._copy.close()
+        super().__exit__(*exc)
+
+
+_Input = _FileInput
+
+
+class _Rewindable(Protocol):
+    def write(self, data: bytes | memoryview, /) -> int: ...
+    def seek(self, offset: int, /) -> int: ...
+    def truncate(self) -> int: ...
+
+
+class _Rewrite:
+    """The CLI's `Fallback`: read the input again, start the output again."""
+
+    def __init__(self, src: _Input, dst: _Rewindable) -> None:
+        self._src = src
+        self._dst = dst
+
+    def reread(self) -> bytes:
+        return self._src.reread()
+
+    def restart(self) -> _Rewindable:
+        self._dst.seek(0)
+        self._dst.truncate()
+        return self._dst
+
+
+def _sanitize_to_stdout(src: _Input, options: Options) -> None:
     import tempfile
 
     with tempfile.SpooledTemporaryFile(max_size=_STDOUT_SPOOL) as spool:
-        sanitize_stream(src, spool, options)
+        sanitize_stream(src, spool, options, fallback=_Rewrite(src, spool))
         spool.seek(0)
         out = sys.stdout.buffer
         for chunk in iter(lambda: spool.read(1024 * 1024), b""):
@@ -212,15 +300,15 @@ def _sanitize_to_stdout(src: BinaryIO, options: Options) -> None:
         out.flush()
 
 
-def _sanitize_to_file(src: BinaryIO, target: Path, options: Options) -> None:
+def _sanitize_to_file(src: _Input, target: Path, options: Options) -> None:
     """Write through a temporary file in the target's folder; rename once verified."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # Hidden, unique, created exclusively and private until it is complete (like mkstemp).
     temporary = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
     handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(handle, "wb") as dst:
-            sanitize_stream(src, dst, options)
+        with os.fdopen(handle, "w+b") as dst:
+            sanitize_stream(src, dst, options, fallback=_Rewrite(src, dst))
         temporary.chmod(0o666 & ~_UMASK)
         temporary.replace(target)
     except BaseException:
@@ -338,8 +426,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         "SOURCE_BUCKET": args.source,
         "DEST_BUCKET": args.dest,
         "ORIENTATION_POLICY": args.orientation,
+        "DAMAGED_POLICY": args.damaged,
         "MAX_BYTES": args.max_bytes,
-        "MAX_PIXELS": args.max_pixels,
+        "PIXEL_BUDGET_MB": args.pixel_budget_mb,
     }
     env = {**os.environ, **{name: str(value) for name, value in flags.items() if value}}
     try:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from enum import StrEnum
+from typing import Final, TypeVar
 
-from .sanitize import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Options, OrientationPolicy
+from .sanitize import DEFAULT_MAX_BYTES, DamagedPolicy, Options, OrientationPolicy
 
+_Policy = TypeVar("_Policy", bound=StrEnum)
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -26,8 +28,9 @@ class Settings:
     source_bucket: str
     dest_bucket: str
     orientation: OrientationPolicy = OrientationPolicy.APPLY
+    damaged: DamagedPolicy = DamagedPolicy.REENCODE
     max_bytes: int = DEFAULT_MAX_BYTES
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    pixel_budget: int | None = None  # bytes; None: derived from the function's memory
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -40,33 +43,50 @@ class Settings:
                 f"SOURCE_BUCKET and DEST_BUCKET are the same bucket ({self.source_bucket!r}); "
                 "the processor refuses to start"
             )
-        if self.max_bytes <= 0 or self.max_pixels <= 0:
-            raise ConfigError("MAX_BYTES and MAX_PIXELS must be positive")
+        if self.max_bytes <= 0:
+            raise ConfigError("MAX_BYTES must be positive")
+        if self.pixel_budget is not None and self.pixel_budget <= 0:
+            raise ConfigError("PIXEL_BUDGET_MB must be positive")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
 
     @property
     def sanitizer(self) -> Options:
-        return Options(self.orientation, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+        return Options(
+            self.orientation,
+            damaged=self.damaged,
+            max_bytes=self.max_bytes,
+            pixel_budget=self.pixel_budget,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         return cls(
             source_bucket=env.get("SOURCE_BUCKET", ""),
             dest_bucket=env.get("DEST_BUCKET", ""),
-            orientation=_policy(env.get("ORIENTATION_POLICY", OrientationPolicy.APPLY.value)),
+            orientation=_choice(env, "ORIENTATION_POLICY", OrientationPolicy),
+            damaged=_choice(env, "DAMAGED_POLICY", DamagedPolicy),
             max_bytes=_integer(env, "MAX_BYTES", DEFAULT_MAX_BYTES),
-            max_pixels=_integer(env, "MAX_PIXELS", DEFAULT_MAX_PIXELS),
+            pixel_budget=_pixel_budget(env),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
         )
 
 
-def _policy(value: str) -> OrientationPolicy:
+def _choice(env: Mapping[str, str], name: str, policy: type[_Policy]) -> _Policy:
+    """A policy by its value; unset means the first one (the default)."""
+    value = env.get(name) or next(iter(policy)).value
     try:
-        return OrientationPolicy(value)
+        return policy(value)
     except ValueError:
-        choices = ", ".join(policy.value for policy in OrientationPolicy)
-        raise ConfigError(f"ORIENTATION_POLICY must be one of {choices}, not {value!r}") from None
+        choices = ", ".join(choice.value for choice in policy)
+        raise ConfigError(f"{name} must be one of {choices}, not {value!r}") from None
+
+
+def _pixel_budget(env: Mapping[str, str]) -> int | None:
+    """PIXEL_BUDGET_MB overrides the budget derived from the function's memory."""
+    if not env.get("PIXEL_BUDGET_MB"):
+        return None
+    return _integer(env, "PIXEL_BUDGET_MB", 0) * 1024 * 1024
 
 
 def _integer(env: Mapping[str, str], name: str, default: int) -> int:
@@ -76,4 +96,4 @@ def _integer(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number of bytes/pixels, not {text!r}") from None
+        raise ConfigError(f"{name} must be a whole number, not {text!r}") from None

@@ -44,9 +44,16 @@ class Unsupported(SanitizeError):
 
 
 class TooLarge(SanitizeError):
-    """The file or its pixel count exceeds the configured limits."""
+    """The file exceeds the byte limit, holds more segments than any photo, or turning or
+    re-encoding its pixels would take more memory than the budget allows."""
 
     code = "too-large"
+
+
+class Undecodable(SanitizeError):
+    """A damaged JPEG that libjpeg cannot decode either, so it cannot be re-encoded."""
+
+    code = "undecodable"
 
 
 class VerificationFailed(SanitizeError):
