@@ -1250,6 +1250,25 @@ def reference_strip(jpeg: bytes) -> bytes:
     return bytes(header + icc + adobe + frame + body + EOI)
 
 
+def reference_removed_bytes(jpeg: bytes) -> int:
+    """How many bytes of metadata `reference_strip` leaves out: every APPn and COM segment
+    but the ICC chunks and the first JFIF's 18-byte header, and all after the primary EOI.
+    (Merging tables into fewer segments saves a few bytes more; those are not metadata.)"""
+    layout = walk_markers(jpeg)
+    removed = len(jpeg) - layout.end
+    jfif_seen = False
+    for seg in layout.segments:
+        payload = seg.payload(jpeg)
+        if seg.marker == APP2 and payload.startswith(ICC_HEADER):
+            continue
+        if 0xE0 <= seg.marker <= 0xEF or seg.marker == COM:
+            removed += seg.end - seg.start
+            if seg.marker == APP0 and payload.startswith(b"JFIF\x00") and not jfif_seen:
+                jfif_seen = True
+                removed -= 18
+    return removed
+
+
 class _ReferenceTables:
     """The tables of `reference_strip`: which ones each scan reads, and which are new."""
 

@@ -22,6 +22,7 @@ from moto import mock_aws
 from exif_stripper import __version__, handler
 from exif_stripper.config import ConfigError, Settings
 from exif_stripper.pipeline import Pipeline
+from exif_stripper.sanitize import DamagedPolicy
 from tests.harness import samples
 from tests.harness.oracle import exiftool_reports, findings
 
@@ -194,7 +195,7 @@ def test_a_large_photo_goes_up_in_parts(s3: S3Client, tmp_path: Any) -> None:
     s3.upload_file(str(large.path), SOURCE, "large.jpg")
     assert failures(handler.handle(sqs_event(created("large.jpg")))) == []
     head = s3.head_object(Bucket=DEST, Key="large.jpg")
-    assert head["ContentLength"] == large.size
+    assert head["ContentLength"] == len(samples.reference_strip(large.path.read_bytes()))
     assert "-" in head["ETag"]  # a multipart ETag: "<md5 of part md5s>-<parts>"
 
 
@@ -239,7 +240,9 @@ def test_a_png_named_jpg_is_rejected_not_retried_and_nothing_is_written(s3: S3Cl
 def test_a_rejected_overwrite_removes_the_older_copy_from_b(s3: S3Client) -> None:
     s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
     handler.handle(sqs_event(created("a.jpg")))
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=samples.reference_strip(PHOTO)[:-300])
+    frame = samples.walk_markers(PHOTO).first(samples.SOF2)
+    cut = PHOTO[: frame.start + 6]  # no image data: nothing to keep, nothing to decode
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=cut)
     handler.handle(sqs_event(created("a.jpg")))
     assert keys(s3, DEST) == []
 
@@ -247,9 +250,11 @@ def test_a_rejected_overwrite_removes_the_older_copy_from_b(s3: S3Client) -> Non
 def test_a_large_rejected_photo_leaves_no_multipart_upload_behind(
     s3: S3Client, tmp_path: Any
 ) -> None:
+    handler.use_pipeline(Pipeline(s3, Settings(SOURCE, DEST, damaged=DamagedPolicy.REJECT)))
     large = samples.write_large_jpeg(tmp_path / "large.jpg", 20 * 1024 * 1024, width=1024)
-    truncated = large.path.read_bytes()[:-1000]  # fails after several parts were sent
-    s3.put_object(Bucket=SOURCE, Key="cut.jpg", Body=truncated)
+    # A malformed table after the image data: refused after several parts were sent.
+    broken = large.path.read_bytes()[:-2] + b"\xff\xc4\x00\x03\x00" + samples.EOI
+    s3.put_object(Bucket=SOURCE, Key="cut.jpg", Body=broken)
     handler.handle(sqs_event(created("cut.jpg")))
     assert keys(s3, DEST) == []
     assert s3.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []
@@ -335,7 +340,9 @@ def test_the_same_bucket_twice_refuses_to_start() -> None:
         ({}, "SOURCE_BUCKET and DEST_BUCKET must both be set"),
         ({"ORIENTATION_POLICY": "sideways"}, "ORIENTATION_POLICY must be one of"),
         ({"MAX_BYTES": "lots"}, "MAX_BYTES must be a whole number"),
-        ({"MAX_PIXELS": "0"}, "must be positive"),
+        ({"MAX_BYTES": "0"}, "must be positive"),
+        ({"PIXEL_BUDGET_MB": "0"}, "must be positive"),
+        ({"DAMAGED_POLICY": "ignore"}, "DAMAGED_POLICY must be one of reencode, reject"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL must be one of"),
     ],
 )
@@ -353,10 +360,13 @@ def test_settings_are_read_from_the_environment() -> None:
             "SOURCE_BUCKET": "a",
             "DEST_BUCKET": "b",
             "ORIENTATION_POLICY": "keep-tag",
+            "DAMAGED_POLICY": "reject",
             "MAX_BYTES": "1000",
-            "MAX_PIXELS": "2000",
+            "PIXEL_BUDGET_MB": "300",
             "LOG_LEVEL": "debug",
         }
     )
-    assert settings.sanitizer.orientation.value == "keep-tag"
-    assert (settings.max_bytes, settings.max_pixels, settings.log_level) == (1000, 2000, "DEBUG")
+    options = settings.sanitizer
+    assert (options.orientation.value, options.damaged.value) == ("keep-tag", "reject")
+    assert (options.max_bytes, options.pixel_budget) == (1000, 300 * 1024 * 1024)
+    assert settings.log_level == "DEBUG"

@@ -149,12 +149,11 @@ def test_lossless_path_matches_jpegtran(orientation: int) -> None:
 
 
 def _frame(jpeg: bytes) -> transform.Frame:
-    from exif_stripper.jpeg import Tokenizer
+    from exif_stripper.headers import parse_frame
+    from exif_stripper.jpeg import Segment
 
-    tokenizer = Tokenizer(max_bytes=len(jpeg), max_pixels=10**9)
-    tokenizer.feed(jpeg)
-    assert tokenizer.frame is not None
-    return tokenizer.frame
+    sof = samples.walk_markers(jpeg).first(samples.SOF0)
+    return parse_frame(Segment(sof.marker, sof.start, sof.payload(jpeg))).frame
 
 
 @pytest.mark.parametrize("orientation", ORIENTATIONS)

@@ -459,6 +459,9 @@ class Tokenizer:
             tokens.append(Segment(EOI, at, b""))
             self._end(at)
             return pos
+        if at == 2 and not self._depth:
+            # Nothing embeds an image right after the start of another.
+            raise BadSegment("a second start-of-image marker inside the image", at)
         if self._depth >= _NESTING:
             return self._start_junk(pos, JUNK)
         self._nested = self._nested_tokenizer()
