@@ -194,7 +194,6 @@ Token = Segment | EntropyData | Trailer | Junk
 
 # Repairs a tolerant tokenizer makes, for the report.
 EOI_ADDED: Final = "end-of-image marker added"
-DATA_CUT_SHORT: Final = "image data cut short"
 IMAGE_ENDED: Final = "image ended at a second image"
 
 
@@ -325,7 +324,7 @@ class Tokenizer:
         if held:
             kind = {_IN_SCAN: JUNK, _EXPECT_MARKER: CUT_SHORT, _AFTER_SCAN: CUT_SHORT}
             tokens.append(Junk(end - held, held, kind.get(self._state, self._junk_kind)))
-        self.repairs.append(DATA_CUT_SHORT if self._state == _IN_SCAN else EOI_ADDED)
+        self.repairs.append(EOI_ADDED)
         tokens.append(Segment(EOI, end, b""))
         self._end(end)
         return tokens
