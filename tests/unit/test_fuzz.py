@@ -1,0 +1,53 @@
+"""The fuzzer's properties over the whole sanitizer, in a short fixed-seed pass.
+
+`make fuzz SECONDS=n` runs the same oracle (tests/harness/fuzzing.py) under atheris for
+as long as you like; `make test` runs this: every seed as it is, then a few hundred
+mutations drawn with a fixed seed, so a run is repeatable and stays under a minute.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from exif_stripper.sanitize import DamagedPolicy, Options, OrientationPolicy
+from tests.harness import fuzzing
+
+SEEDS = fuzzing.seeds()
+
+
+@pytest.mark.parametrize("name", SEEDS)
+@pytest.mark.parametrize("policy", list(OrientationPolicy))
+def test_every_seed_passes_the_oracle(name: str, policy: OrientationPolicy) -> None:
+    assert fuzzing.check(SEEDS[name], Options(policy)) is not None
+
+
+@seed(20261130)
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    name=st.sampled_from(sorted(SEEDS)),
+    rng=st.randoms(use_true_random=False),
+    damaged=st.sampled_from(list(DamagedPolicy)),
+)
+def test_any_mutation_gives_a_typed_rejection_or_an_output_that_keeps_every_promise(
+    name: str, rng: random.Random, damaged: DamagedPolicy
+) -> None:
+    data = fuzzing.mutate(SEEDS[name], rng)
+    fuzzing.check(data, Options(fuzzing.policy_for(data), damaged=damaged))
+
+
+def test_the_atheris_target_runs_the_same_oracle() -> None:
+    atheris = pytest.importorskip("atheris")
+    del atheris
+    from tests.fuzz import fuzz_sanitizer
+
+    for data in SEEDS.values():
+        fuzz_sanitizer.test_one_input(data)
