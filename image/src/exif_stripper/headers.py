@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 from .errors import BadSegment, TooLarge, Unsupported
@@ -185,25 +186,22 @@ def parse_scan(segment: Segment, frame: FrameHeader | None) -> ScanHeader:
         _check_progression(ss, se, ah, al, count, at)
     else:
         ss, se, ah, al = 0, 63, 0, 0
+    in_frame = {c.id: c for c in frame.components}
+    dc = not frame.progressive or (ss == 0 and ah == 0)  # as ScanHeader.uses_dc
+    ac = not frame.progressive or ss > 0
     components: list[ScanComponent] = []
     blocks = 0
     for i in range(count):
         ident, selectors = payload[1 + 2 * i], payload[2 + 2 * i]
-        if not any(c.id == ident for c in frame.components):
-            raise BadSegment(f"scan names component {ident}, which is not in the frame", at)
-        if any(c.id == ident for c in components):
-            raise BadSegment(f"scan names component {ident} twice", at)
-        component = frame.component(ident)
+        component = in_frame.pop(ident, None)
+        if component is None:
+            raise BadSegment(f"scan names component {ident}, not in the frame or twice", at)
         blocks += component.h * component.v
-        components.append(ScanComponent(ident, selectors >> 4, selectors & 0x0F))
+        selected = ScanComponent(ident, selectors >> 4 if dc else 0, selectors & 0x0F if ac else 0)
+        components.append(selected)
     if count > 1 and blocks > MAX_BLOCKS_IN_MCU:
         raise BadSegment(f"an MCU of {blocks} blocks (decoders take {MAX_BLOCKS_IN_MCU})", at)
-    scan = ScanHeader(tuple(components), ss, se, ah, al)
-    dc, ac = scan.uses_dc(frame), scan.uses_ac(frame)
-    canonical = tuple(
-        ScanComponent(c.id, c.dc if dc else 0, c.ac if ac else 0) for c in scan.components
-    )
-    return ScanHeader(canonical, ss, se, ah, al)
+    return ScanHeader(tuple(components), ss, se, ah, al)
 
 
 def _check_progression(ss: int, se: int, ah: int, al: int, count: int, at: int) -> None:
@@ -293,17 +291,27 @@ def parse_huffman_tables(segment: Segment) -> list[HuffmanTable]:
 
 
 def check_huffman_code(table: HuffmanTable, at: int) -> None:
-    """Raise unless the counts form a prefix code (jdhuff.c jpeg_make_d_derived_tbl, T.81 C)."""
+    """Raise unless the table is one libjpeg builds a decoder from (jdhuff.c
+    jpeg_make_d_derived_tbl): the counts form a prefix code (T.81 C), and a DC table's
+    symbols are at most 15."""
+    fault = _huffman_fault(table.kind, table.counts, max(table.symbols, default=0))
+    if fault:
+        raise BadSegment(f"Huffman table {_table_name(table)} {fault}", at)
+
+
+@lru_cache(maxsize=256)  # cameras write the same few tables into every photo
+def _huffman_fault(kind: int, counts: bytes, largest_symbol: int) -> str:
     code = 0
-    for length, count in enumerate(table.counts, start=1):
+    for length, count in enumerate(counts, start=1):
         code += count
         # After the codes of this length, the next code must still fit in `length` bits:
         # no code may be all ones.
         if count and code >= 1 << length:
-            raise BadSegment(f"Huffman table {_table_name(table)} is not a valid code", at)
+            return "is not a valid code"
         code <<= 1
-    if table.kind == 0 and any(symbol > 15 for symbol in table.symbols):
-        raise BadSegment(f"Huffman table {_table_name(table)} has a DC symbol above 15", at)
+    if kind == 0 and largest_symbol > 15:
+        return "has a DC symbol above 15"
+    return ""
 
 
 def _table_name(table: HuffmanTable) -> str:
@@ -426,13 +434,14 @@ def tables_needed(frame: FrameHeader, scan: ScanHeader, latched: set[int]) -> li
     entropy tables are whatever is current when the scan starts.
     """
     needed: set[TableKey] = set()
+    kind = "c" if frame.arithmetic else "h"
+    dc, ac = scan.uses_dc(frame), scan.uses_ac(frame)
     for component in scan.components:
         if component.id not in latched:
             needed.add(("q", 0, frame.component(component.id).quant))
-        kind = "c" if frame.arithmetic else "h"
-        if scan.uses_dc(frame):
+        if dc:
             needed.add((kind, 0, component.dc))
-        if scan.uses_ac(frame):
+        if ac:
             needed.add((kind, 1, component.ac))
     return sorted(needed)
 
