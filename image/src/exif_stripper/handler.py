@@ -132,5 +132,8 @@ def report(outcome: Outcome, event_name: str) -> None:
         logger.info(outcome.action, extra=line)
     metrics.add_metric(name=_COUNTERS[outcome.action], unit=MetricUnit.Count, value=1)
     if outcome.action == "written":
+        if outcome.method == "re-encoded":
+            # A subset of ObjectsWritten: damaged photos made again from their pixels.
+            metrics.add_metric(name="ObjectsReencoded", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=outcome.bytes_in)
         metrics.add_metric(name="BytesOut", unit=MetricUnit.Bytes, value=outcome.bytes_out)

@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from . import __version__
 from .config import Settings
-from .errors import SanitizeError
+from .errors import SanitizeError, TooLarge
 from .sanitize import Reader, sanitize_stream
 from .upload import S3Upload
 
@@ -55,6 +55,7 @@ class Outcome:
     bytes_out: int = 0
     removed: list[str] = field(default_factory=list)
     rotation: str = "none"
+    method: str = ""  # how a written copy was made: "lossless", or "re-encoded" (see reason)
     source_etag: str = ""
     seconds: float = 0.0  # the whole step
     s3_seconds: float = 0.0  # of which spent waiting on S3 (reads, writes, requests)
@@ -101,41 +102,67 @@ class Pipeline:
         return outcome
 
     def _write_copy(self, key: str, source: dict[str, Any], etag: str, clock: _Clock) -> Outcome:
-        upload = S3Upload(
-            self.s3,
-            self.settings.dest_bucket,
-            key,
-            content_type="image/jpeg",
-            metadata={
-                META_ETAG: etag,
-                META_VERSION: source.get("VersionId") or "null",
-                META_SANITIZER: __version__,
-                META_POLICY: self.settings.orientation.value,
-            },
-        )
+        def new_upload() -> S3Upload:
+            return S3Upload(
+                self.s3,
+                self.settings.dest_bucket,
+                key,
+                content_type="image/jpeg",
+                metadata={
+                    META_ETAG: etag,
+                    META_VERSION: source.get("VersionId") or "null",
+                    META_SANITIZER: __version__,
+                    META_POLICY: self.settings.orientation.value,
+                },
+            )
+
         body = _TimedReader(source["Body"], clock)
+        writer = _TimedWriter(new_upload(), clock)
+        second_look = _SecondLook(self, key, source, writer, new_upload)
         try:
-            report = sanitize_stream(body, _TimedWriter(upload, clock), self.settings.sanitizer)
+            report = sanitize_stream(body, writer, self.settings.sanitizer, fallback=second_look)
             with clock:
-                upload.commit()
+                writer.upload.commit()
         except SanitizeError as error:
             with clock:
-                upload.abort()
+                writer.upload.abort()
                 self._delete_copy(key)  # B must not go on showing an older picture
             return Outcome(key, "rejected", reason=str(error), bytes_in=body.size, source_etag=etag)
         except BaseException:
             with clock:
-                upload.abort()
+                writer.upload.abort()
             raise
         return Outcome(
             key,
             "written",
+            reason=report.reason,
             bytes_in=report.bytes_in,
             bytes_out=report.bytes_out,
             removed=report.removed_kinds,
             rotation=report.rotation,
+            method=report.method,
             source_etag=etag,
         )
+
+    def read_version(self, key: str, source: dict[str, Any]) -> bytes:
+        """The very object version `source` (a GetObject response) came from, in full.
+
+        For the re-encode of a damaged photo, which needs it whole: a versioned bucket
+        names the version; otherwise If-Match on the ETag makes sure it is the same bytes.
+        """
+        request: dict[str, Any] = {"Bucket": self.settings.source_bucket, "Key": key}
+        if source.get("VersionId"):
+            request["VersionId"] = source["VersionId"]
+        else:
+            request["IfMatch"] = source["ETag"]
+        body = self.s3.get_object(**request)["Body"]
+        try:
+            data: bytes = body.read(self.settings.max_bytes + 1)
+        finally:
+            body.close()
+        if len(data) > self.settings.max_bytes:
+            raise TooLarge(f"file exceeds the limit of {self.settings.max_bytes} bytes", 0)
+        return data
 
     def is_current(self, copy: dict[str, Any], etag: str) -> bool:
         """True when `copy` (B's HeadObject) was made from source ETag `etag` as we would now.
@@ -241,9 +268,37 @@ class _TimedReader:
 
 class _TimedWriter:
     def __init__(self, upload: S3Upload, clock: _Clock) -> None:
-        self._upload = upload
-        self._clock = clock
+        self.upload = upload
+        self.clock = clock
 
     def write(self, data: bytes | memoryview, /) -> int:
-        with self._clock:
-            return self._upload.write(data)
+        with self.clock:
+            return self.upload.write(data)
+
+
+class _SecondLook:
+    """The sanitizer's `Fallback` here: the same object version again, and a new upload."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        key: str,
+        source: dict[str, Any],
+        writer: _TimedWriter,
+        new_upload: Callable[[], S3Upload],
+    ) -> None:
+        self._pipeline = pipeline
+        self._key = key
+        self._source = source
+        self._writer = writer
+        self._new_upload = new_upload
+
+    def reread(self) -> bytes:
+        with self._writer.clock:
+            return self._pipeline.read_version(self._key, self._source)
+
+    def restart(self) -> _TimedWriter:
+        with self._writer.clock:
+            self._writer.upload.abort()
+        self._writer.upload = self._new_upload()
+        return self._writer
