@@ -543,6 +543,8 @@ def render_inspection(name: str, result: Inspection) -> str:
     else:
         lines.append("  no identifying data found")
     lines.append(f"  strip would remove {result.removed_bytes:,} bytes")
+    if result.reencoded:
+        lines.append(f"  strip would re-encode it from its pixels: {result.reencoded}")
     return "\n".join(lines)
 
 
