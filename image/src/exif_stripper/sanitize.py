@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from .errors import BadSegment, SanitizeError, Truncated, Unsupported
 from .exif import orientation_only_exif, read_orientation
@@ -155,6 +155,7 @@ class Result:
 
 
 OnRemoved = Callable[[Removed], None]
+_Kept = TypeVar("_Kept", Jfif, Adobe)
 
 
 class Reader(Protocol):
@@ -548,27 +549,34 @@ class _Cutter:
             self._drop_segment(segment, describe(segment))
 
     def _cut_jfif(self, segment: Segment) -> None:
-        jfif = parse_jfif(segment.payload)
-        if jfif is None or self._jfif is not None:
-            self._drop_segment(segment, "JFIF (malformed)" if jfif is None else "JFIF (duplicate)")
-            return
-        self._jfif = jfif
         # Kept as version, units and densities; a thumbnail (JFIF 1.02) is left out.
-        extra = len(segment.payload) - 14
-        if extra:
-            self._drop("JFIF thumbnail", segment.name, segment.offset + 18, extra)
+        parsed = parse_jfif(segment.payload)
+        self._jfif = self._keep_once(segment, parsed, self._jfif, "JFIF", 14, "JFIF thumbnail")
 
     def _cut_adobe(self, segment: Segment) -> None:
-        adobe = parse_adobe(segment.payload)
-        if adobe is None or self._adobe is not None:
+        parsed = parse_adobe(segment.payload)
+        extra = "Adobe (beyond its 12 bytes)"
+        self._adobe = self._keep_once(segment, parsed, self._adobe, "Adobe", 12, extra)
+
+    def _keep_once(
+        self,
+        segment: Segment,
+        parsed: _Kept | None,
+        kept: _Kept | None,
+        name: str,
+        size: int,
+        extra: str,
+    ) -> _Kept | None:
+        """The first well-formed segment of its kind is kept as its `size` defined bytes."""
+        if parsed is None or kept is not None:
             self._drop_segment(
-                segment, "Adobe (malformed)" if adobe is None else "Adobe (duplicate)"
+                segment, f"{name} (malformed)" if parsed is None else f"{name} (duplicate)"
             )
-            return
-        self._adobe = adobe
-        extra = len(segment.payload) - 12
-        if extra:
-            self._drop("Adobe (beyond its 12 bytes)", segment.name, segment.offset + 16, extra)
+            return kept
+        beyond = len(segment.payload) - size
+        if beyond:
+            self._drop(extra, segment.name, segment.offset + 4 + size, beyond)
+        return parsed
 
     def _collect_icc(self, segment: Segment) -> None:
         if len(self.icc_chunks) >= MAX_ICC_CHUNKS:
