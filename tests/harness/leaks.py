@@ -1,12 +1,16 @@
 """Did any dropped byte reach the output? A check shared by the damage tests and the fuzzer.
 
 The sanitizer reports every region it drops (`on_removed`). A run of `RUN` bytes of a
-dropped region that shows up in the output's image data is a leak, unless the same run
-also occurs in what the input kept (two segments may share bytes: a thumbnail's Huffman
-tables are often the primary's) or is one of the tables a decoder fills in itself
-(T.81 K.3). The output's header up to its first scan is written from parsed fields and
-checked segment by segment by the verifier; its framing (SOI, a JFIF header, marker
-and length bytes) naturally matches an embedded thumbnail's, so it explains itself.
+dropped region that shows up in what the output copies from the input is a leak: in its
+image data, its tables, its ICC profile. The rest of the output (markers, lengths, the
+few fields of SOF, SOS, DRI, JFIF and Adobe) is written from parsed fields and checked
+segment by segment by the verifier; it naturally matches an embedded thumbnail's framing,
+so runs are looked for inside each copied piece only.
+
+A run is no leak when the input holds it in what was kept too: two segments may share
+bytes (a thumbnail's Huffman tables are often the primary's), and dropping a region joins
+the bytes on either side of it. Tables a decoder fills in itself (T.81 K.3) are no leak
+either.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from exif_stripper.headers import standard_huffman_table
-from exif_stripper.jpeg import EntropyData, Tokenizer
+from exif_stripper.jpeg import APP2, DAC, DHT, DQT, EntropyData, Segment, Tokenizer
 from exif_stripper.sanitize import Removed
 
 RUN = 16
+_COPIED = frozenset({DQT, DHT, DAC, APP2})
 
 
 def windows(data: bytes, run: int = RUN) -> set[bytes]:
@@ -27,34 +32,48 @@ def windows(data: bytes, run: int = RUN) -> set[bytes]:
 def leaked_runs(
     data: bytes, output: bytes, removed: Sequence[Removed], run: int = RUN
 ) -> list[tuple[Removed, bytes]]:
-    """(region, run) for every run of a dropped region that the output holds."""
-    regions = sorted((item.offset, item.offset + item.size) for item in removed)
+    """(region, run) for every dropped region a run of which the output copies."""
     kept = bytearray()
     position = 0
-    for start, end in regions:
-        if start > position:
-            kept += data[position:start]
-        # No run spans a dropped region; a kept part may be followed by a marker, as here.
-        kept += b"\xff" + b"\x00" * run
+    for start, end in sorted((item.offset, item.offset + item.size) for item in removed):
+        kept += data[position:start] if start > position else b""
         position = max(position, end)
     kept += data[position:]
     explained = windows(bytes(kept), run) | _standard_tables(run)
-    explained |= windows(output[: _first_image_data(output)], run)
-    in_output = windows(output, run) - explained
+    copied: set[bytes] = set()
+    for piece in copied_pieces(output):
+        copied |= windows(piece, run)
+    copied -= explained
     leaks = []
     for item in removed:
         region = data[item.offset : item.offset + item.size]
-        for i in range(len(region) - run + 1):
-            if region[i : i + run] in in_output:
-                leaks.append((item, region[i : i + run]))
-                break
+        found = next(
+            (
+                region[i : i + run]
+                for i in range(len(region) - run + 1)
+                if region[i : i + run] in copied
+            ),
+            None,
+        )
+        if found is not None:
+            leaks.append((item, found))
     return leaks
 
 
-def _first_image_data(jpeg: bytes) -> int:
-    tokens = Tokenizer(max_bytes=len(jpeg))
-    found = next((t for t in tokens.feed(jpeg) if isinstance(t, EntropyData)), None)
-    return len(jpeg) if found is None else found.offset
+def copied_pieces(jpeg: bytes) -> list[bytes]:
+    """What a sanitized JPEG copies from its input: each scan's data, each table, ICC."""
+    pieces: list[bytes] = []
+    scan = bytearray()
+    for token in Tokenizer(max_bytes=len(jpeg)).feed(jpeg):
+        if isinstance(token, EntropyData):
+            scan += token.data
+            continue
+        if scan:
+            pieces.append(bytes(scan))
+            scan.clear()
+        if isinstance(token, Segment) and token.marker in _COPIED:
+            pieces.append(token.payload)
+    return pieces
 
 
 def _standard_tables(run: int) -> set[bytes]:

@@ -51,3 +51,19 @@ def test_the_atheris_target_runs_the_same_oracle() -> None:
 
     for data in SEEDS.values():
         fuzz_sanitizer.test_one_input(data)
+
+
+def test_the_leak_check_finds_dropped_bytes_copied_into_image_data() -> None:
+    # The oracle must be able to fail: an output whose scan carries EXIF bytes is caught.
+    from exif_stripper.sanitize import Removed, sanitize_bytes
+    from tests.harness import samples
+    from tests.harness.leaks import leaked_runs
+
+    data = SEEDS["baseline with EXIF"]
+    removed: list[Removed] = []
+    clean = sanitize_bytes(data, on_removed=removed.append).jpeg
+    exif = next(item for item in removed if item.kind == "EXIF")
+    stolen = data[exif.offset + 40 : exif.offset + 72].replace(b"\xff", b"\x00")
+    dirty = samples.in_scan(clean, stolen)
+    assert leaked_runs(data, clean, removed) == []
+    assert leaked_runs(data, dirty, removed) != []
