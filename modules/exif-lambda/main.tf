@@ -149,7 +149,8 @@ resource "aws_lambda_function" "this" {
       DEST_BUCKET                  = var.destination_bucket_name
       ORIENTATION_POLICY           = var.orientation_policy
       MAX_BYTES                    = tostring(var.max_bytes)
-      MAX_PIXELS                   = tostring(var.max_pixels)
+      DAMAGED_POLICY               = var.damaged_policy
+      BATCH_THREADS                = tostring(var.batch_threads)
       LOG_LEVEL                    = var.log_level
       POWERTOOLS_SERVICE_NAME      = var.powertools_service_name
       POWERTOOLS_METRICS_NAMESPACE = var.powertools_metrics_namespace
@@ -223,6 +224,64 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+# With partial batch responses a failed record is not a failed invocation: it never reaches
+# the Lambda Errors metric, only the dead-letter queue after max_receive_count tries. These
+# catch it sooner: events waiting too long, and the function's own metrics (EMF, namespace
+# and service dimension from Powertools).
+resource "aws_cloudwatch_metric_alarm" "queue_age" {
+  alarm_name          = "${var.name}-queue-age"
+  alarm_description   = "The oldest event in ${aws_sqs_queue.this.name} has waited over ${var.queue_age_alarm_seconds} s for 5 minutes: processing is paused, failing or behind the load."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.this.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.queue_age_alarm_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "records_failed" {
+  alarm_name          = "${var.name}-records-failed"
+  alarm_description   = "Records failed and went back to the queue (the function's Errors metric): S3 or KMS trouble, throttling, a bug. They are retried and end in ${aws_sqs_queue.dlq.name} if they keep failing."
+  namespace           = var.powertools_metrics_namespace
+  metric_name         = "Errors"
+  dimensions          = { service = var.powertools_service_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "objects_rejected" {
+  alarm_name          = "${var.name}-objects-rejected"
+  alarm_description   = "More than ${var.rejected_alarm_threshold} photos were rejected in 5 minutes (ObjectsRejected): nothing was written for them; the function's log line for each key names the reason."
+  namespace           = var.powertools_metrics_namespace
+  metric_name         = "ObjectsRejected"
+  dimensions          = { service = var.powertools_service_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.rejected_alarm_threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
