@@ -135,7 +135,8 @@ build_and_push_image() {
   bootstrap=(--backend-bootstrap)
   terragrunt_unit "${ecr_dir}" apply -auto-approve
   local repository_url
-  repository_url=$(cd "${ecr_dir}" && as_owner terragrunt run --non-interactive -- output -raw repository_url)
+  # The last line: whatever Terragrunt or an automatic init prints comes before it.
+  repository_url=$(cd "${ecr_dir}" && as_owner terragrunt run --non-interactive -- output -raw repository_url | tail -n 1)
   [[ ${repository_url} =~ ^[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/(.+)$ ]] ||
     die "live/${env}/ecr reports no repository URL (got '${repository_url}')"
   local region=${BASH_REMATCH[1]} repository=${BASH_REMATCH[3]} registry=${repository_url%%/*}

@@ -60,12 +60,5 @@ output "log_group_name" {
 
 output "alarm_names" {
   description = "Names of the alarms by purpose: dead-letter queue not empty, oldest event too old, records failed, photos rejected, function errors, throttles."
-  value = {
-    dlq_not_empty    = aws_cloudwatch_metric_alarm.dlq_not_empty.alarm_name
-    queue_age        = aws_cloudwatch_metric_alarm.queue_age.alarm_name
-    records_failed   = aws_cloudwatch_metric_alarm.records_failed.alarm_name
-    objects_rejected = aws_cloudwatch_metric_alarm.objects_rejected.alarm_name
-    errors           = aws_cloudwatch_metric_alarm.errors.alarm_name
-    throttles        = aws_cloudwatch_metric_alarm.throttles.alarm_name
-  }
+  value       = { for purpose, alarm in aws_cloudwatch_metric_alarm.this : purpose => alarm.alarm_name }
 }

@@ -440,7 +440,9 @@ def test_bucket_b_write_policy_refuses_writes_on_the_embedded_aws(
     assert s3.list_objects_v2(Bucket=web).get("KeyCount") == 0
     with pytest.raises(ClientError, match="NoSuchKey"):
         s3.get_object(Bucket=web, Key=key)
-    s3.put_bucket_tagging(Bucket=web, Tagging={"TagSet": [{"Key": "Checked", "Value": "yes"}]})
+    # A bucket-level write (the tags Terraform set, written back unchanged) goes through.
+    tags = s3.get_bucket_tagging(Bucket=web)["TagSet"]
+    s3.put_bucket_tagging(Bucket=web, Tagging={"TagSet": tags})
 
 
 # --- event wiring -------------------------------------------------------------------------
@@ -805,14 +807,16 @@ def multipart_steps(
 
 
 @pytest.fixture(scope="module")
-def user_keys(stack: dict[str, Any], iam: IAMClient) -> dict[str, tuple[str, str]]:
+def user_keys(stack: dict[str, Any], iam: IAMClient) -> Iterator[dict[str, tuple[str, str]]]:
     """An access key per user, made by the harness (the module makes none by default) and
-    left for the destroy: the users' force_destroy deletes keys made outside Terraform."""
+    deleted again before the destroy, which would otherwise refuse to delete the users."""
     keys = {}
     for label, user in (("User A", stack["user_a"]), ("User B", stack["user_b"])):
         key = iam.create_access_key(UserName=user)["AccessKey"]
         keys[label] = (key["AccessKeyId"], key["SecretAccessKey"])
-    return keys
+    yield keys
+    for label, user in (("User A", stack["user_a"]), ("User B", stack["user_b"])):
+        iam.delete_access_key(UserName=user, AccessKeyId=keys[label][0])
 
 
 @pytest.fixture(scope="module")
@@ -875,17 +879,6 @@ def test_each_user_may_do_exactly_what_spec_section_3_allows(
 
 
 # --- alarms, registry, tags ------------------------------------------------------------------
-
-
-def test_users_are_destroyed_with_keys_made_outside_terraform(
-    planned: dict[str, dict[str, Any]],
-) -> None:
-    """force_destroy, as a disposable environment sets it: the destroy at the end of this
-    module runs with the matrix's keys still in place. moto's DeleteUser does not refuse a
-    user that has keys (IAM answers DeleteConflict), so the destroy shows the provider's
-    clean-up runs, not that it is needed; what Terraform sends is checked here."""
-    for user in ("uploads", "web"):
-        assert planned[f'module.iam_users.aws_iam_user.this["{user}"]']["force_destroy"] is True
 
 
 def test_alarms_watch_queue_age_failed_and_rejected_records_and_the_function(

@@ -634,6 +634,21 @@ def test_bucket_b_admits_the_role_the_function_runs_as(env: str) -> None:
     assert writer == expected
 
 
+def test_the_users_module_hands_force_destroy_to_both_users() -> None:
+    """The module's side of the wiring; what the provider then deletes with a user (keys,
+    login profile, MFA devices, ...) cannot be exercised on the embedded AWS, whose
+    ListServiceSpecificCredentials fails (tests/terraform/exif_stack/main.tf)."""
+    resources = load(MODULES / "iam-users" / "main.tf")["resource"]
+    (users,) = [entry["aws_iam_user"]["this"] for entry in resources if "aws_iam_user" in entry]
+    assert users["force_destroy"] == "${var.force_destroy}"
+    (variable,) = [
+        v
+        for n, v in module_blocks(MODULES / "iam-users", "variable").items()
+        if n == "force_destroy"
+    ]
+    assert variable["default"] is False, "only disposable environments turn it on"
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_users_are_force_destroyed_exactly_in_disposable_environments(env: str) -> None:
     inputs = unit_config(env, "iam-users")["inputs"]

@@ -74,8 +74,11 @@ module "iam_users" {
   name_prefix        = var.name_prefix
   uploads_bucket_arn = module.buckets.uploads_bucket_arn
   web_bucket_arn     = module.buckets.web_bucket_arn
-  force_destroy      = true # disposable: the tests give the users keys of their own
-  tags               = local.tags
+  # Not force_destroy, though the stack is disposable: the provider's clean-up of a user
+  # calls ListServiceSpecificCredentials, which moto answers with a 500, and retries it for
+  # minutes. The tests delete the keys they make instead (tests/unit/test_live.py checks the
+  # module and live/ wiring of force_destroy).
+  tags = local.tags
 }
 
 module "exif_lambda" {
