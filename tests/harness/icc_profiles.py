@@ -143,13 +143,16 @@ def lut_rgb(version: int = 0x02100000) -> bytes:
     return build(header, [*identity_tags(version), *tags], shared=[(b"A2B1", a2b)])
 
 
-def cmyk(version: int = 0x02100000) -> bytes:
-    """A press profile: CMYK <-> Lab tables for three intents and a gamut tag."""
+def cmyk(version: int = 0x02100000, *, grid: int = 5) -> bytes:
+    """A press profile: CMYK <-> Lab tables for three intents and a gamut tag.
+
+    The CMYK -> Lab table has `grid` points per channel: 41 makes a 16 MiB profile.
+    """
     rng = random.Random(version + 4)
     if version >= 0x04000000:
-        a2b, b2a, gamut = lut_a_to_b(4, 3, 5, rng), lut_b_to_a(3, 4, 9, rng), None
+        a2b, b2a, gamut = lut_a_to_b(4, 3, grid, rng), lut_b_to_a(3, 4, 9, rng), None
     else:
-        a2b, b2a, gamut = lut16(4, 3, 5, rng), lut16(3, 4, 9, rng), lut16(3, 1, 9, rng)
+        a2b, b2a, gamut = lut16(4, 3, grid, rng), lut16(3, 4, 9, rng), lut16(3, 1, 9, rng)
     tags = [(b"wtpt", xyz(0.8, 0.83, 0.7)), (b"bkpt", xyz(0.01, 0.01, 0.01))]
     tags += [(b"A2B0", a2b), (b"B2A0", b2a), (b"A2B1", a2b), (b"B2A1", b2a)]
     tags += [(b"A2B2", a2b), (b"B2A2", b2a)]
@@ -270,10 +273,7 @@ def lut16(inputs: int, outputs: int, grid: int, rng: random.Random) -> bytes:
         )
         for c in range(inputs)
     )
-    clut = struct.pack(
-        f">{grid**inputs * outputs}H",
-        *(rng.randrange(65536) for _ in range(grid**inputs * outputs)),
-    )
+    clut = rng.randbytes(2 * grid**inputs * outputs)  # random 16-bit entries
     out_tables = b"".join(
         struct.pack(f">{entries}H", *(round(65535 * (i / 255) ** 0.9) for i in range(entries)))
         for _ in range(outputs)
@@ -288,10 +288,7 @@ def _curves(count: int, gamma: float) -> bytes:
 
 def _clut(inputs: int, outputs: int, grid: int, rng: random.Random) -> bytes:
     points = bytes([grid] * inputs + [0] * (16 - inputs))
-    values = struct.pack(
-        f">{grid**inputs * outputs}H",
-        *(rng.randrange(65536) for _ in range(grid**inputs * outputs)),
-    )
+    values = rng.randbytes(2 * grid**inputs * outputs)  # random 16-bit entries
     return _padded(points + bytes((2, 0, 0, 0)) + values)
 
 

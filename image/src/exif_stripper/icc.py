@@ -297,9 +297,8 @@ def _parse_tag_table(profile: bytes) -> tuple[_Tag, ...]:
 
 def _signature_name(signature: bytes) -> str:
     """A four-character signature as text: 'desc', 'A2B0', or hex when not printable."""
-    if all(0x20 <= byte < 0x7F for byte in signature):
-        return signature.decode("ascii")
-    return "0x" + signature.hex()
+    text = signature.decode("latin-1")
+    return text if signature.isascii() and text.isprintable() else "0x" + signature.hex()
 
 
 # =========================================================================================
@@ -563,8 +562,8 @@ def sanitize_profile(profile: bytes) -> CleanProfile:
         removed.append("header")
     data = _assemble(header, pieces, profile)
     if any(profile[84:100]):  # it had a profile ID: give it the right one
-        data = data[:84] + _profile_id(data) + data[100:]
-    return CleanProfile(data, standard=False, removed=tuple(removed))
+        data[84:100] = _profile_id(data)
+    return CleanProfile(bytes(data), standard=False, removed=tuple(removed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -581,37 +580,31 @@ def _clean_tags(parsed: _Profile) -> tuple[list[_Piece], list[str]]:
     """Decide every tag: the pieces to write (in table order) and what was removed."""
     data = parsed.data
     pieces: list[_Piece] = []
-    removed: list[str] = []
+    removed: dict[bytes, None] = {}  # an ordered set of signatures
     seen: set[bytes] = set()
-
-    def drop(tag: _Tag) -> None:
-        if tag.name not in removed:
-            removed.append(tag.name)
-
     for tag in parsed.tags:
         rule = _RULES.get(tag.signature, _REMOVE)
         if tag.signature in seen or rule.action is _Action.REMOVE:
-            drop(tag)  # a duplicate: readers use the first, as lcms and skcms do
+            removed[tag.signature] = None  # a duplicate: readers use the first (lcms, skcms)
             continue
         seen.add(tag.signature)
-        original = data[tag.offset : tag.offset + tag.size]
-        element_type = original[:4]
-        if rule.types and (tag.size < 12 or element_type not in rule.types):
-            drop(tag)  # not a type the registry allows here: no CMM reads it as colour
+        if rule.types and (tag.size < 12 or data[tag.offset : tag.offset + 4] not in rule.types):
+            removed[tag.signature] = None  # not a type the registry allows: no CMM reads it
             continue
-        new = _rewritten(rule.action, parsed, original)
-        if new is None:
+        if rule.action is _Action.KEEP:
             end = tag.offset + _kept_length(data, tag)
             pieces.append(_Piece(tag.signature, tag.offset, end))
             continue
+        original = data[tag.offset : tag.offset + tag.size]
+        new = _rewritten(rule.action, parsed, original)
         if new != original:
-            drop(tag)
+            removed[tag.signature] = None
         pieces.append(_Piece(tag.signature, new=new))
-    return pieces, removed
+    return pieces, [_signature_name(signature) for signature in removed]
 
 
-def _rewritten(action: _Action, parsed: _Profile, original: bytes) -> bytes | None:
-    """The new bytes of a tag written again, or None for a tag copied as it is."""
+def _rewritten(action: _Action, parsed: _Profile, original: bytes) -> bytes:
+    """The new bytes of a tag that is written again rather than copied."""
     if action is _Action.DESCRIPTION:
         text = _neutral_description(parsed.colour_space)
         return _text_description(text, parsed.major_version)
@@ -619,10 +612,8 @@ def _rewritten(action: _Action, parsed: _Profile, original: bytes) -> bytes | No
         return _text("", parsed.major_version)
     if action is _Action.EMPTY_SEQUENCE:
         return _EMPTY_SEQUENCE
-    if action is _Action.BLANK_NAMES:
-        length = min(12 + 38 * _u32(original, 8), len(original))
-        return _blank_colorant_names(original[:length])
-    return None
+    length = min(12 + 38 * _u32(original, 8), len(original))  # BLANK_NAMES
+    return _blank_colorant_names(original[:length])
 
 
 def _neutral_header(profile: bytes) -> bytearray:
@@ -647,7 +638,7 @@ def _header_fields_changed(profile: bytes, header: bytearray) -> bool:
     return profile[4:84] != header[4:84] or profile[100:HEADER_SIZE] != header[100:]
 
 
-def _assemble(header: bytearray, pieces: list[_Piece], source: bytes) -> bytes:
+def _assemble(header: bytearray, pieces: list[_Piece], source: bytes) -> bytearray:
     """Header, tag table and tag data, each element on a 4-byte boundary (7.3.1).
 
     Tags that shared or overlapped data in the input share it in the output: the input
@@ -660,6 +651,7 @@ def _assemble(header: bytearray, pieces: list[_Piece], source: bytes) -> bytes:
     table_at = len(out)
     out += bytes(12 * len(pieces))
     placed: dict[int, int] = {}  # block start in the input -> its offset in the output
+    view = memoryview(source)
     for index, piece in enumerate(pieces):
         out += bytes(-len(out) % 4)
         if piece.new is not None:
@@ -669,13 +661,13 @@ def _assemble(header: bytearray, pieces: list[_Piece], source: bytes) -> bytes:
             block_start, block_end = blocks[bisect.bisect_right(blocks, (piece.start, _END)) - 1]
             if block_start not in placed:
                 placed[block_start] = len(out)
-                out += source[block_start:block_end]
+                out += view[block_start:block_end]
             offset = placed[block_start] + piece.start - block_start
             size = piece.end - piece.start
         struct.pack_into(">4sII", out, table_at + 12 * index, piece.signature, offset, size)
     out += bytes(-len(out) % 4)
     struct.pack_into(">I", out, 0, len(out))
-    return bytes(out)
+    return out
 
 
 _END: Final = 1 << 64  # sorts after every range end that starts at the same offset
@@ -692,16 +684,17 @@ def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return blocks
 
 
-def _profile_id(profile: bytes) -> bytes:
+def _profile_id(profile: bytes | bytearray) -> bytes:
     """The profile ID: MD5 of the profile with flags, intent and ID zeroed (ICC.1 7.2.18)."""
+    view = memoryview(profile)
     digest = hashlib.md5(usedforsecurity=False)
-    digest.update(profile[:44])
+    digest.update(view[:44])
     digest.update(bytes(4))  # profile flags
-    digest.update(profile[48:64])
+    digest.update(view[48:64])
     digest.update(bytes(4))  # rendering intent
-    digest.update(profile[68:84])
+    digest.update(view[68:84])
     digest.update(bytes(16))  # the profile ID itself
-    digest.update(profile[100:])
+    digest.update(view[100:])
     return digest.digest()
 
 
