@@ -479,6 +479,39 @@ _TYPE_LENGTH: Final[dict[bytes, Callable[[bytes, int, int], int | None]]] = {
 }
 
 
+def _lut_ab_inside(data: bytes, at: int, size: int) -> bool:
+    """lutAtoB/lutBtoA (10.12, 10.13): the five element offsets lie inside the tag."""
+    offsets = struct.unpack_from(">5I", data, at + 12) if size >= 32 else (size,)
+    return all(offset == 0 or 32 <= offset < size for offset in offsets)
+
+
+def _mpet_inside(data: bytes, at: int, size: int) -> bool:
+    """multiProcessElementsType (10.16): the position table and its elements inside the tag."""
+    count = _u32(data, at + 12) if size >= 16 else size
+    if 16 + 8 * count > size:
+        return False
+    positions = struct.unpack_from(f">{2 * count}I", data, at + 16)
+    return all(
+        offset + length <= size
+        for offset, length in zip(positions[::2], positions[1::2], strict=True)
+    )
+
+
+#: Types whose elements are found through offsets from the tag's start. Readers follow
+#: them without regard to the tag's size, so an offset past it would read other tags'
+#: bytes, which the rewrite moves or removes: such a tag is dropped, not copied.
+_REFERENCES_INSIDE: Final[dict[bytes, Callable[[bytes, int, int], bool]]] = {
+    b"mAB ": _lut_ab_inside,
+    b"mBA ": _lut_ab_inside,
+    b"mpet": _mpet_inside,
+}
+
+
+def _self_contained(data: bytes, tag: _Tag) -> bool:
+    check = _REFERENCES_INSIDE.get(data[tag.offset : tag.offset + 4])
+    return check is None or check(data, tag.offset, tag.size)
+
+
 def _kept_length(data: bytes, tag: _Tag) -> int:
     """The tag's size cut to what its type defines (never grown: a short tag stays short)."""
     measure = _TYPE_LENGTH.get(data[tag.offset : tag.offset + 4])
@@ -527,7 +560,7 @@ def _mluc(text: str) -> bytes:
 
 def _neutral_description(colour_space: bytes) -> str:
     """Says only what the header already says: 'RGB profile', 'CMYK profile', ..."""
-    return f"{colour_space.decode('ascii').strip()} profile"
+    return f"{colour_space.decode('latin-1').strip()} profile"
 
 
 #: A profileSequenceDescType (10.22) with no entries.
@@ -590,6 +623,9 @@ def _clean_tags(parsed: _Profile) -> tuple[list[_Piece], list[str]]:
         seen.add(tag.signature)
         if rule.types and (tag.size < 12 or data[tag.offset : tag.offset + 4] not in rule.types):
             removed[tag.signature] = None  # not a type the registry allows: no CMM reads it
+            continue
+        if not _self_contained(data, tag):
+            removed[tag.signature] = None
             continue
         if rule.action is _Action.KEEP:
             end = tag.offset + _kept_length(data, tag)
@@ -709,11 +745,16 @@ def identifying_text(profile: bytes) -> list[tuple[str, str]]:
     """(tag, text) pairs from every text-bearing tag: desc, cprt, dmnd, dmdd, `meta`
     dictionary entries (as "name=value"), private text tags, ...
 
+    What identifies nobody is left out: a well-known standard profile's texts and the
+    neutral description `sanitize_profile` writes, so a sanitized profile lists nothing.
     Never raises: on a broken profile it returns what could be read. The total text is
     bounded by the profile's size, however many tags point at the same string.
     """
+    if _standard_profile(profile) is not None:
+        return []
+    neutral = {("desc", _neutral_description(profile[16:20]))} if len(profile) >= 20 else set()
     found: list[tuple[str, str]] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set(neutral)
     budget = len(profile)
     for tag in _readable_tags(profile):
         element = profile[tag.offset : tag.offset + tag.size]
