@@ -618,7 +618,8 @@ def _clean_tags(parsed: _Profile) -> tuple[list[_Piece], list[str]]:
     for tag in parsed.tags:
         rule = _RULES.get(tag.signature, _REMOVE)
         if tag.signature in seen or rule.action is _Action.REMOVE:
-            removed[tag.signature] = None  # a duplicate: readers use the first (lcms, skcms)
+            # (a duplicate signature: readers use the first, as lcms and skcms do)
+            removed[tag.signature] = None
             continue
         seen.add(tag.signature)
         if rule.types and (tag.size < 12 or data[tag.offset : tag.offset + 4] not in rule.types):
@@ -689,13 +690,14 @@ def _assemble(header: bytearray, pieces: list[_Piece], source: bytes) -> bytearr
     placed: dict[int, int] = {}  # block start in the input -> its offset in the output
     view = memoryview(source)
     for index, piece in enumerate(pieces):
-        out += bytes(-len(out) % 4)
         if piece.new is not None:
+            out += bytes(-len(out) % 4)
             offset, size = len(out), len(piece.new)
             out += piece.new
         else:
             block_start, block_end = blocks[bisect.bisect_right(blocks, (piece.start, _END)) - 1]
             if block_start not in placed:
+                out += bytes(-len(out) % 4)
                 placed[block_start] = len(out)
                 out += view[block_start:block_end]
             offset = placed[block_start] + piece.start - block_start
