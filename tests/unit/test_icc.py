@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import random
 import struct
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -491,6 +490,7 @@ def test_broken_profiles_are_typed_errors(profile: bytes, why: str) -> None:
         sanitize_profile(profile)
 
 
+@pytest.mark.timeout(60)  # a hang guard, not a speed goal (make bench measures speed)
 def test_many_tags_pointing_at_one_string_stay_cheap() -> None:
     """identifying_text never raises and its output is bounded by the profile's size."""
     payload = built.text(built.OWNER * 10_000)
@@ -500,12 +500,10 @@ def test_many_tags_pointing_at_one_string_stay_cheap() -> None:
     profile = bytearray(built.header_bytes(built.Header()))
     profile += struct.pack(">I", count) + table + payload
     struct.pack_into(">I", profile, 0, len(profile))
-    started = time.process_time()
     found = identifying_text(bytes(profile))
     assert sum(len(text) for _, text in found) <= len(profile)
     with pytest.raises(IccError, match="100000 tags"):
         sanitize_profile(bytes(profile))
-    assert time.process_time() - started < 5  # a hang guard, not a speed goal
 
 
 # --- properties --------------------------------------------------------------------------
