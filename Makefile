@@ -41,10 +41,13 @@ lock: $(UV) ## re-resolve uv.lock after a dependency change
 	$(UV) lock
 
 # exiftool is the tests' independent oracle; jpegtran and libturbojpeg are the lossless
-# transform the sanitizer and the benchmark use. Debian/Ubuntu package names.
-SYSTEM_PACKAGES := libimage-exiftool-perl libjpeg-turbo-progs libturbojpeg0
+# transform the sanitizer and the benchmark use; the ICC profiles of icc-profiles-free,
+# colord-data and Ghostscript (libgs-common) are real profiles the ICC tests convert
+# colours through. Debian/Ubuntu package names.
+SYSTEM_PACKAGES := libimage-exiftool-perl libjpeg-turbo-progs libturbojpeg0 \
+	icc-profiles-free colord-data libgs-common
 .PHONY: system-deps
-system-deps: ## install exiftool, jpegtran and libturbojpeg (apt, when missing)
+system-deps: ## install exiftool, jpegtran, libturbojpeg, ICC profiles (apt, when missing)
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
