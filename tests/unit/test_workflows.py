@@ -713,6 +713,7 @@ def test_the_toolbox_image_has_the_tools_of_the_shell() -> None:
     dockerfile = (TOOLBOX / "Dockerfile").read_text()
     assert "fetch-tools.sh /opt/tools/bin terraform terragrunt awscli" in dockerfile
     makefile = (ROOT / "Makefile").read_text()
+    makefile = makefile.replace("\\\n", " ")  # join continued lines
     (packages,) = re.findall(r"^SYSTEM_PACKAGES := (.+)$", makefile, flags=re.MULTILINE)
     installs = " ".join(re.findall(r"apt-get install [^&]+", dockerfile))
     for package in [*packages.split(), "make", "docker-cli", "docker-buildx"]:
