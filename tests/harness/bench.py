@@ -8,6 +8,7 @@ Sections (all by default; `--only NAME` for one):
   memory     peak RSS added while streaming a ~200 MB JPEG, and time per MB at 3 sizes
   resources  hostile structure: 16 MiB of empty APP3 or DHT segments, of big APPn, of
              junk, and a picture that declares 240 MP with orientation 6; peak RSS, time
+  icc        cleaning an ICC profile full of identity: a small one and a 16 MiB one
   e2e        upload -> object in bucket B on the embedded AWS with one worker
 
 The corpus is generated once into build/bench/ (12 MP camera photos carrying EXIF, GPS,
@@ -34,10 +35,11 @@ from PIL import Image
 
 import exif_stripper
 from exif_stripper.headers import parse_frame
+from exif_stripper.icc import sanitize_profile
 from exif_stripper.jpeg import Frame, Segment
 from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes
 from exif_stripper.transform import make_upright, turbojpeg
-from tests.harness import samples
+from tests.harness import icc_profiles, samples
 
 BUILD: Final = Path(__file__).resolve().parents[2] / "build" / "bench"
 MB: Final = 1_000_000
@@ -337,84 +339,14 @@ def bench_memory(sizes_mb: Sequence[int]) -> None:
     )
 
 
-# --- resources ------------------------------------------------------------------------------
-
-_RESOURCE: Final = """
-import sys, time
-from exif_stripper.errors import SanitizeError
-from exif_stripper.sanitize import sanitize_stream
-
-def peak_rss_kib():
-    with open("/proc/self/status") as status:
-        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
-
-class Null:
-    def write(self, data):
-        return len(data)
-
-before = peak_rss_kib()
-started = time.perf_counter()
-with open(sys.argv[1], "rb") as src:
-    try:
-        report = sanitize_stream(src, Null())
-        outcome = f"{report.method}, {report.bytes_out} bytes out"
-    except SanitizeError as error:
-        outcome = str(error)
-print(before, peak_rss_kib(), time.perf_counter() - started)
-print(outcome)
-"""
-MIB: Final = 1024 * 1024
-
-
-def hostile_files() -> dict[str, bytes]:
-    """Inputs of 16 MiB (or one that declares far more pixels than it holds) whose
-    structure, not size, is the attack (issue 8, "Why" point 5)."""
-    photo = samples.compose(samples.base_jpeg(64, 48, seed=90), [samples.exif_segment()])
-    head, body = photo[:2], photo[2:]
-    big_app = samples.app_segment(3, bytes(samples.MAX_SEGMENT_PAYLOAD))
-    sideways = samples.huge_grey_jpeg(20_000, 12_000)
-    return {
-        "4 Mi empty APP3 segments (16 MiB)": head + b"\xff\xe3\x00\x02" * (4 * MIB) + body,
-        "4 Mi empty DHT segments (16 MiB)": head + b"\xff\xc4\x00\x02" * (4 * MIB) + body,
-        "256 APP3 segments of 64 KiB (16 MiB)": head + big_app * 256 + body,
-        "16 MiB of junk between two segments": samples.insert_before(
-            photo, samples.SOF0, bytes(range(1, 251)) * (16 * MIB // 250)
-        ),
-        "240 MP declared, orientation 6 (apply)": samples.compose(
-            sideways, [samples.exif_segment(samples.CameraExif(orientation=6))]
-        ),
-    }
-
-
-def bench_resources() -> None:
-    folder = BUILD / "resources"
-    folder.mkdir(parents=True, exist_ok=True)
-    print("resources: a fresh process streams each file with the CLI's defaults")
-    for name, data in hostile_files().items():
-        path = folder / (name.split(" (")[0].replace(" ", "-") + ".jpg")
-        if not path.exists() or path.stat().st_size != len(data):
-            path.write_bytes(data)
-        out = subprocess.run(
-            [sys.executable, "-c", _RESOURCE, str(path)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.splitlines()
-        before, peak, seconds = (float(v) for v in out[0].split())
-        peak_mib = peak / 1024
-        per_16 = seconds / (len(data) / (16 * MIB))
-        print(
-            f"  {name}: {len(data) / MIB:.1f} MiB, peak RSS {peak_mib:.0f} MiB "
-            f"(+{(peak - before) / 1024:.0f} after imports), {seconds:.3f} s "
-            f"({per_16:.3f} s per 16 MiB): {out[1][:90]}"
-        )
-        ok = peak_mib < 128 and per_16 < 1
-        print(f"    goal < 128 MiB peak and < 1 s per 16 MiB: {verdict(ok)}")
+from exif_stripper.headers import parse_frame
+from exif_stripper.icc import sanitize_profile
+from exif_stripper.jpeg import Frame, Segment
 
 
 # --- main -----------------------------------------------------------------------------------------
 
-SECTIONS: Final = ("sanitizer", "cli", "rotation", "memory", "resources", "e2e")
+SECTIONS: Final = ("sanitizer", "cli", "rotation", "memory", "resources", "icc", "e2e")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -442,6 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_memory((50, 100, 200))
     if "resources" in sections:
         bench_resources()
+    if "icc" in sections:
+        bench_icc(args.rounds)
     if "e2e" in sections:
         from tests.harness.e2e_bench import bench_end_to_end
 
