@@ -339,9 +339,96 @@ def bench_memory(sizes_mb: Sequence[int]) -> None:
     )
 
 
-from exif_stripper.headers import parse_frame
-from exif_stripper.icc import sanitize_profile
-from exif_stripper.jpeg import Frame, Segment
+# --- resources ------------------------------------------------------------------------------
+
+_RESOURCE: Final = """
+import sys, time
+from exif_stripper.errors import SanitizeError
+from exif_stripper.sanitize import sanitize_stream
+
+def peak_rss_kib():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+
+class Null:
+    def write(self, data):
+        return len(data)
+
+before = peak_rss_kib()
+started = time.perf_counter()
+with open(sys.argv[1], "rb") as src:
+    try:
+        report = sanitize_stream(src, Null())
+        outcome = f"{report.method}, {report.bytes_out} bytes out"
+    except SanitizeError as error:
+        outcome = str(error)
+print(before, peak_rss_kib(), time.perf_counter() - started)
+print(outcome)
+"""
+MIB: Final = 1024 * 1024
+
+
+def hostile_files() -> dict[str, bytes]:
+    """Inputs of 16 MiB (or one that declares far more pixels than it holds) whose
+    structure, not size, is the attack (issue 8, "Why" point 5)."""
+    photo = samples.compose(samples.base_jpeg(64, 48, seed=90), [samples.exif_segment()])
+    head, body = photo[:2], photo[2:]
+    big_app = samples.app_segment(3, bytes(samples.MAX_SEGMENT_PAYLOAD))
+    sideways = samples.huge_grey_jpeg(20_000, 12_000)
+    return {
+        "4 Mi empty APP3 segments (16 MiB)": head + b"\xff\xe3\x00\x02" * (4 * MIB) + body,
+        "4 Mi empty DHT segments (16 MiB)": head + b"\xff\xc4\x00\x02" * (4 * MIB) + body,
+        "256 APP3 segments of 64 KiB (16 MiB)": head + big_app * 256 + body,
+        "16 MiB of junk between two segments": samples.insert_before(
+            photo, samples.SOF0, bytes(range(1, 251)) * (16 * MIB // 250)
+        ),
+        "240 MP declared, orientation 6 (apply)": samples.compose(
+            sideways, [samples.exif_segment(samples.CameraExif(orientation=6))]
+        ),
+    }
+
+
+def bench_resources() -> None:
+    folder = BUILD / "resources"
+    folder.mkdir(parents=True, exist_ok=True)
+    print("resources: a fresh process streams each file with the CLI's defaults")
+    for name, data in hostile_files().items():
+        path = folder / (name.split(" (")[0].replace(" ", "-") + ".jpg")
+        if not path.exists() or path.stat().st_size != len(data):
+            path.write_bytes(data)
+        out = subprocess.run(
+            [sys.executable, "-c", _RESOURCE, str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()
+        before, peak, seconds = (float(v) for v in out[0].split())
+        peak_mib = peak / 1024
+        per_16 = seconds / (len(data) / (16 * MIB))
+        print(
+            f"  {name}: {len(data) / MIB:.1f} MiB, peak RSS {peak_mib:.0f} MiB "
+            f"(+{(peak - before) / 1024:.0f} after imports), {seconds:.3f} s "
+            f"({per_16:.3f} s per 16 MiB): {out[1][:90]}"
+        )
+        ok = peak_mib < 128 and per_16 < 1
+        print(f"    goal < 128 MiB peak and < 1 s per 16 MiB: {verdict(ok)}")
+
+
+# --- ICC profiles ------------------------------------------------------------------------------
+
+
+def bench_icc(rounds: int) -> None:
+    print("icc: sanitize_profile on profiles full of identity (issue 8 point 2)")
+    cases = (
+        ("matrix/TRC RGB v2, sampled curves", icc_profiles.matrix_rgb(0x02400000, trc="table")),
+        ("CMYK v2, 41-point CMYK->Lab table", icc_profiles.cmyk(0x02100000, grid=41)),
+    )
+    for (name, profile), goal in zip(cases, (0.001, 1.0), strict=True):
+        seconds = best_of(rounds, lambda profile=profile: sanitize_profile(profile))
+        print(
+            f"  {name} ({len(profile) / 2**10:,.1f} KiB): {seconds * 1000:.3f} ms; "
+            f"goal well under {goal * 1000:g} ms: {verdict(seconds < goal / 2)}"
+        )
 
 
 # --- main -----------------------------------------------------------------------------------------

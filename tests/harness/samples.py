@@ -1214,18 +1214,19 @@ def reference_strip(jpeg: bytes) -> bytes:
     """What SPEC section 1 says a sanitized JPEG is (no rotation), computed independently.
 
     For the well-formed files built here: SOI; APP0 JFIF cut to its 14 header bytes with
-    a 0x0 thumbnail; the APP2 ICC_PROFILE chunks; APP14 Adobe as its 12 defined bytes
-    (version 100, no flags); the frame header; then before each scan the tables it reads
-    that a decoder of the output does not hold yet (one DQT, then one DHT, then DRI if the
-    restart interval changes), the scan header (a sequential scan says Ss=0, Se=63,
-    Ah=Al=0; a table selector the scan does not read is 0) and the scan's data; EOI.
+    a 0x0 thumbnail; the ICC profile cleaned, in chunks again; APP14 Adobe as its 12
+    defined bytes (version 100, no flags); the frame header; then before each scan the
+    tables it reads that a decoder of the output does not hold yet (one DQT, then one DHT,
+    then DRI if the restart interval changes), the scan header (a sequential scan says
+    Ss=0, Se=63, Ah=Al=0; a table selector the scan does not read is 0) and the scan's
+    data; EOI.
     Everything else is dropped, and so is everything after the primary EOI. A
     differential reference for the sanitizer's tests and a known-clean input for the
     oracle's.
     """
     layout = walk_markers(jpeg)
     header = bytearray(SOI)
-    icc = bytearray()
+    icc: list[bytes] = []
     adobe = b""
     frame = b""
     body = bytearray()
@@ -1235,7 +1236,7 @@ def reference_strip(jpeg: bytes) -> bytes:
         if seg.marker == APP0 and payload.startswith(b"JFIF\x00") and len(header) == 2:
             header += segment(APP0, payload[:12] + b"\x00\x00")
         elif seg.marker == APP2 and payload.startswith(ICC_HEADER) and not body:
-            icc += jpeg[seg.start : seg.end]
+            icc.append(payload)
         elif seg.marker == APP14 and payload.startswith(b"Adobe") and not adobe:
             adobe = segment(APP14, b"Adobe" + struct.pack(">HHHB", 100, 0, 0, payload[11]))
         elif seg.marker in SOF_MARKERS:
@@ -1247,25 +1248,47 @@ def reference_strip(jpeg: bytes) -> bytes:
             length = struct.unpack_from(">H", jpeg, seg.start + 2)[0]
             body += tables.before_scan(payload)
             body += jpeg[seg.start + 2 + length : seg.end]
-    return bytes(header + icc + adobe + frame + body + EOI)
+    return bytes(header + _reference_icc(icc) + adobe + frame + body + EOI)
+
+
+def _reference_icc(chunks: list[bytes]) -> bytes:
+    """The ICC chunks as the output carries them: the profile cleaned by icc.py (whose own
+    tests show it keeps the colours), or nothing when the chunks form no valid profile."""
+    from exif_stripper.icc import IccError, jpeg_chunks, reassemble_jpeg_chunks, sanitize_profile
+
+    if not chunks:
+        return b""
+    try:
+        profile = sanitize_profile(reassemble_jpeg_chunks(chunks)).data
+        return b"".join(segment(APP2, chunk) for chunk in jpeg_chunks(profile))
+    except IccError:
+        return b""
 
 
 def reference_removed_bytes(jpeg: bytes) -> int:
     """How many bytes of metadata `reference_strip` leaves out: every APPn and COM segment
-    but the ICC chunks and the first JFIF's 18-byte header, and all after the primary EOI.
-    (Merging tables into fewer segments saves a few bytes more; those are not metadata.)"""
+    but the ICC chunks and the first JFIF's 18-byte header, what cleaning the ICC profile
+    takes out of it, and all after the primary EOI. (Merging tables or ICC chunks into
+    fewer segments saves a few bytes more; those are not metadata.)"""
+    from exif_stripper.icc import reassemble_jpeg_chunks, sanitize_profile
+
     layout = walk_markers(jpeg)
     removed = len(jpeg) - layout.end
     jfif_seen = False
+    icc = []
     for seg in layout.segments:
         payload = seg.payload(jpeg)
         if seg.marker == APP2 and payload.startswith(ICC_HEADER):
+            icc.append(payload)
             continue
         if 0xE0 <= seg.marker <= 0xEF or seg.marker == COM:
             removed += seg.end - seg.start
             if seg.marker == APP0 and payload.startswith(b"JFIF\x00") and not jfif_seen:
                 jfif_seen = True
                 removed -= 18
+    if icc:
+        profile = reassemble_jpeg_chunks(icc)
+        removed += max(0, len(profile) - len(sanitize_profile(profile).data))
     return removed
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from exif_stripper.cli import main
-from tests.harness import samples
+from tests.harness import icc_profiles, samples
 from tests.harness.oracle import exiftool_reports, findings
 
 PHOTO = samples.kitchen_sink(width=160, height=120)
@@ -258,3 +258,20 @@ def test_inspect_of_a_bad_file_exits_3(tmp_path: Path) -> None:
     source = tmp_path / "bad.jpg"
     source.write_bytes(NOT_A_JPEG)
     assert main(["inspect", str(source)]) == 3
+
+
+def test_inspect_lists_the_text_an_icc_profile_identifies_by(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = icc_profiles.matrix_rgb()
+    source = tmp_path / "calibrated.jpg"
+    source.write_bytes(samples.compose(samples.base_jpeg(seed=80), samples.icc_segments(profile)))
+    assert main(["inspect", str(source), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    texts = [f["detail"] for f in report["findings"] if f["source"] == "ICC"]
+    assert any(icc_profiles.OWNER in text for text in texts)
+    cleaned = tmp_path / "clean.jpg"
+    assert main(["strip", str(source), str(cleaned)]) == 0
+    assert main(["inspect", str(cleaned), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [f for f in report["findings"] if f["source"] == "ICC"] == []

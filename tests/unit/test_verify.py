@@ -14,10 +14,11 @@ import pytest
 from exif_stripper import sanitize
 from exif_stripper.errors import VerificationFailed
 from exif_stripper.exif import orientation_only_exif
+from exif_stripper.icc import sanitize_profile
 from exif_stripper.jpeg import Segment
 from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes, sanitize_stream
 from exif_stripper.verify import verify_jpeg
-from tests.harness import samples
+from tests.harness import icc_profiles, samples
 
 CLEAN = samples.reference_strip(samples.compose(samples.base_jpeg(seed=40), []))
 
@@ -85,6 +86,7 @@ def _payload(jpeg: bytes, marker: int) -> bytes:
 
 
 DQT_PAYLOAD = _payload(CLEAN, samples.DQT)
+CLEAN_PROFILE = sanitize_profile(icc_profiles.matrix_rgb()).data
 SOS_PAYLOAD = _payload(CLEAN, samples.SOS)
 ALL_ONES_HUFFMAN = bytes((0x00, 2)) + bytes(15) + bytes((0, 1))  # codes 00, 01, 10, 11
 
@@ -144,6 +146,12 @@ ALL_ONES_HUFFMAN = bytes((0x00, 2)) + bytes(15) + bytes((0, 1))  # codes 00, 01,
             "repeats the restart interval",
         ),
         (CLEAN[:2] + b"\xff\x00" + CLEAN[2:], "0xFF00 outside"),
+        (_with(*samples.icc_segments(icc_profiles.matrix_rgb())), "ICC profile that is not clean"),
+        (
+            _with(*samples.icc_segments(CLEAN_PROFILE, chunk_size=100)),
+            "ICC chunks not in canonical",
+        ),
+        (_with(*samples.icc_segments(CLEAN_PROFILE, chunk_size=100)[1:]), "invalid ICC profile"),
     ],
     ids=[
         "unused quantization table",
@@ -159,6 +167,9 @@ ALL_ONES_HUFFMAN = bytes((0x00, 2)) + bytes(15) + bytes((0, 1))  # codes 00, 01,
         "second scan of a complete image",
         "DRI that changes nothing",
         "junk",
+        "ICC profile with identity",
+        "ICC profile in small chunks",
+        "ICC chunk missing",
     ],
 )
 def test_a_header_no_decoder_reads_as_written_fails_verification(dirty: bytes, why: str) -> None:

@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Final
 
 from .errors import BadSegment, TooLarge, Unsupported
+from .icc import CleanProfile, sanitize_profile
 from .jpeg import APP0, APP14, DAC, DHT, DQT, DRI, SOS, Frame, Segment, marker_name
 
 # --- frames (T.81 B.2.2) ----------------------------------------------------------------------
@@ -601,3 +602,17 @@ def parse_adobe(payload: bytes) -> Adobe | None:
     if len(payload) < 12 or not payload.startswith(b"Adobe"):
         return None
     return Adobe(payload[11])
+
+
+# --- the ICC profile, as the sanitizer and the verifier both clean it ------------------------
+
+_SMALL_PROFILE: Final = 64 * 1024
+_clean_small_profile = lru_cache(maxsize=64)(sanitize_profile)
+
+
+def clean_profile(profile: bytes) -> CleanProfile:
+    """`icc.sanitize_profile`, remembered for the small profiles cameras put in every photo
+    (the sanitizer cleans a profile and the verifier checks it is clean: once each)."""
+    if len(profile) <= _SMALL_PROFILE:
+        return _clean_small_profile(profile)
+    return sanitize_profile(profile)

@@ -94,6 +94,7 @@ def inspect_stream(src: BinaryIO, options: Options = DEFAULT_OPTIONS) -> Inspect
         result.segments = _verdicts(result.segments, removed)
     for segment in metadata:
         result.findings.extend(_read_findings(segment))
+    result.findings.extend(_icc_findings(metadata))
     return result
 
 
@@ -376,6 +377,26 @@ def _iim_records(data: bytes) -> list[tuple[int, str]]:
             out.append((dataset, _text(data[pos + 5 : pos + 5 + size])))
         pos += 5 + size
     return out
+
+
+def _icc_findings(metadata: list[Segment]) -> list[Finding]:
+    """The text of the ICC profile a person could be identified by (icc.identifying_text):
+    display-calibration tools write the owner's name and the monitor's serial there."""
+    from .icc import ICC_APP2_PREFIX, IccError, identifying_text, reassemble_jpeg_chunks
+
+    chunks = [
+        s.payload for s in metadata if s.marker == APP2 and s.payload.startswith(ICC_APP2_PREFIX)
+    ]
+    if not chunks:
+        return []
+    try:
+        profile = reassemble_jpeg_chunks(chunks)
+    except IccError as error:
+        return [Finding("ICC profile", f"not a valid set of chunks ({error}): dropped", "APP2")]
+    return [
+        Finding("ICC profile text", f"{tag}: {text[:80]}", "ICC")
+        for tag, text in identifying_text(profile)
+    ]
 
 
 def _trailer_finding(head: bytes, size: int) -> Finding:

@@ -37,11 +37,13 @@ from .headers import (
     FrameHeader,
     Jfif,
     TableWriter,
+    clean_profile,
     parse_adobe,
     parse_frame,
     parse_jfif,
     parse_scan,
 )
+from .icc import ICC_APP2_PREFIX, IccError, jpeg_chunks, reassemble_jpeg_chunks
 from .jpeg import (
     APP0,
     APP1,
@@ -67,7 +69,6 @@ from .verify import Verifier
 
 DEFAULT_MAX_BYTES: Final = 512 * 1024 * 1024
 CHUNK_SIZE: Final = 1024 * 1024
-ICC_PREFIX: Final = b"ICC_PROFILE\x00"
 # An ICC profile is split into at most 255 chunks (ICC.1 B.4): more cannot be one profile.
 MAX_ICC_CHUNKS: Final = 255
 _UNLIMITED: Final = 1 << 62
@@ -422,8 +423,10 @@ class _Cutter:
         self._in_header = True  # before the first scan
         self._jfif: Jfif | None = None
         self._adobe: Adobe | None = None
-        self.icc_chunks: list[bytes] = []  # APP2 ICC_PROFILE payloads, in file order
+        self._icc_chunks: list[Segment] = []  # APP2 ICC_PROFILE segments, in file order
         self._icc_overflow = False
+        self._icc_profile: bytes | None = None  # cleaned, once the first scan is reached
+        self._icc_cleaned = False
         self._complete_after_first_scan = False
         self._image_end: int | None = None
 
@@ -461,10 +464,36 @@ class _Cutter:
         out, self._out = self._out, []
         return out
 
-    @property
-    def clean_icc_chunks(self) -> list[bytes]:
-        """The ICC profile's APP2 payloads as the output carries them."""
-        return [] if self._icc_overflow else self.icc_chunks
+    def clean_icc_profile(self) -> bytes | None:
+        """The ICC profile the output carries: reassembled, without identity (icc.py).
+
+        None when there is none, or when the chunks form no valid profile: then decoders
+        ignore them too, and they are dropped and reported.
+        """
+        if self._icc_cleaned:
+            return self._icc_profile
+        self._icc_cleaned = True
+        chunks, self._icc_chunks = self._icc_chunks, []
+        if not chunks:
+            return None
+        try:
+            if self._icc_overflow:
+                raise IccError(f"more than {MAX_ICC_CHUNKS} chunks")
+            profile = reassemble_jpeg_chunks([chunk.payload for chunk in chunks])
+            clean = clean_profile(profile)
+            jpeg_chunks(clean.data)  # it fits the 255 chunks a JPEG holds
+        except IccError:
+            for chunk in chunks:
+                self._drop_segment(chunk, "ICC profile (invalid)")
+            return None
+        if clean.removed:
+            # Rewritten, not cut: what changed is counted, no region of the input dropped.
+            removed = max(0, len(profile) - len(clean.data))
+            self.report.add(
+                Removed("ICC profile text and identity", "APP2", chunks[0].offset, removed)
+            )
+        self._icc_profile = clean.data
+        return clean.data
 
     # -- per token ----------------------------------------------------------------------
 
@@ -539,7 +568,7 @@ class _Cutter:
             self._drop_segment(segment, describe(segment) + " (between scans)")
         elif marker == APP0 and payload.startswith(b"JFIF\x00"):
             self._cut_jfif(segment)
-        elif marker == APP2 and payload.startswith(ICC_PREFIX):
+        elif marker == APP2 and payload.startswith(ICC_APP2_PREFIX):
             self._collect_icc(segment)
         elif marker == APP14 and payload.startswith(b"Adobe"):
             self._cut_adobe(segment)
@@ -579,11 +608,11 @@ class _Cutter:
         return parsed
 
     def _collect_icc(self, segment: Segment) -> None:
-        if len(self.icc_chunks) >= MAX_ICC_CHUNKS:
+        if len(self._icc_chunks) >= MAX_ICC_CHUNKS:
             self._icc_overflow = True
-            self._drop_segment(segment, "ICC profile (too many chunks)")
+            self._drop_segment(segment, "ICC profile (invalid)")
             return
-        self.icc_chunks.append(segment.payload)
+        self._icc_chunks.append(segment)
 
     # -- the plan, made at the first scan --------------------------------------------------
 
@@ -601,7 +630,9 @@ class _Cutter:
             assert orientation is not None
             report.rotation = "tag-kept"
             header.append(Segment(APP1, 0, orientation_only_exif(orientation)).encode())
-        header += [Segment(APP2, 0, chunk).encode() for chunk in self.clean_icc_chunks]
+        profile = self.clean_icc_profile()
+        if profile is not None:
+            header += [Segment(APP2, 0, chunk).encode() for chunk in jpeg_chunks(profile)]
         if self._adobe is not None:
             header.append(self._adobe.for_components(len(frame.components)).encode())
         header.append(frame.encode())
@@ -623,7 +654,7 @@ def describe(segment: Segment) -> str:
         (APP1, b"http://ns.adobe.com/xmp/extension/\x00"): "extended XMP",
         (APP2, b"MPF\x00"): "MPF (multi-picture index)",
         (APP2, b"FPXR\x00"): "FlashPix",
-        (APP2, ICC_PREFIX): "ICC profile",
+        (APP2, ICC_APP2_PREFIX): "ICC profile",
         (APP13, b"Photoshop 3.0\x00"): "IPTC/Photoshop",
         (APP14, b"Adobe"): "Adobe",
     }

@@ -21,6 +21,7 @@ from .headers import (
     TableKey,
     check_huffman_code,
     check_selectors,
+    clean_profile,
     describe_key,
     key_of,
     parse_adobe,
@@ -29,6 +30,7 @@ from .headers import (
     parse_scan,
     tables_needed,
 )
+from .icc import ICC_APP2_PREFIX, IccError, jpeg_chunks, reassemble_jpeg_chunks
 from .jpeg import (
     APP0,
     APP1,
@@ -50,7 +52,6 @@ from .jpeg import (
 )
 
 _UNLIMITED = 1 << 62  # the input's limits were enforced on the way in; the output is ours
-_ICC_PREFIX = b"ICC_PROFILE\x00"
 
 
 class Verifier:
@@ -113,7 +114,7 @@ class Verifier:
             self._once("JFIF", segment)
         elif marker == APP1 and self._allow_orientation_tag and _is_orientation_only(payload):
             self._once("Orientation", segment)
-        elif marker == APP2 and payload.startswith(_ICC_PREFIX):
+        elif marker == APP2 and payload.startswith(ICC_APP2_PREFIX):
             self._icc.append(payload)
         elif marker == APP14 and _is_canonical_adobe(payload):
             self._once("Adobe", segment)
@@ -128,8 +129,23 @@ class Verifier:
     def _check_frame(self, segment: Segment) -> None:
         if self._frame is not None:
             raise VerificationFailed("output holds a second frame header", segment.offset)
+        self._check_icc(segment.offset)
         self._frame = parse_frame(segment)
         _require_canonical(segment, self._frame.encode())
+
+    def _check_icc(self, at: int) -> None:
+        """The ICC chunks form one profile that has nothing left to clean (icc.py)."""
+        if not self._icc:
+            return
+        try:
+            profile = reassemble_jpeg_chunks(self._icc)
+            clean = clean_profile(profile).data
+        except IccError as error:
+            raise VerificationFailed(f"output holds an invalid ICC profile: {error}", at) from None
+        if clean != profile:
+            raise VerificationFailed("output holds an ICC profile that is not clean", at)
+        if jpeg_chunks(profile) != self._icc:
+            raise VerificationFailed("output holds ICC chunks not in canonical form", at)
 
     def _check_tables(self, segment: Segment) -> None:
         if segment.marker == DAC and (self._frame is None or not self._frame.arithmetic):
