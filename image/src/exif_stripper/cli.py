@@ -412,7 +412,7 @@ def _sync(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     import json
 
-    from .inspection import inspect_stream  # reads EXIF with Pillow: only when inspecting
+    from .inspection import inspect_stream  # only when inspecting
 
     options = _options(args)
     try:
