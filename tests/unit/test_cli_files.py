@@ -60,6 +60,21 @@ def _unprivileged() -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
 
 
+def _character_device(tmp_path: Path, name: str, minor: int) -> Path:
+    """/dev/null (minor 3) or /dev/full (minor 7) to write into. As root the test makes
+    its own node in tmp_path: a broken strip run as root must not replace the machine's
+    /dev/null (as a regular user it cannot)."""
+    if os.geteuid() != 0:
+        return Path("/dev", name)
+    node = tmp_path / name
+    try:
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+        node.open("wb").close()  # a file system mounted nodev refuses to open it
+    except OSError:
+        pytest.skip("no device node can be made here, and /dev itself is not risked")
+    return node
+
+
 # --- messages ---------------------------------------------------------------------------------
 
 _LINE = re.compile(
@@ -238,10 +253,11 @@ def test_a_rejected_input_sends_end_of_file_into_a_fifo(tmp_path: Path) -> None:
 
 
 def test_out_as_a_character_device_is_written_into(tmp_path: Path) -> None:
-    source = tmp_path / "in.jpg"
+    source, null = tmp_path / "in.jpg", _character_device(tmp_path, "null", 3)
     source.write_bytes(PHOTO)
-    assert main(["strip", str(source), os.devnull]) == 0
-    assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)
+    assert main(["strip", str(source), str(null)]) == 0
+    assert stat.S_ISCHR(null.stat().st_mode)
+    assert _temporaries(tmp_path) == []
 
 
 def test_out_as_a_socket_is_refused_and_kept(
@@ -334,15 +350,12 @@ def test_a_full_disk_leaves_no_partial_file(large_photos: Path, tmp_path: Path) 
 
 
 def test_a_full_device_is_reported_as_out(tmp_path: Path) -> None:
-    if not Path("/dev/full").exists():
-        pytest.skip("no /dev/full here")
-    source = tmp_path / "in.jpg"
+    source, full = tmp_path / "in.jpg", _character_device(tmp_path, "full", 7)
     source.write_bytes(PHOTO)
-    done = subprocess.run(
-        [*CLI, "strip", str(source), "/dev/full"], capture_output=True, check=False
-    )
+    done = subprocess.run([*CLI, "strip", str(source), str(full)], capture_output=True, check=False)
     assert done.returncode == 1
-    assert done.stderr.decode() == "exif-stripper: /dev/full: No space left on device\n"
+    assert done.stderr.decode() == f"exif-stripper: {full}: No space left on device\n"
+    assert stat.S_ISCHR(full.stat().st_mode)
 
 
 # --- IN that is not a plain file -----------------------------------------------------------------
