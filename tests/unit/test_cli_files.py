@@ -100,6 +100,23 @@ def test_directory_mode_writes_one_whole_line_per_message(tmp_path: Path) -> Non
     assert len(lines) == 301
 
 
+def test_a_file_name_cannot_split_or_forge_a_message(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a\nexif-stripper: 9 written.jpg").write_bytes(NOT_A_JPEG)
+    (photos / "b\x1b[2J.jpg").write_bytes(NOT_A_JPEG)
+    done = subprocess.run(
+        [*CLI, "strip", str(photos), str(tmp_path / "web")], capture_output=True, check=False
+    )
+    *rejected, summary = done.stderr.decode().splitlines()
+    reason = "not-a-jpeg: does not start with the JPEG start-of-image marker (at byte 0)"
+    assert sorted(line.removeprefix(f"exif-stripper: {photos}/") for line in rejected) == [
+        f"a\\nexif-stripper: 9 written.jpg: {reason}",
+        f"b\\x1b[2J.jpg: {reason}",
+    ]
+    assert summary.startswith("exif-stripper: 0 written, 2 rejected")
+
+
 # --- signals --------------------------------------------------------------------------------------
 
 

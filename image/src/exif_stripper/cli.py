@@ -155,6 +155,9 @@ class _Messages:
         self.bar: type[tqdm[int]] | None = None
 
     def say(self, line: str) -> None:
+        # A file name may hold a newline or a terminal's control codes: shown escaped, it
+        # can neither split a message nor forge one.
+        line = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
         with self._lock:
             if self.bar is not None:
                 self.bar.write(line, file=sys.stderr)
