@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 SOURCE, DEST = "uploads-a", "web-b"
 PHOTO = samples.kitchen_sink(width=160, height=120)
+PHOTO_BASELINE = samples.compose(samples.base_jpeg(160, 120, seed=5), [samples.exif_segment()])
 
 
 @pytest.fixture
@@ -245,6 +246,38 @@ def test_a_rejected_overwrite_removes_the_older_copy_from_b(s3: S3Client) -> Non
     s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=cut)
     handler.handle(sqs_event(created("a.jpg")))
     assert keys(s3, DEST) == []
+
+
+def test_a_damaged_photo_is_read_again_by_version_and_re_encoded(s3: S3Client) -> None:
+    # A malformed table after the image data: refused losslessly, shown by libjpeg.
+    damaged = PHOTO_BASELINE[:-2] + b"\xff\xc4\x00\x03\x00" + samples.EOI
+    put = s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=damaged)
+    reads: list[dict[str, Any]] = []
+
+    def newer_version_after_the_first_read(**_: Any) -> None:
+        if len(reads) == 1:  # the upload is replaced while the function works
+            s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+
+    s3.meta.events.register(
+        "before-parameter-build.s3.GetObject", lambda params, **_: reads.append(dict(params))
+    )
+    s3.meta.events.register("after-call.s3.GetObject", newer_version_after_the_first_read)
+    assert handler.handle(created("a.jpg")) == {"outcomes": ["written"]}
+    assert len(reads) == 2
+    assert reads[1]["VersionId"] == put["VersionId"]  # the version it started with
+    assert counted("ObjectsReencoded") == 1
+    copy = s3.get_object(Bucket=DEST, Key="a.jpg")
+    assert copy["Metadata"]["source-version-id"] == put["VersionId"]
+    assert findings(exiftool_reports([copy["Body"].read()])[0]) == []
+    assert s3.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []
+
+
+def test_a_re_encoded_photo_is_counted(s3: S3Client) -> None:
+    damaged = PHOTO_BASELINE[:-2] + b"\xff\xc4\x00\x03\x00" + samples.EOI
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=damaged)
+    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []
+    assert counted("ObjectsWritten") == 1
+    assert counted("ObjectsReencoded") == 1
 
 
 def test_a_large_rejected_photo_leaves_no_multipart_upload_behind(
