@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -483,27 +484,44 @@ def hostile_files() -> dict[str, bytes]:
 def bench_resources() -> None:
     folder = BUILD / "resources"
     folder.mkdir(parents=True, exist_ok=True)
-    print("resources: a fresh process streams each file with the CLI's defaults")
+    print("resources: a fresh process streams each file (CLI defaults unless said)")
     for name, data in hostile_files().items():
-        path = folder / (name.split(" (")[0].replace(" ", "-") + ".jpg")
+        path = folder / (name.split(" (")[0].replace(" ", "-").replace(",", "") + ".jpg")
         if not path.exists() or path.stat().st_size != len(data):
             path.write_bytes(data)
-        out = subprocess.run(
-            [sys.executable, "-c", _RESOURCE, str(path)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.splitlines()
-        before, peak, seconds = (float(v) for v in out[0].split())
-        peak_mib = peak / 1024
-        per_16 = seconds / (len(data) / (16 * MIB))
-        print(
-            f"  {name}: {len(data) / MIB:.1f} MiB, peak RSS {peak_mib:.0f} MiB "
-            f"(+{(peak - before) / 1024:.0f} after imports), {seconds:.3f} s "
-            f"({per_16:.3f} s per 16 MiB): {out[1][:90]}"
-        )
-        ok = peak_mib < 128 and per_16 < 1
-        print(f"    goal < 128 MiB peak and < 1 s per 16 MiB: {verdict(ok)}")
+        budgets = [None]
+        if "240 MP" in name:
+            # Pixel work is bounded by the budget, not by the file's size: a small budget
+            # refuses it before any work, the default one (that of prod's 2048 MB
+            # function) lets it run within the budget.
+            budgets = [64, None]
+        for budget in budgets:
+            _measure_resources(name, path, len(data), budget)
+
+
+def _measure_resources(name: str, path: Path, size: int, budget_mb: int | None) -> None:
+    env = dict(os.environ)
+    env.pop("PIXEL_BUDGET_MB", None)
+    if budget_mb is not None:
+        env["PIXEL_BUDGET_MB"] = str(budget_mb)
+    out = subprocess.run(
+        [sys.executable, "-c", _RESOURCE, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout.splitlines()
+    before, peak, seconds = (float(v) for v in out[0].split())
+    peak_mib = peak / 1024
+    per_16 = seconds / (size / (16 * MIB))
+    budget = "default budget" if budget_mb is None else f"budget {budget_mb} MiB"
+    print(
+        f"  {name}, {budget}: {size / MIB:.1f} MiB, peak RSS {peak_mib:.0f} MiB "
+        f"(+{(peak - before) / 1024:.0f} after imports), {seconds:.3f} s "
+        f"({per_16:.3f} s per 16 MiB): {out[1][:90]}"
+    )
+    ok = peak_mib < 128 and per_16 < 1
+    print(f"    goal < 128 MiB peak and < 1 s per 16 MiB: {verdict(ok)}")
 
 
 # --- ICC profiles ------------------------------------------------------------------------------
