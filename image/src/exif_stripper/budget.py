@@ -105,9 +105,9 @@ def pixel_work_bytes(width: int, height: int, components: int) -> int:
     """Peak memory of turning or re-encoding a `width` x `height` picture, any sampling.
 
     An upper bound over both methods and every chroma subsampling, without the compressed
-    data (counted by its size when the work starts): a lossless turn of a picture whose
-    every component has full resolution holds two sets of coefficients, 4 bytes per
-    sample, which is also what the worst re-encode costs. `lossless_work_bytes` and
+    data (`compressed_work_bytes` adds it, by its size): a lossless turn of a picture
+    whose every component has full resolution holds two sets of coefficients, 4 bytes a
+    sample, and the dearest re-encode (CMYK) costs as much. `lossless_work_bytes` and
     `reencode_work_bytes` are the sharper estimates the work itself is checked against.
     """
     full_resolution = tuple((ident, 1, 1) for ident in range(components))
@@ -116,6 +116,11 @@ def pixel_work_bytes(width: int, height: int, components: int) -> int:
         width, height, components, components, components, progressive=True
     )
     return max(turning, reencoding) + FIXED_BYTES
+
+
+def compressed_work_bytes(size: int) -> int:
+    """What the compressed data of a `size`-byte JPEG adds to `pixel_work_bytes`."""
+    return math.ceil(max(LOSSLESS_COMPRESSED_COPIES, REENCODE_COMPRESSED_COPIES) * size)
 
 
 def coefficient_bytes(frame: Frame) -> int:
