@@ -20,6 +20,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Final, Literal
 
 from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
@@ -195,6 +196,46 @@ class Summary:
 def reencoded(rows: Iterable[Turned]) -> list[Turned]:
     """The rows the goal is about: re-encoded photos of at least 100 px on a side."""
     return [r for r in rows if r.method == "reencode" and min(r.photo.size) >= 100]
+
+
+# --- photos too large to make in memory ---------------------------------------------------
+
+#: A 4:2:0 MCU row is 16 pixels tall.
+_MCU_ROW: Final = 16
+
+
+def write_tall_jpeg(
+    path: Path, width: int, height: int, *, quality: int = 90, data_bytes: int | None = None
+) -> int:
+    """Stream a 4:2:0 photo of `width` x `height` to `path`; returns its size in bytes.
+
+    Like `samples.write_large_jpeg`: a strip of photo is encoded once with a restart
+    marker after every MCU row, and its rows are written again and again (a restart
+    interval decodes the same wherever it sits, T.81 F.1.2.3) under a frame header that
+    declares the full height. With `data_bytes`, the rows stop once the file holds that
+    much and an EOI follows: a small file that declares a huge picture, ended the way a
+    tolerant reader ends it.
+    """
+    strip_rows = 4
+    picture = samples.photo_image(width, _MCU_ROW * strip_rows, seed=7, noise=8)
+    encoding = samples.Encoding(quality=quality, subsampling="4:2:0", restart_rows=1)
+    strip = samples.encode_jpeg(picture, encoding)
+    layout = samples.walk_markers(strip)
+    scan = layout.first(samples.SOS)
+    header_end = scan.start + 2 + struct.unpack_from(">H", strip, scan.start + 2)[0]
+    intervals = samples._restart_intervals(strip[header_end : scan.end])
+    header = bytearray(strip[:header_end])
+    sof = next(s for s in layout.segments if s.marker in samples.SOF_MARKERS)
+    struct.pack_into(">H", header, sof.start + 5, height)  # P, then Y (T.81 B.2.2)
+    rows = -(-height // _MCU_ROW)
+    if data_bytes is not None:
+        per_row = sum(len(i) + 2 for i in intervals) / len(intervals)
+        rows = min(rows, max(1, round((data_bytes - len(header)) / per_row)))
+    with path.open("wb") as out:
+        out.write(header)
+        samples._write_restarted_rows(out, intervals, rows)
+        out.write(samples.EOI)
+    return path.stat().st_size
 
 
 # --- libjpeg-turbo's encoder ------------------------------------------------------------------

@@ -91,7 +91,6 @@ def test_the_bound_for_any_sampling_covers_the_sharper_estimates() -> None:
                 height,
                 components,
                 source_samples=samples_per_pixel,
-                output_samples=components,
                 progressive=True,
                 compressed=0,
             )

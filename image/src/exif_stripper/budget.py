@@ -8,8 +8,10 @@ estimate exceeds the budget. In the Lambda the budget follows from the function'
 `PIXEL_BUDGET_MB` overrides it.
 
 The cost model below was fitted to peaks measured with VmHWM in a fresh process for each
-method, sampling, orientation and size (`make bench`, section `turns`); a unit test holds
-it to real peaks at moderate sizes (tests/unit/test_budget.py).
+method, layout and orientation: per pixel it matches them closely (a lossless turn of
+4:4:4 holds its two sets of coefficients and little else), the fixed part is generous.
+tests/unit/test_budget.py holds it to real peaks at 4 MP; `make bench --only resources`
+turns a 200 MP photo within the production function's budget.
 """
 
 from __future__ import annotations
@@ -112,9 +114,7 @@ def pixel_work_bytes(width: int, height: int, components: int) -> int:
     """
     full_resolution = tuple((ident, 1, 1) for ident in range(components))
     turning = 2 * coefficient_bytes(Frame(_BASELINE, width, height, full_resolution))
-    reencoding = _reencode_pixel_bytes(
-        width, height, components, components, components, progressive=True
-    )
+    reencoding = _reencode_pixel_bytes(width, height, components, components, progressive=True)
     return max(turning, reencoding) + FIXED_BYTES
 
 
@@ -153,42 +153,31 @@ def reencode_work_bytes(
     components: int,
     *,
     source_samples: float,
-    output_samples: float,
     progressive: bool,
     compressed: int,
 ) -> int:
     """Peak memory of decoding, turning and encoding a picture with Pillow.
 
-    `source_samples` and `output_samples` are samples per pixel (3 for 4:4:4, 1.5 for
-    4:2:0, ...) of the input and of the JPEG written; `progressive`: the input is.
+    `source_samples`: samples per pixel of the input (3 for 4:4:4, 1.5 for 4:2:0, ...);
+    `progressive`: whether it is.
     """
-    pixels = _reencode_pixel_bytes(
-        width, height, components, source_samples, output_samples, progressive=progressive
-    )
+    pixels = _reencode_pixel_bytes(width, height, components, source_samples, progressive)
     return pixels + math.ceil(REENCODE_COMPRESSED_COPIES * compressed) + FIXED_BYTES
 
 
 def _reencode_pixel_bytes(
-    width: int,
-    height: int,
-    components: int,
-    source_samples: float,
-    output_samples: float,
-    *,
-    progressive: bool,
+    width: int, height: int, components: int, source_samples: float, progressive: bool
 ) -> int:
     pixels = width * height
     # Pillow stores a pixel of more than one band in 4 bytes (Imaging's image32).
     stored = pixels * (1 if components == 1 else 4)
-    # libjpeg decodes a progressive JPEG into a whole-image coefficient buffer first; it
-    # encodes (optimized Huffman tables or progressive) from one too. Pillow's encoder
-    # then hands its output on in chunks of one byte per pixel (four for CMYK).
+    # libjpeg decodes a progressive JPEG into a whole-image coefficient buffer first, then
+    # into pixels; the turn copies the picture. Writing CMYK as YCCK converts it plane by
+    # plane: at most four pictures' worth. Encoding (baseline) streams.
     decoding = stored + (math.ceil(2 * source_samples * pixels) if progressive else 0)
-    turning = 2 * stored  # the decoded picture and its turned copy
-    encoding = (
-        stored + math.ceil(2 * output_samples * pixels) + pixels * (4 if components == 4 else 1)
-    )
-    return max(decoding, turning, encoding)
+    turning = 2 * stored
+    converting = 4 * stored if components == 4 else 0
+    return max(decoding, turning, converting)
 
 
 def _coefficient_sets(orientation: int) -> int:

@@ -13,13 +13,18 @@ Two ways to turn, best first:
    blocks along a mirrored axis every 8x8 block of the output straddles blocks of the
    source, so the second generation cannot reuse the source's quantization; what it
    costs is chosen, not inherited:
-   - Pixels stay in the source's YCbCr (libjpeg's raw output, no RGB round trip).
-   - A component whose blocks still line up after the turn keeps its own table: the
-     second quantization then lands on the first one's values (almost no loss).
-   - Chroma keeps the source's subsampling only where its samples map onto whole
-     samples after the turn, and Pillow can write it (4:4:4, 4:2:2, 4:2:0); otherwise it
-     is written at full resolution (4:4:4), because resampling chroma that was already
-     upsampled blurs it (4:1:1 to 4:2:2 loses more than 4:4:4 costs in bytes).
+   - Pixels stay in the source's colours as libjpeg delivers them (YCbCr stays YCbCr:
+     no round trip through RGB).
+   - A component whose 8x8 blocks still land on whole blocks after the turn keeps its
+     own table: quantized again, it comes back to (almost) the same values.
+   - The source's subsampling is kept where the turn maps its samples onto whole
+     samples, Pillow can write it (4:2:0, 4:2:2, and CMYK's like), and a sample of the
+     picture shows it holds: the encoder subsamples again what libjpeg upsampled, which
+     blurs channels that carry grain. Otherwise components are written at full
+     resolution: resampled into another layout, chroma loses more than full resolution
+     costs in bytes (4:1:1 as 4:2:2: 34 dB where 4:4:4 gives 39 dB at the same size).
+   - CMYK may be written as YCCK (Adobe transform 2, as Photoshop does), which puts what
+     C, M and Y share (grain, detail) in one component, at a fraction of the bytes.
    - Every other component gets a flat table (one step for all 64 coefficients): for
      squared error that is the best shape at a given size, far better than scaling the
      source's perceptual table (measured: 43 dB at 1.25x where the scaled table gives
@@ -114,7 +119,8 @@ def reencode_from_pixels(
     CMYK), nothing else. Raises `TooLarge` from the declared size before decoding, and
     `Undecodable` when libjpeg cannot decode the picture at all.
     """
-    return _reencode(_Source.open(data), orientation or 1, icc_profile, budget)
+    turn = orientation if orientation in _MIRRORED else 1  # other values: no turn (as browsers)
+    return _reencode(_Source.open(data), turn, icc_profile, budget)
 
 
 def is_perfect(orientation: int, frame: Frame) -> bool:
@@ -306,32 +312,7 @@ TARGET_PSNR_DB: Final = 43.5
 MAX_GROWTH: Final = 1.6
 SAMPLE_GROWTH: Final = 1.55
 #: Flat quantization steps to choose from, finest first.
-STEPS: Final = (
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-    7,
-    8,
-    10,
-    12,
-    14,
-    16,
-    20,
-    24,
-    28,
-    32,
-    40,
-    48,
-    64,
-    80,
-    96,
-    128,
-    160,
-    255,
-)
+STEPS: Final = (*range(1, 9), 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 128, 160, 255)
 # The subsampling Pillow writes, as (across, down) factors of the components after the
 # first (Cb and Cr, or M, Y and K): its codes, and back.
 _PILLOW_SUBSAMPLING: Final = {(1, 1): 0, (2, 1): 1, (2, 2): 2}
@@ -345,7 +326,6 @@ class _Plan:
     written: str  # the colours written: the source's, or YCCK for CMYK and back
     kept: tuple[tuple[int, ...] | None, ...]  # per component: the source's table, or None
     subsampling: int  # Pillow's code; -1 for grayscale
-    samples_per_pixel: float
     ceiling: int  # the coarsest step worth trying: the source's own median step
 
     def tables(self, step: int) -> list[list[int]]:
@@ -380,21 +360,13 @@ class _Turn:
 
 
 def _plans(source: _Source, orientation: int) -> list[_Plan]:
-    """The ways worth trying, smallest first: subsampled as the source, then full resolution.
+    """The ways worth trying, in order (the first that meets the target on the sample wins).
 
     Pillow writes the first component at full resolution and the others at one shared
-    subsampling, 4:2:0, 4:2:2 or none (for CMYK too). The source's comes first when it is
-    of that form and its samples land on whole samples after the turn, but the sample
-    decides whether it holds: subsampling again what libjpeg upsampled blurs a little
-    for smooth chroma, much for channels that carry grain (M, Y, K). Any other layout is
-    written at full resolution: resampled to a layout Pillow writes, chroma loses more
-    than the bytes full resolution costs (4:1:1 as 4:2:2: 34 dB where 4:4:4 gives 39 dB
-    at the same size).
-
-    A CMYK picture can be written as CMYK or as YCCK (Adobe transform 2, what Photoshop
-    writes): YCCK puts what C, M and Y share (grain, detail) in one component, which
-    costs far fewer bytes for photos; for a CMYK source it comes before CMYK at full
-    resolution, for a YCCK source first.
+    subsampling (4:2:0, 4:2:2 or none, for CMYK too): the source's subsampling comes first
+    when it has that form and the turn keeps its samples whole, then full resolution. A
+    CMYK source may be written as YCCK before CMYK at full resolution; a YCCK source as
+    YCCK, else as CMYK.
     """
     turn = _Turn(*source.size, orientation)
     first, others = source.components[0], source.components[1:]
@@ -428,7 +400,6 @@ def _plan(source: _Source, turn: _Turn, subsampling: int, written: str) -> _Plan
         written=written,
         kept=tuple(kept),
         subsampling=subsampling,
-        samples_per_pixel=sum(1 / (across * down) for across, down in factors),
         ceiling=sorted(tables[0])[32] if tables else STEPS[-1],
     )
 
@@ -444,18 +415,17 @@ def _reencode(source: _Source, orientation: int, icc_profile: bytes | None, limi
         height,
         len(source.components),
         source_samples=source.samples_per_pixel,
-        output_samples=max(plan.samples_per_pixel for plan in plans),
         progressive=source.progressive,
         compressed=len(source.data),
     )
     with budgets.reserve(cost, limit):
         turned = _bare_turned(source.decode(), orientation)
-        plan, step = _choose(turned, plans, SAMPLE_GROWTH * len(source.data), source.progressive)
+        plan, step = _choose(turned, plans, SAMPLE_GROWTH * len(source.data))
         if plan.written == "YCCK":
             turned = _as_ycck(turned)
         largest = MAX_GROWTH * len(source.data)
         while True:
-            out = _encode(turned, plan, step, source.progressive, icc_profile)
+            out = _encode(turned, plan, step, icc_profile)
             if len(out) <= largest or plan.keeps_all or step == STEPS[-1]:
                 return out
             step = STEPS[STEPS.index(step) + 1]
@@ -479,10 +449,14 @@ def _bare_turned(decoded: Image.Image, orientation: int) -> Image.Image:
     return turned
 
 
-def _encode(
-    image: Image.Image, plan: _Plan, step: int, progressive: bool, icc_profile: bytes | None
-) -> bytes:
-    """`image` as `plan` says (for YCCK: the planes `_as_ycck` makes)."""
+def _encode(image: Image.Image, plan: _Plan, step: int, icc_profile: bytes | None) -> bytes:
+    """`image` as `plan` says (for YCCK: the planes `_as_ycck` makes), baseline.
+
+    Not progressive and without optimized Huffman tables, though they save 5-8%: libjpeg
+    then writes everything at the end, where it cannot pause, so the whole output must
+    fit the buffer Pillow gives it (one byte a pixel), which fine steps on a grainy
+    picture exceed. Baseline streams, and needs no copy of all the coefficients.
+    """
     out = io.BytesIO()
     image.save(
         out,
@@ -490,8 +464,6 @@ def _encode(
         qtables=plan.tables(step),
         quality=50,  # with qtables: scale them by 100%, i.e. use them as they are
         subsampling=plan.subsampling,
-        optimize=True,  # Huffman tables fitted to the picture: 5-8% smaller
-        progressive=progressive,
         icc_profile=icc_profile,
         keep_rgb=plan.written == "RGB",
     )
@@ -530,15 +502,13 @@ def _marked_ycck(jpeg: bytes) -> bytes:
     return bytes(marked)
 
 
-def _choose(
-    image: Image.Image, plans: list[_Plan], largest: float, progressive: bool
-) -> tuple[_Plan, int]:
+def _choose(image: Image.Image, plans: list[_Plan], largest: float) -> tuple[_Plan, int]:
     """The first plan, with its step, that meets the target within the size; else the best."""
     sample = _sample(image)
     largest_sample = largest * sample.width * sample.height / (image.width * image.height)
     best: tuple[tuple[bool, float], _Plan, int] | None = None
     for plan in plans:
-        step, decibels, size = _tune(sample, plan, progressive, largest_sample)
+        step, decibels, size = _tune(sample, plan, largest_sample)
         fits = size <= largest_sample
         if fits and decibels >= TARGET_PSNR_DB:
             return plan, step
@@ -548,16 +518,14 @@ def _choose(
     return best[1], best[2]
 
 
-def _tune(
-    sample: Image.Image, plan: _Plan, progressive: bool, largest: float
-) -> tuple[int, float, int]:
+def _tune(sample: Image.Image, plan: _Plan, largest: float) -> tuple[int, float, int]:
     """The flat step for `plan` on `sample` (see the module's docstring): step, PSNR, bytes."""
     trials: dict[int, tuple[float, int]] = {}
     planes = _as_ycck(sample) if plan.written == "YCCK" else sample
 
     def trial(index: int) -> tuple[float, int]:
         if index not in trials:
-            data = _encode(planes, plan, STEPS[index], progressive, None)
+            data = _encode(planes, plan, STEPS[index], None)
             trials[index] = (_psnr(_decode_like(data, sample), sample), len(data))
         return trials[index]
 
