@@ -13,11 +13,12 @@ import sys
 import textwrap
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
-from exif_stripper import budget
+from exif_stripper import budget, transform
 from exif_stripper.budget import MiB, default_pixel_budget, derived_budget
 from exif_stripper.errors import TooLarge
 from tests.harness import samples, turns
@@ -142,6 +143,26 @@ def test_work_that_fails_gives_its_share_back() -> None:
         raise RuntimeError("decoding failed")
     with budget.reserve(90 * MiB, 100 * MiB):
         pass
+
+
+@pytest.mark.timeout(120)  # a hang guard: a share never given back would block for ever
+def test_turns_in_threads_that_fit_the_budget_only_one_at_a_time_all_finish() -> None:
+    # Each turn fits the budget alone, not two together: they wait for each other.
+    items = [turns.photo("4:2:0", 90, (333, 250), orientation) for orientation in (3, 6, 7, 8)]
+    alone = budget.reencode_work_bytes(
+        333, 250, 3, source_samples=1.5, progressive=False, compressed=len(items[0].jpeg)
+    )
+    limit = alone * 3 // 2
+    with ThreadPoolExecutor(4) as pool:
+        results = list(
+            pool.map(
+                lambda item: transform.make_upright(
+                    item.jpeg, item.orientation, turns.frame_of(item.jpeg), budget=limit
+                ),
+                items,
+            )
+        )
+    assert [r.method for r in results] == [transform.Method.REENCODE] * 4
 
 
 # --- the estimates against real peaks ---------------------------------------------------------
