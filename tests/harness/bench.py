@@ -5,9 +5,11 @@ Sections (all by default; `--only NAME` for one):
              `exiftool -all=` and `jpegtran -copy icc` run on the same files
   cli        `exif-stripper strip DIR OUT` against `cp -r DIR OUT`
   rotation   photos that need turning: ours against `jpegtran -perfect -rotate 90`
+  turns      PSNR and size of turns over a mix of layouts, qualities and sizes (issue 8.5)
   memory     peak RSS added while streaming a ~200 MB JPEG, and time per MB at 3 sizes
-  resources  hostile structure: 16 MiB of empty APP3 or DHT segments, of big APPn, of
-             junk, and a picture that declares 240 MP with orientation 6; peak RSS, time
+  resources  hostile structure (16 MiB of empty APP3 or DHT segments, of big APPn, of
+             junk) and pixel work within the budget (a 200 MP photo, 240 MP
+             declared in 1.4 MB): peak RSS, time
   icc        cleaning an ICC profile full of identity: a small one and a 16 MiB one
   e2e        upload -> object in bucket B on the embedded AWS with one worker
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -43,7 +46,7 @@ from exif_stripper.icc import sanitize_profile
 from exif_stripper.jpeg import Frame, Segment
 from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes
 from exif_stripper.transform import make_upright, turbojpeg
-from tests.harness import icc_profiles, samples
+from tests.harness import icc_profiles, samples, turns
 
 BUILD: Final = Path(__file__).resolve().parents[2] / "build" / "bench"
 MB: Final = 1_000_000
@@ -432,6 +435,61 @@ def bench_memory(sizes_mb: Sequence[int]) -> None:
     )
 
 
+# --- turns ---------------------------------------------------------------------------------------
+
+
+def bench_turns() -> None:
+    """Issue 8 point 5: PSNR and size of every turn, over a mix of layouts and qualities."""
+    started = time.perf_counter()
+    rows = [
+        turns.turn(item)
+        for item in turns.mix(qualities=(60, 75, 90, 98), sizes=((512, 384), *turns.NOT_WHOLE))
+    ]
+    seconds = time.perf_counter() - started
+    print(
+        f"turns: {len(rows)} photos (orientations 2-8, 8 layouts, quality 60-98, 6 sizes, "
+        f"one of them whole MCUs) in {seconds:.0f} s; PSNR against exif_transpose"
+    )
+    print(
+        f"  {'':<22} {'photos':>6} {'lossless':>8} {'re-encoded: dB median':>22} "
+        f"{'min':>5} {'size median':>11} {'max':>5}"
+    )
+    groups: list[tuple[str, list[turns.Turned]]] = [
+        *((layout, [r for r in rows if r.photo.layout == layout]) for layout in turns.LAYOUTS),
+        *((f"quality {q}", [r for r in rows if r.photo.quality == q]) for q in (60, 75, 90, 98)),
+        ("all", rows),
+    ]
+    for name, group in groups:
+        reencoded = turns.reencoded(group)
+        if not group:
+            continue
+        lossless = sum(r.method == "lossless" for r in group)
+        line = f"  {name:<22} {len(group):>6} {lossless:>8}"
+        if reencoded:
+            summary = turns.Summary.of(reencoded)
+            line += (
+                f" {summary.median_db:>22.1f} {summary.min_db:>5.1f} "
+                f"{summary.median_growth:>10.2f}x {summary.max_growth:>4.2f}x"
+            )
+        print(line)
+    exact = [r for r in rows if r.method == "lossless"]
+    print(
+        f"  lossless turns: min {min(r.psnr for r in exact):.1f} dB (the transform is exact; "
+        f"what differs is libjpeg's rounding), size {max(r.growth for r in exact):.2f}x at most"
+    )
+    for name, group in (
+        ("all re-encoded", turns.reencoded(rows)),
+        ("camera quality (90-98)", turns.reencoded(r for r in rows if r.photo.quality >= 90)),
+    ):
+        summary = turns.Summary.of(group)
+        print(
+            f"  goal ({name}): median >= {turns.GOAL_MEDIAN_DB:.0f} dB "
+            f"{summary.median_db:.1f}, min >= {turns.GOAL_MIN_DB:.0f} dB {summary.min_db:.1f}, "
+            f"size <= {turns.GOAL_GROWTH}x {summary.max_growth:.2f}x: "
+            f"{verdict(summary.meets_goal())}"
+        )
+
+
 # --- resources ------------------------------------------------------------------------------
 
 _RESOURCE: Final = """
@@ -481,7 +539,7 @@ def hostile_files() -> dict[str, bytes]:
     }
 
 
-def bench_resources() -> None:
+def _resources_structure() -> None:
     folder = BUILD / "resources"
     folder.mkdir(parents=True, exist_ok=True)
     print("resources: a fresh process streams each file (CLI defaults unless said)")
@@ -524,6 +582,74 @@ def _measure_resources(name: str, path: Path, size: int, budget_mb: int | None) 
     print(f"    goal < 128 MiB peak and < 1 s per 16 MiB: {verdict(ok)}")
 
 
+_PIXEL_WORK: Final = """
+import json, sys, time
+from exif_stripper import budget, transform
+from tests.harness import turns
+
+def rss(field):
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith(field)) * 1024
+
+path, work, memory_mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data = open(path, "rb").read()
+limit = budget.derived_budget(memory_mb)
+before = rss("VmRSS:")
+started = time.perf_counter()
+try:
+    if work == "turn":
+        frame = turns.frame_of(data)
+        outcome = transform.make_upright(data, 6, frame, budget=limit).method.value
+    else:
+        transform.reencode_from_pixels(data, orientation=6, icc_profile=None, budget=limit)
+        outcome = "re-encoded"
+except Exception as error:
+    outcome = f"{type(error).__name__}: {error}"
+seconds = time.perf_counter() - started
+print(json.dumps([outcome, rss("VmHWM:"), before, seconds, limit]))
+"""
+
+
+def _resources_pixel_work() -> None:
+    """Issue 8 point 6: pixel work within the budget of the dev and prod functions."""
+    BUILD.mkdir(parents=True, exist_ok=True)
+    pictures = {
+        # Samsung's 200 MP sensor, 4:2:0 at quality 90: whole MCUs, a lossless turn.
+        "200 MP phone photo": ("phone-200mp.jpg", 16_320, 12_240, None),
+        # 1.4 MB of data under a frame header that declares 240 MP.
+        "240 MP declared in 1.4 MB, whole MCUs": ("bomb-240mp.jpg", 20_000, 12_000, 1_400_000),
+        "240 MP declared in 1.4 MB, odd size": ("bomb-240mp-odd.jpg", 20_001, 12_001, 1_400_000),
+    }
+    print("resources: pixel work with orientation 6 in a fresh process (peak RSS: VmHWM)")
+    for name, (file, width, height, data_bytes) in pictures.items():
+        path = BUILD / file
+        if not path.exists():
+            turns.write_tall_jpeg(path, width, height, data_bytes=data_bytes)
+        works = ("turn",) if data_bytes is None else ("turn", "fallback")
+        for work in works:
+            for memory_mb in (2048, 1024):
+                outcome, peak, before, seconds, limit = json.loads(
+                    subprocess.run(
+                        [sys.executable, "-c", _PIXEL_WORK, str(path), work, str(memory_mb)],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    ).stdout
+                )
+                print(
+                    f"  {name} ({path.stat().st_size / MB:.1f} MB), {work}, {memory_mb} MB "
+                    f"function (budget {limit / 2**20:.0f} MiB): {outcome[:60]}; peak RSS "
+                    f"{peak / 2**20:.0f} MiB (+{(peak - before) / 2**20:.0f}), {seconds:.1f} s"
+                )
+
+
+def bench_resources() -> None:
+    """Issue 8 point 6: memory flat and time linear whatever the structure, pixel
+    work within the budget."""
+    _resources_structure()
+    _resources_pixel_work()
+
+
 # --- ICC profiles ------------------------------------------------------------------------------
 
 
@@ -543,7 +669,7 @@ def bench_icc(rounds: int) -> None:
 
 # --- main -----------------------------------------------------------------------------------------
 
-SECTIONS: Final = ("sanitizer", "cli", "rotation", "memory", "resources", "icc", "e2e")
+SECTIONS: Final = ("sanitizer", "cli", "rotation", "turns", "memory", "resources", "icc", "e2e")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -575,6 +701,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_cli(corpus, args.rounds)
     if "rotation" in sections:
         bench_rotation(4, args.rounds)
+    if "turns" in sections:
+        bench_turns()
     if "memory" in sections:
         bench_memory((50, 100, 200))
     if "resources" in sections:

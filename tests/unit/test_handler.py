@@ -374,7 +374,7 @@ def test_the_same_bucket_twice_refuses_to_start() -> None:
         ({"ORIENTATION_POLICY": "sideways"}, "ORIENTATION_POLICY must be one of"),
         ({"MAX_BYTES": "lots"}, "MAX_BYTES must be a whole number"),
         ({"MAX_BYTES": "0"}, "must be positive"),
-        ({"PIXEL_BUDGET_MB": "0"}, "must be positive"),
+        ({"PIXEL_BUDGET_MB": "0"}, "PIXEL_BUDGET_MB must be a whole number of MiB above 0"),
         ({"DAMAGED_POLICY": "ignore"}, "DAMAGED_POLICY must be one of reencode, reject"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL must be one of"),
     ],

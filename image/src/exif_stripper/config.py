@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeVar
 
+from .budget import BudgetError, default_pixel_budget
 from .sanitize import DEFAULT_MAX_BYTES, DamagedPolicy, Options, OrientationPolicy
 
 _Policy = TypeVar("_Policy", bound=StrEnum)
@@ -30,7 +31,10 @@ class Settings:
     orientation: OrientationPolicy = OrientationPolicy.APPLY
     damaged: DamagedPolicy = DamagedPolicy.REENCODE
     max_bytes: int = DEFAULT_MAX_BYTES
-    pixel_budget: int | None = None  # bytes; None: derived from the function's memory
+    # Bytes that turning or re-encoding may take (budget.py); None: the default, read when
+    # the work starts. From the environment it is resolved at cold start, so a bad
+    # PIXEL_BUDGET_MB or function memory fails then.
+    pixel_budget: int | None = None
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -45,8 +49,8 @@ class Settings:
             )
         if self.max_bytes <= 0:
             raise ConfigError("MAX_BYTES must be positive")
-        if self.pixel_budget is not None and self.pixel_budget <= 0:
-            raise ConfigError("PIXEL_BUDGET_MB must be positive")
+        if self.pixel_budget is not None and self.pixel_budget < 0:
+            raise ConfigError("the pixel budget cannot be negative")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
 
@@ -82,11 +86,12 @@ def _choice(env: Mapping[str, str], name: str, policy: type[_Policy]) -> _Policy
         raise ConfigError(f"{name} must be one of {choices}, not {value!r}") from None
 
 
-def _pixel_budget(env: Mapping[str, str]) -> int | None:
-    """PIXEL_BUDGET_MB overrides the budget derived from the function's memory."""
-    if not env.get("PIXEL_BUDGET_MB"):
-        return None
-    return _integer(env, "PIXEL_BUDGET_MB", 0) * 1024 * 1024
+def _pixel_budget(env: Mapping[str, str]) -> int:
+    """PIXEL_BUDGET_MB, or the budget derived from the function's memory (budget.py)."""
+    try:
+        return default_pixel_budget(env)
+    except BudgetError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _integer(env: Mapping[str, str], name: str, default: int) -> int:

@@ -30,7 +30,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from typing import Final, Protocol, TypeVar
 
-from .errors import BadSegment, SanitizeError, Truncated, Unsupported
+from .errors import BadSegment, SanitizeError, Truncated, Undecodable, Unsupported
 from .exif import orientation_only_exif, read_orientation
 from .headers import (
     Adobe,
@@ -284,16 +284,13 @@ def _write_upright(cutter: _Cutter, frame: Frame, sink: _Sink) -> None:
     """Turn the already-stripped picture, then strip and verify the result once more."""
     # Imported here: the transform (ctypes, and Pillow for a re-encode) is the rare path,
     # and the CLI's start-up time is measured against `cp -r`.
-    from .transform import TransformFailed, make_upright
+    from .transform import make_upright
 
     report = cutter.report
     stripped = b"".join(cutter.take())
     orientation = report.orientation or 1
-    try:
-        upright = make_upright(stripped, orientation, frame)
-    except (TransformFailed, OSError, SyntaxError, ValueError) as error:
-        # The structure parsed, but the compressed data itself is broken.
-        raise BadSegment(f"image data cannot be decoded to turn it upright: {error}", 0) from None
+    # Within the memory budget (TooLarge beyond it); Undecodable when the data is broken.
+    upright = make_upright(stripped, orientation, frame, budget=cutter.options.pixel_budget)
     report.rotation = upright.method.value
     _recut(upright.jpeg, Options(OrientationPolicy.DROP, max_bytes=_UNLIMITED), sink)
 
@@ -347,8 +344,39 @@ def _reencode(data: bytes, options: Options, error: SanitizeError, failed: _Cutt
     What the failed lossless pass learned (orientation, ICC profile) is used; the new
     JPEG then takes the lossless path itself, so its headers are canonical and verified.
     """
-    del data, options, failed
-    raise error
+    from .budget import default_pixel_budget
+    from .transform import reencode_from_pixels
+
+    orientation = failed.report.orientation
+    policy = options.orientation
+    turn = orientation if policy is OrientationPolicy.APPLY and orientation != 1 else None
+    budget = default_pixel_budget() if options.pixel_budget is None else options.pixel_budget
+    try:
+        jpeg = reencode_from_pixels(
+            data, orientation=turn, icc_profile=failed.clean_icc_profile(), budget=budget
+        )
+    except Undecodable as undecodable:
+        raise Undecodable(
+            f"{error.reason}, and libjpeg cannot decode it either ({undecodable.reason})",
+            error.offset,
+        ) from None
+    # The tag for `keep-tag` is written again; `apply` turned the pixels already.
+    keep_tag = policy is OrientationPolicy.KEEP_TAG
+    again = Options(
+        OrientationPolicy.KEEP_TAG if keep_tag else OrientationPolicy.DROP, max_bytes=_UNLIMITED
+    )
+    sink = _BytesSink()
+    report = _recut(jpeg, again, sink, orientation if keep_tag else None)
+    output = b"".join(sink.pieces)
+    _verify(output, _writes_orientation_tag(again, report))
+    for kind, tally in failed.report.removed.items():
+        report.removed.setdefault(kind, tally)
+    report.bytes_in, report.bytes_out = len(data), len(output)
+    report.orientation = orientation
+    report.method, report.reason = "re-encoded", str(error)
+    if turn is not None:
+        report.rotation = "reencode"
+    return Result(output, report)
 
 
 # --- sinks ----------------------------------------------------------------------------------
