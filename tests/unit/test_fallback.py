@@ -1,9 +1,9 @@
 """A JPEG that cannot be passed on losslessly, but that libjpeg decodes, is re-encoded.
 
-The damage used here is a malformed table after the image data of a complete baseline
-picture: libjpeg (and so a browser) has shown every row by the time it reads it, but the
-lossless path refuses to copy a header no decoder accepts. The fallback decodes the
-pixels as a browser does, turns them upright, and encodes them again with the cleaned
+The damage used here is a second frame header after the image data of a complete
+baseline picture: libjpeg (and so a browser) has shown every row by the time it reads it
+and stops there, but the lossless path refuses to copy a header no decoder accepts. The
+fallback decodes the pixels as a browser does, turns them upright, and encodes them again with the cleaned
 ICC profile; the result goes through the lossless path itself, so it is canonical and
 verified. It is never used for what is not a JPEG, for what is too large, or when the
 setting says `reject`.
@@ -32,12 +32,12 @@ from exif_stripper.verify import verify_jpeg
 from tests.harness import icc_profiles, samples
 from tests.harness.oracle import KEEP_TAG_ALLOWED, exiftool_reports, findings
 
-BROKEN_TABLE = b"\xff\xc4\x00\x03\x00"  # a DHT one byte long: get_dht refuses it
 PROFILE = icc_profiles.matrix_rgb()
 
 
 def _damaged(orientation: int = 1, *, profile: bytes | None = None) -> bytes:
-    """A camera photo (EXIF, XMP, IPTC, a trailer) whose last table is malformed."""
+    """A camera photo (EXIF, XMP, IPTC, a trailer) with a second frame header after its
+    image data (libjpeg: "two SOF markers", after every row is shown)."""
     upright = samples.photo_image(*samples.upright_size((160, 120), orientation), seed=9)
     stored = samples.stored_pixels(upright, orientation)
     base = samples.encode_jpeg(stored, samples.Encoding(quality=90))
@@ -48,7 +48,9 @@ def _damaged(orientation: int = 1, *, profile: bytes | None = None) -> bytes:
         *(samples.icc_segments(profile) if profile else []),
     ]
     photo = samples.compose(base, metadata)
-    return photo[:-2] + BROKEN_TABLE + samples.EOI + samples.samsung_motion_trailer()
+    frame = samples.walk_markers(photo).first(samples.SOF0)
+    second = photo[frame.start : frame.end]
+    return photo[:-2] + second + samples.EOI + samples.samsung_motion_trailer()
 
 
 def _libjpeg(jpeg: bytes) -> Image.Image:
@@ -141,6 +143,24 @@ def test_a_stream_is_read_again_for_the_re_encode() -> None:
 def test_never_re_encoded(data: bytes, options: Options, error: type[SanitizeError]) -> None:
     with pytest.raises(error):
         sanitize_bytes(data, options)
+
+
+def test_a_frame_whose_components_share_an_id_is_re_encoded() -> None:
+    # libjpeg matches scan components to frame components in order, so it decodes a
+    # frame that names one id three times (old encoders wrote that); the lossless path
+    # tracks components by id and refuses it.
+    photo = bytearray(samples.base_jpeg(160, 120, seed=9))
+    layout = samples.walk_markers(bytes(photo))
+    ids = layout.first(samples.SOF0).start + 10, layout.scans[0].start + 5
+    for at in ids:
+        photo[at] = photo[at + (2 if at == ids[1] else 3)] = photo[
+            at + (4 if at == ids[1] else 6)
+        ] = 1
+    data = bytes(photo)
+    result = sanitize_bytes(data)
+    assert result.report.method == "re-encoded"
+    assert "appears twice" in result.report.reason
+    assert samples.psnr(samples.decode(result.jpeg), _libjpeg(data)) >= 40
 
 
 def test_what_libjpeg_cannot_decode_either_is_undecodable() -> None:
