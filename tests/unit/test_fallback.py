@@ -3,10 +3,10 @@
 The damage used here is a second frame header after the image data of a complete
 baseline picture: libjpeg (and so a browser) has shown every row by the time it reads it
 and stops there, but the lossless path refuses to copy a header no decoder accepts. The
-fallback decodes the pixels as a browser does, turns them upright, and encodes them again with the cleaned
-ICC profile; the result goes through the lossless path itself, so it is canonical and
-verified. It is never used for what is not a JPEG, for what is too large, or when the
-setting says `reject`.
+fallback decodes the pixels as a browser does, turns them upright, and encodes them
+again with the cleaned ICC profile; the result goes through the lossless path itself,
+so it is canonical and verified. It is never used for what is not a JPEG, for what is
+too large, or when the setting says `reject`.
 """
 
 from __future__ import annotations
