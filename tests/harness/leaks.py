@@ -30,9 +30,19 @@ def windows(data: bytes, run: int = RUN) -> set[bytes]:
 
 
 def leaked_runs(
-    data: bytes, output: bytes, removed: Sequence[Removed], run: int = RUN
+    data: bytes,
+    output: bytes,
+    removed: Sequence[Removed],
+    run: int = RUN,
+    *,
+    reencoded: bool = False,
 ) -> list[tuple[Removed, bytes]]:
-    """(region, run) for every dropped region a run of which the output copies."""
+    """(region, run) for every dropped region a run of which the output copies.
+
+    A re-encoded output copies nothing but the cleaned ICC profile; its quantization
+    tables may be the source's own by design (transform.py keeps a table where blocks
+    still line up), and the failed lossless pass may have called that table junk.
+    """
     kept = bytearray()
     position = 0
     for start, end in sorted((item.offset, item.offset + item.size) for item in removed):
@@ -41,7 +51,7 @@ def leaked_runs(
     kept += data[position:]
     explained = windows(bytes(kept), run) | _standard_tables(run)
     copied: set[bytes] = set()
-    for piece in copied_pieces(output):
+    for piece in copied_pieces(output, tables=not reencoded):
         copied |= windows(piece, run)
     copied -= explained
     leaks = []
@@ -60,8 +70,9 @@ def leaked_runs(
     return leaks
 
 
-def copied_pieces(jpeg: bytes) -> list[bytes]:
+def copied_pieces(jpeg: bytes, *, tables: bool = True) -> list[bytes]:
     """What a sanitized JPEG copies from its input: each scan's data, each table, ICC."""
+    copied = _COPIED if tables else frozenset({APP2})
     pieces: list[bytes] = []
     scan = bytearray()
     for token in Tokenizer(max_bytes=len(jpeg)).feed(jpeg):
@@ -71,7 +82,7 @@ def copied_pieces(jpeg: bytes) -> list[bytes]:
         if scan:
             pieces.append(bytes(scan))
             scan.clear()
-        if isinstance(token, Segment) and token.marker in _COPIED:
+        if isinstance(token, Segment) and token.marker in copied:
             pieces.append(token.payload)
     return pieces
 

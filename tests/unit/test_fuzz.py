@@ -27,7 +27,7 @@ def test_every_seed_passes_the_oracle(name: str, policy: OrientationPolicy) -> N
 
 @seed(20261130)
 @settings(
-    max_examples=300,
+    max_examples=1000,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
