@@ -1,7 +1,7 @@
 """The fuzzer's properties over the whole sanitizer, in a short fixed-seed pass.
 
 `make fuzz SECONDS=n` runs the same oracle (tests/harness/fuzzing.py) under atheris for
-as long as you like; `make test` runs this: every seed as it is, then a few hundred
+as long as you like; `make test` runs this: every seed as it is, then a thousand
 mutations drawn with a fixed seed, so a run is repeatable and stays under a minute.
 """
 
