@@ -1,11 +1,13 @@
 """Did any dropped byte reach the output? A check shared by the damage tests and the fuzzer.
 
 The sanitizer reports every region it drops (`on_removed`). A run of `RUN` bytes of a
-dropped region that shows up in what the output copies from the input is a leak: in its
-image data, its tables, its ICC profile. The rest of the output (markers, lengths, the
-few fields of SOF, SOS, DRI, JFIF and Adobe) is written from parsed fields and checked
-segment by segment by the verifier; it naturally matches an embedded thumbnail's framing,
-so runs are looked for inside each copied piece only.
+dropped region that shows up in what a lossless output copies from the input is a leak:
+in its image data or its tables. The rest of the output is written from parsed fields and
+checked segment by segment by the verifier (the ICC profile too: it must come out of
+icc.py's cleaning unchanged); it naturally matches an embedded thumbnail's framing, so
+runs are looked for inside each copied piece only. A re-encoded output copies nothing:
+its data is the encoder's, made from the pixels (re-encoding a picture with its own
+tables gives back long runs of its own data, which is no leak).
 
 A run is no leak when the input holds it in what was kept too: two segments may share
 bytes (a thumbnail's Huffman tables are often the primary's), and dropping a region joins
@@ -18,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from exif_stripper.headers import standard_huffman_table
-from exif_stripper.jpeg import APP2, DAC, DHT, DQT, EntropyData, Segment, Tokenizer
+from exif_stripper.jpeg import DAC, DHT, DQT, EntropyData, Segment, Tokenizer
 from exif_stripper.sanitize import Removed
 
 RUN = 16
-_COPIED = frozenset({DQT, DHT, DAC, APP2})
+_COPIED = frozenset({DQT, DHT, DAC})
 
 
 def windows(data: bytes, run: int = RUN) -> set[bytes]:
@@ -30,19 +32,9 @@ def windows(data: bytes, run: int = RUN) -> set[bytes]:
 
 
 def leaked_runs(
-    data: bytes,
-    output: bytes,
-    removed: Sequence[Removed],
-    run: int = RUN,
-    *,
-    reencoded: bool = False,
+    data: bytes, output: bytes, removed: Sequence[Removed], run: int = RUN
 ) -> list[tuple[Removed, bytes]]:
-    """(region, run) for every dropped region a run of which the output copies.
-
-    A re-encoded output copies nothing but the cleaned ICC profile; its quantization
-    tables may be the source's own by design (transform.py keeps a table where blocks
-    still line up), and the failed lossless pass may have called that table junk.
-    """
+    """(region, run) for every dropped region a run of which a lossless output copies."""
     kept = bytearray()
     position = 0
     for start, end in sorted((item.offset, item.offset + item.size) for item in removed):
@@ -51,7 +43,7 @@ def leaked_runs(
     kept += data[position:]
     explained = windows(bytes(kept), run) | _standard_tables(run)
     copied: set[bytes] = set()
-    for piece in copied_pieces(output, tables=not reencoded):
+    for piece in copied_pieces(output):
         copied |= windows(piece, run)
     copied -= explained
     leaks = []
@@ -70,9 +62,8 @@ def leaked_runs(
     return leaks
 
 
-def copied_pieces(jpeg: bytes, *, tables: bool = True) -> list[bytes]:
-    """What a sanitized JPEG copies from its input: each scan's data, each table, ICC."""
-    copied = _COPIED if tables else frozenset({APP2})
+def copied_pieces(jpeg: bytes) -> list[bytes]:
+    """What a lossless output copies from its input: each scan's data, each table."""
     pieces: list[bytes] = []
     scan = bytearray()
     for token in Tokenizer(max_bytes=len(jpeg)).feed(jpeg):
@@ -82,7 +73,7 @@ def copied_pieces(jpeg: bytes, *, tables: bool = True) -> list[bytes]:
         if scan:
             pieces.append(bytes(scan))
             scan.clear()
-        if isinstance(token, Segment) and token.marker in copied:
+        if isinstance(token, Segment) and token.marker in _COPIED:
             pieces.append(token.payload)
     return pieces
 

@@ -192,3 +192,18 @@ def test_the_cli_re_encodes_a_damaged_file_and_a_damaged_stdin(tmp_path: Path) -
     )
     assert refused.returncode == 3
     assert refused.stdout == b""
+
+
+@pytest.mark.xfail(raises=ZeroDivisionError, strict=True, reason="a bug in transform.py")
+def test_a_frame_with_a_sampling_factor_of_0_is_undecodable_for_the_pixel_work() -> None:
+    # Found by the fuzzer: transform.py (the pixel work) divides by a frame's sampling
+    # factors before it checks them. The sanitizer itself refuses such a frame as
+    # undecodable without trying (headers.parse_frame), but the fallback can still meet
+    # one the lossless pass never read as the frame. Strict: it fails once fixed, so this
+    # marker goes then.
+    from exif_stripper.transform import reencode_from_pixels
+
+    photo = bytearray(samples.base_jpeg(16, 16, seed=32, mode="CMYK"))
+    photo[samples.walk_markers(bytes(photo)).first(samples.SOF0).start + 11] = 0x10  # 1x0
+    with pytest.raises(Undecodable):
+        reencode_from_pixels(bytes(photo), orientation=None, icc_profile=None, budget=1 << 28)

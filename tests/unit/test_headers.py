@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from exif_stripper.errors import BadSegment, SanitizeError
+from exif_stripper.errors import BadSegment, SanitizeError, Undecodable
 from exif_stripper.headers import HuffmanTable, check_huffman_code, parse_scan
 from exif_stripper.jpeg import Segment
 from exif_stripper.sanitize import (
@@ -117,7 +117,7 @@ def test_fractional_sampling_is_refused_like_libjpeg_refuses_it() -> None:
     payload[7], payload[10] = 0x31, 0x21  # Y 3x1, Cb 2x1, Cr 1x1
     jpeg = _replace_segment(BASELINE, sof, bytes(payload))
     assert b"Fractional sampling not implemented" in djpeg(jpeg).stderr
-    with pytest.raises(BadSegment, match="fractional"):
+    with pytest.raises(Undecodable, match="fractional"):
         sanitize_bytes(jpeg, LOSSLESS_ONLY)
 
 

@@ -22,6 +22,7 @@ from exif_stripper.errors import (
     SanitizeError,
     TooLarge,
     Truncated,
+    Undecodable,
     Unsupported,
 )
 from exif_stripper.jpeg import Tokenizer
@@ -108,8 +109,14 @@ def test_the_size_limit_is_configurable() -> None:
     sanitize_bytes(PHOTO, Options(max_bytes=len(PHOTO)))
 
 
-def test_zero_width_is_a_bad_segment() -> None:
-    assert isinstance(_reject(_with_sof(0, 48)), BadSegment)
+def test_a_frame_libjpeg_refuses_is_undecodable_without_a_re_encode() -> None:
+    # Nothing can be decoded under a frame header libjpeg refuses (get_sof,
+    # initial_setup): no re-encode is tried, whatever the policy.
+    error = _reject(_with_sof(0, 48))
+    assert isinstance(error, Undecodable)
+    assert error.offset == _segment_at(samples.SOF0).start
+    with pytest.raises(Undecodable, match="width is 0"):
+        sanitize_bytes(_with_sof(0, 48))
 
 
 def test_height_defined_later_by_dnl_is_unsupported() -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
 
-from .errors import BadSegment, TooLarge, Unsupported
+from .errors import BadSegment, TooLarge, Undecodable, Unsupported
 from .icc import CleanProfile, sanitize_profile
 from .jpeg import APP0, APP14, DAC, DHT, DQT, DRI, SOS, Frame, Segment, marker_name
 
@@ -85,14 +85,19 @@ class FrameHeader:
 
 
 def parse_frame(segment: Segment) -> FrameHeader:
-    """SOFn, checked as jdmarker.c get_sof and jdinput.c initial_setup check it."""
+    """SOFn, checked as jdmarker.c get_sof and jdinput.c initial_setup check it.
+
+    A frame header libjpeg refuses leaves nothing to decode, so the fault is `Undecodable`
+    (no re-encode is tried); `Unsupported` flavours and a repeated component id (which
+    libjpeg decodes) are `BadSegment`-like refusals the pixel fallback may still answer.
+    """
     payload, at, marker = segment.payload, segment.offset, segment.marker
     name = marker_name(marker)
     if len(payload) < 6:
-        raise BadSegment(f"{name} frame header too short", at)
+        raise Undecodable(f"{name} frame header too short", at)
     precision, height, width, count = struct.unpack_from(">BHHB", payload)
     if len(payload) != 6 + 3 * count:
-        raise BadSegment(f"frame header length does not match its {count} components", at)
+        raise Undecodable(f"frame header length does not match its {count} components", at)
     if marker in LOSSLESS_FRAMES:
         raise Unsupported(f"lossless JPEG ({name}) is not shown by browsers", at)
     if precision != 8:
@@ -103,7 +108,7 @@ def parse_frame(segment: Segment) -> FrameHeader:
     if height == 0:
         raise Unsupported("a height defined by DNL is not supported", at)
     if width == 0:
-        raise BadSegment("frame width is 0", at)
+        raise Undecodable("frame width is 0", at)
     if width > MAX_DIMENSION or height > MAX_DIMENSION:
         raise TooLarge(f"{width}x{height} pixels: decoders stop at {MAX_DIMENSION} a side", at)
     components: list[Component] = []
@@ -111,9 +116,9 @@ def parse_frame(segment: Segment) -> FrameHeader:
         ident, sampling, quant = payload[6 + 3 * i : 9 + 3 * i]
         h, v = sampling >> 4, sampling & 0x0F
         if not (1 <= h <= 4 and 1 <= v <= 4):
-            raise BadSegment(f"component {ident} has sampling factors {h}x{v}", at)
+            raise Undecodable(f"component {ident} has sampling factors {h}x{v}", at)
         if quant > 3:
-            raise BadSegment(f"component {ident} names quantization table {quant}", at)
+            raise Undecodable(f"component {ident} names quantization table {quant}", at)
         if any(c.id == ident for c in components):
             raise BadSegment(f"component id {ident} appears twice in the frame", at)
         components.append(Component(ident, h, v, quant))
@@ -129,7 +134,7 @@ def _check_upsampling(frame: FrameHeader, at: int) -> None:
     max_v = max(c.v for c in frame.components)
     for c in frame.components:
         if max_h % c.h or max_v % c.v:
-            raise BadSegment(
+            raise Undecodable(
                 f"component {c.id} sampled {c.h}x{c.v} against {max_h}x{max_v}: "
                 "a fractional ratio no decoder upsamples",
                 at,
