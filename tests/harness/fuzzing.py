@@ -32,6 +32,7 @@ from PIL import Image
 
 from exif_stripper.errors import SanitizeError
 from exif_stripper.sanitize import (
+    DamagedPolicy,
     Options,
     OrientationPolicy,
     Removed,
@@ -143,6 +144,11 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
 def policy_for(data: bytes) -> OrientationPolicy:
     """An orientation policy chosen by the input itself, so each input runs one of each."""
     return list(OrientationPolicy)[len(data) % len(OrientationPolicy)]
+
+
+def damaged_for(data: bytes) -> DamagedPolicy:
+    """A damage policy chosen by the input itself (independent of `policy_for`)."""
+    return list(DamagedPolicy)[len(data) // len(OrientationPolicy) % len(DamagedPolicy)]
 
 
 def check(data: bytes, options: Options) -> Result | None:
