@@ -194,6 +194,15 @@ def test_the_cli_re_encodes_a_damaged_file_and_a_damaged_stdin(tmp_path: Path) -
     assert refused.stdout == b""
 
 
+def test_inspect_says_strip_would_re_encode_it() -> None:
+    from exif_stripper.inspection import inspect_stream
+
+    result = inspect_stream(io.BytesIO(_damaged()))
+    assert result.rejected is None
+    assert result.reencoded is not None
+    assert "second frame header" in result.reencoded
+
+
 @pytest.mark.xfail(raises=ZeroDivisionError, strict=True, reason="a bug in transform.py")
 def test_a_frame_with_a_sampling_factor_of_0_is_undecodable_for_the_pixel_work() -> None:
     # Found by the fuzzer: transform.py (the pixel work) divides by a frame's sampling
