@@ -37,8 +37,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -299,15 +298,6 @@ class EmbeddedAws:
     def set_iam_enforcement(self, enforced: bool) -> None:
         """Check every following request against IAM (True) or none (False)."""
         self._post("/moto-api/reset-auth", b"0" if enforced else b"inf")
-
-    @contextmanager
-    def iam_enforced(self) -> Iterator[None]:
-        """IAM enforcement on inside the block, off again afterwards, even on error."""
-        self.set_iam_enforcement(True)
-        try:
-            yield
-        finally:
-            self.set_iam_enforcement(False)
 
     def reset(self) -> None:
         """Forget every resource (moto's /moto-api/reset); the server keeps running."""

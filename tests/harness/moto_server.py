@@ -31,13 +31,17 @@ It serves moto exactly as ``python -m moto.server`` does, with two additions und
   key and never reads ``expiration``, so an expired session keeps working on the emulator
   (tests/integration/test_pipeline.py shows renewal happening, not rejection).
 
-* **SQS batch actions authorized as AWS authorizes them.** moto checks
-  ``DeleteMessageBatch`` against an action ``sqs:DeleteMessageBatch``; AWS has no such
-  permission: "setting permissions for SendMessage, DeleteMessage, or
-  ChangeMessageVisibility sets permissions for the corresponding batch versions"
+* **IAM checks what AWS checks.** moto checks ``DeleteMessageBatch`` against an action
+  ``sqs:DeleteMessageBatch``; AWS has no such permission: "setting permissions for
+  SendMessage, DeleteMessage, or ChangeMessageVisibility sets permissions for the
+  corresponding batch versions"
   (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-batch-api.html).
-  Without this, the worker's DeleteMessageBatch would be refused under the function's
-  own role, which AWS allows.
+  Without this, the worker's DeleteMessageBatch would be refused under the function's own
+  role, which AWS allows. moto names CloudWatch's actions after its signing name
+  (``monitoring:DescribeAlarms``); IAM calls them ``cloudwatch:``. And moto refuses every
+  signed Lambda GET (SignatureDoesNotMatch): its Lambda responses keep the request's
+  headers where the body should be, and the signature is recomputed over them; a GET has
+  no body, so it is recomputed over none, as the client signed it.
 
 * **A delete on a versioned bucket is announced.** A plain DeleteObject there creates a
   delete marker, and S3 sends ``ObjectRemoved:DeleteMarkerCreated``
@@ -46,8 +50,8 @@ It serves moto exactly as ``python -m moto.server`` does, with two additions und
   version, which moto does announce, is not what a user does.) Every client that deletes,
   the AWS CLI and the smoke test included, is thereby treated as S3 would treat it.
 
-This file imports only moto, werkzeug and the standard library, so it runs as a script
-from any working directory.
+This file imports only moto, botocore, werkzeug and the standard library, so it runs as a
+script from any working directory.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from datetime import UTC
 from typing import Any, Final
 from urllib.parse import parse_qs
 
+from botocore.awsrequest import AWSRequest
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -83,6 +88,7 @@ PREFIX: Final = "/_harness/"
 TOKEN: Final = os.environ.get("EMBEDDED_AWS_TOKEN", "")
 LAMBDA_SERVICE: Final = "lambda.amazonaws.com"
 PARTITION: Final = "aws"
+SERVICE_PREFIXES: Final = {"monitoring": "cloudwatch"}
 BATCH_ACTIONS: Final = {
     "sqs:SendMessageBatch": "sqs:SendMessage",
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
@@ -97,11 +103,22 @@ Response = tuple[str, dict[str, Any]]
 
 
 class _IAMRequest(access_control.IAMRequest):
-    """moto's IAM check, with SQS batch actions mapped to the permission AWS checks."""
+    """moto's IAM check of a non-S3 request, with the corrections above."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._action = BATCH_ACTIONS.get(self._action, self._action)
+        service, _, name = self._action.partition(":")
+        action = f"{SERVICE_PREFIXES.get(service, service)}:{name}"
+        self._action = BATCH_ACTIONS.get(action, action)
+
+    def _create_aws_request(self) -> AWSRequest:
+        if self._method not in ("GET", "HEAD") or self._body:
+            return super()._create_aws_request()
+        parsed, self._data = self._data, {}
+        try:
+            return super()._create_aws_request()
+        finally:
+            self._data = parsed
 
 
 # moto imports IAMRequest from this module at each request, so the patch is seen there.
