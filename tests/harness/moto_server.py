@@ -112,6 +112,8 @@ class _IAMRequest(access_control.IAMRequest):
         self._action = BATCH_ACTIONS.get(action, action)
 
     def _create_aws_request(self) -> AWSRequest:
+        # moto signs over `data` when the body is empty, and its Lambda responses fill
+        # `data` with the request's headers; a bodiless GET was signed over nothing.
         if self._method not in ("GET", "HEAD") or self._body:
             return super()._create_aws_request()
         parsed, self._data = self._data, {}
@@ -119,10 +121,6 @@ class _IAMRequest(access_control.IAMRequest):
             return super()._create_aws_request()
         finally:
             self._data = parsed
-
-
-# moto imports IAMRequest from this module at each request, so the patch is seen there.
-access_control.IAMRequest = _IAMRequest  # type: ignore[misc]
 
 
 class _DeletedObject:
@@ -151,7 +149,12 @@ def _set_delete_marker_and_notify(
     return marker
 
 
-S3Backend._set_delete_marker = _set_delete_marker_and_notify  # type: ignore[method-assign]
+def correct_moto() -> None:
+    """Install the corrections, in this process only (never import this module into a
+    process that uses moto for anything else)."""
+    # moto imports IAMRequest from this module at each request, so the patch is seen there.
+    access_control.IAMRequest = _IAMRequest  # type: ignore[misc]
+    S3Backend._set_delete_marker = _set_delete_marker_and_notify  # type: ignore[method-assign]
 
 
 # --- the audit -----------------------------------------------------------------------------
@@ -296,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto puts it into queue URLs
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    correct_moto()
     app = HarnessApplication(DomainDispatcherApplication(create_backend_app))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

@@ -2,9 +2,12 @@
 
 As User A it uploads a photo that carries GPS, camera serials, XMP and a thumbnail to
 bucket A; as User B it waits for the copy in bucket B, downloads it and checks that
-nothing identifying is left and that the pixels are the same; it checks that User B may
-not write to bucket B and User A may not read it; then, as User A, it deletes the photo
-and waits for the copy to leave bucket B.
+nothing identifying is left, that the pixels are the same and that the copy is encrypted
+at rest; it checks that User B may not write to bucket B, that User A may not read it,
+and (on AWS, which speaks HTTPS) that bucket B refuses a request without TLS; then, as
+User A, it deletes the photo and waits for the copy to leave bucket B. On AWS this covers
+what the embedded AWS cannot check (docs/embedded-aws.md): IAM conditions, bucket and
+queue policies, KMS key policies, the function itself and its role.
 
     python -m tests.harness.smoke --env dev          # or: docker compose run --rm test
     python -m tests.harness.smoke --source BUCKET_A --dest BUCKET_B \\
@@ -90,8 +93,12 @@ def run_smoke(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     say: Callable[[str], None] = print,
+    reader_without_tls: S3Client | None = None,
 ) -> SmokeResult:
-    """Upload, wait, check the copy and who may touch it, delete, wait."""
+    """Upload, wait, check the copy and who may touch it, delete, wait.
+
+    `reader_without_tls` is User B over plain HTTP (see `without_tls`): given, the test
+    also checks that bucket B refuses requests without TLS."""
     photo = samples.compose(
         samples.base_jpeg(640, 480, seed=99),
         [samples.exif_segment(samples.camera_exif_with_thumbnail(99)), samples.xmp_segment()],
@@ -104,7 +111,13 @@ def run_smoke(
         copy = _wait_for(lambda: read_object(reader, dest, result.key), timeout, "the copy in B")
         result.seconds_to_copy = time.monotonic() - started
         say(f"copy in {dest} after {result.seconds_to_copy:.1f} s; read as User B")
-        result.checks = _check_clean(photo, copy) + _check_access(uploader, reader, dest, result)
+        result.checks = [
+            *_check_clean(photo, copy),
+            _check_encrypted(reader, dest, result.key),
+            *_check_access(uploader, reader, dest, result.key),
+        ]
+        if reader_without_tls is not None:
+            result.checks.append(_check_tls_only(reader_without_tls, dest, result.key))
         for check in result.checks:
             say(f"  ok: {check}")
     finally:
@@ -137,11 +150,35 @@ def _check_clean(original: bytes, copy: bytes) -> list[str]:
     return checks
 
 
-def _check_access(
-    uploader: S3Client, reader: S3Client, dest: str, result: SmokeResult
-) -> list[str]:
+def _check_encrypted(reader: S3Client, dest: str, key: str) -> str:
+    """SPEC §2: the copy is encrypted at rest. With a KMS key (prod) every step so far
+    needed the key policy's consent too: User A's upload, the function's read and write,
+    User B's download."""
+    encryption = reader.head_object(Bucket=dest, Key=key).get("ServerSideEncryption")
+    if not encryption:
+        raise SmokeFailed("the copy in B is not encrypted at rest")
+    return f"the copy is encrypted at rest ({encryption}) and User B may decrypt it"
+
+
+def _check_tls_only(reader_without_tls: S3Client, dest: str, key: str) -> str:
+    _expect_denied(
+        "User B read bucket B without TLS",
+        lambda: reader_without_tls.get_object(Bucket=dest, Key=key),
+    )
+    return "bucket B refuses a request without TLS (aws:SecureTransport), even User B's read"
+
+
+def without_tls(session: boto3.Session) -> S3Client | None:
+    """An S3 client of `session` over plain HTTP, where S3 is reached over HTTPS (AWS);
+    None where it speaks only HTTP (the embedded AWS), which has nothing to refuse."""
+    if not session.client("s3").meta.endpoint_url.startswith("https://"):
+        return None
+    client: S3Client = session.client("s3", use_ssl=False)
+    return client
+
+
+def _check_access(uploader: S3Client, reader: S3Client, dest: str, key: str) -> list[str]:
     """SPEC §3 from both sides of bucket B: User B only reads it, User A cannot."""
-    key = result.key
     _expect_denied(
         "User B wrote to bucket B", lambda: reader.put_object(Bucket=dest, Key=key, Body=b"x")
     )
@@ -297,6 +334,7 @@ def smoke_environment(
             names.dest,
             timeout=timeout,
             say=say,
+            reader_without_tls=without_tls(reader),
         )
 
 
@@ -325,9 +363,16 @@ def main(argv: list[str] | None = None) -> int:
                 caller = boto3.Session(region_name=names.region)
             smoke_environment(caller, names, timeout=args.timeout)
         else:
-            uploader = boto3.Session(profile_name=args.uploader_profile).client("s3")
-            reader = boto3.Session(profile_name=args.reader_profile).client("s3")
-            run_smoke(uploader, reader, args.source, args.dest, timeout=args.timeout)
+            uploader = boto3.Session(profile_name=args.uploader_profile)
+            reader = boto3.Session(profile_name=args.reader_profile)
+            run_smoke(
+                uploader.client("s3"),
+                reader.client("s3"),
+                args.source,
+                args.dest,
+                timeout=args.timeout,
+                reader_without_tls=without_tls(reader),
+            )
     except SmokeFailed as failure:
         print(f"smoke test FAILED: {failure}", file=sys.stderr)
         return 1

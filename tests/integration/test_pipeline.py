@@ -582,7 +582,11 @@ def test_the_smoke_test_passes_on_the_embedded_aws_with_keys_it_makes_and_delete
         done = run_smoke_command(stack, smoke_command, "--timeout", str(SETTLE))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "smoke test passed" in done.stdout
-    for check in ("User B may not write to bucket B", "User A may not read bucket B"):
+    for check in (
+        "the copy is encrypted at rest (AES256)",
+        "User B may not write to bucket B",
+        "User A may not read bucket B",
+    ):
         assert f"ok: {check}" in done.stdout
     assert "access keys deleted" in done.stdout
     assert {user: access_keys(stack, user) for user in keys_before} == keys_before
