@@ -76,6 +76,9 @@ inputs = {
   maximum_concurrency            = local.env.queue_maximum_concurrency
   enabled                        = local.env.processing_enabled
 
+  batch_size                         = local.env.queue_batch_size
+  maximum_batching_window_in_seconds = local.env.queue_batching_window_seconds
+
   log_retention_days  = local.env.log_retention_days
   alarm_sns_topic_arn = local.env.alarm_sns_topic_arn
 }
