@@ -12,7 +12,8 @@ order. A rejected photo is a success here: it is logged and counted, not retried
 direct S3 event (a manual invoke) is accepted too. The local worker calls `handle` with
 the same Lambda-shaped events.
 
-Thread safety: Python's logging takes a lock per handler, and every log line here carries
+Thread safety: the threads share one boto3 client (clients are thread-safe, sessions and
+resources are not), Python's logging takes a lock per handler, and every log line carries
 its fields in `extra`, never in keys appended to the shared Logger (append_keys is not
 thread-safe: powertools-lambda-python#2040). Powertools' Metrics is not thread-safe
 (add_metric reads, then replaces, an entry of a shared dict: powertools-lambda-python#7467),

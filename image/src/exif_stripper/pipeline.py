@@ -59,10 +59,10 @@ class SourceKeptChanging(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class SourceVersion:
-    """Which object of bucket A a step saw: its version id (\"null\" when the bucket is
-    not versioned) and its ETag. Version ids are never reused, so a changed key never
-    compares equal; on an unversioned bucket an overwrite with the very same bytes does,
-    and then B is right as it is."""
+    """Which object of bucket A a step saw: its version id ("null" when the bucket is not
+    versioned) and its ETag. Version ids are never reused, so a changed key never compares
+    equal; on an unversioned bucket an overwrite with the very same bytes may, and then B
+    is right as it is."""
 
     version_id: str
     etag: str
