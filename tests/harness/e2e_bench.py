@@ -90,7 +90,10 @@ def bench_end_to_end(count: int) -> None:
         with stack.worker():
             _warm_up(stack, uploader, reader, small[0])
             latencies = _latencies(stack, uploader, reader, small, count)
-        print(f"e2e: {count} photos of {size:.1f} MB (1600x1200 with EXIF, GPS, XMP, ICC)")
+        print(
+            f"e2e: {count} photos of {size:.1f} MB (1600x1200 with EXIF, GPS, XMP, ICC); "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         _print_latency(latencies)
         runs = [(small, count, 1, threads) for threads in THREAD_SWEEP]
         runs += [(small, count, workers, DEFAULT_BATCH_THREADS) for workers in WORKER_SWEEP]
@@ -173,7 +176,7 @@ def _burst(
             ]
         for worker in started:
             _until_polling(worker)
-        emulator = _emulator_pid()
+        emulator = _emulator_pid(stack)
         log = stack.aws.log_path
         cpu_before = [_cpu_ms(w.process.pid) for w in started], _cpu_ms(emulator)
         log_before = log.stat().st_size
@@ -285,8 +288,9 @@ def _json_lines(worker: Worker) -> Iterator[dict[str, Any]]:
 # --- where the time goes: the processes' CPU, memory and the emulator's request log -----------
 
 
-def _emulator_pid() -> int:
-    """The moto server this process started (the harness's child process)."""
+def _emulator_pid(stack: Stack) -> int:
+    """The emulator's process: the child of this process that serves the stack's port."""
+    port = stack.aws.endpoint_url.rsplit(":", 1)[1].encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -294,9 +298,10 @@ def _emulator_pid() -> int:
             stat, command = (entry / "stat").read_text(), (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"moto.server" in command:
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and port in command.split(b"\0"):
             return int(entry.name)
-    raise LookupError("no moto server among this process's children")
+    raise LookupError(f"no child process of this one serves port {port.decode()}")
 
 
 def _cpu_ms(pid: int) -> float:
@@ -346,7 +351,10 @@ def _row(burst: Burst, first: Burst) -> str:
 
 
 def _print_throughput(bursts: list[Burst]) -> None:
-    print("  throughput, a burst of events queued at once (workers x BATCH_THREADS):")
+    print(
+        "  throughput, a burst of events queued at once (workers x BATCH_THREADS); load "
+        f"average now {os.getloadavg()[0]:.1f}:"
+    )
     for burst in bursts:
         print(f"    {_row(burst, bursts[0])}")
     one, default = bursts[0], bursts[THREAD_SWEEP.index(DEFAULT_BATCH_THREADS)]
