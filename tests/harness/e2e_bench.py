@@ -101,7 +101,7 @@ def bench_end_to_end(count: int) -> None:
         bursts: list[Burst] = []
         for photos, photo_count, workers, threads in runs:
             bursts.append(_burst(stack, uploader, photos, photo_count, workers, threads))
-            print(f"  burst: {_row(bursts[-1], bursts[0])}", flush=True)
+            print(f"  burst: {_row(bursts[-1], bursts)}", flush=True)
     _print_throughput(bursts)
 
 
@@ -338,7 +338,9 @@ def _in_buckets(path: str, stack: Stack, prefix: str) -> bool:
 # --- the table ------------------------------------------------------------------------------------
 
 
-def _row(burst: Burst, first: Burst) -> str:
+def _row(burst: Burst, bursts: list[Burst]) -> str:
+    """One run, its photos/s also as a multiple of one worker with one thread (same photos)."""
+    first = next(b for b in bursts if b.megabytes == burst.megabytes)
     return (
         f"{burst.megabytes:3.1f} MB  {burst.workers} x {burst.threads:>2} threads  "
         f"{burst.photos_per_s:6.1f} photos/s ({burst.photos_per_s / first.photos_per_s:4.1f}x)  "
@@ -356,7 +358,7 @@ def _print_throughput(bursts: list[Burst]) -> None:
         f"average now {os.getloadavg()[0]:.1f}:"
     )
     for burst in bursts:
-        print(f"    {_row(burst, bursts[0])}")
+        print(f"    {_row(burst, bursts)}")
     one, default = bursts[0], bursts[THREAD_SWEEP.index(DEFAULT_BATCH_THREADS)]
     print(
         f"  one worker at the default {DEFAULT_BATCH_THREADS} threads: "
