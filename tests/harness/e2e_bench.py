@@ -9,6 +9,7 @@ On the embedded AWS (the stack `make demo` runs), with `exif-stripper worker` pr
               event sent to the last copy written. Once per configuration: one worker with
               1, 2, 4, the default and 16 threads (BATCH_THREADS), then 2 and 4 workers at
               the default; then N/4 camera photos (12 MP, ~4 MB) at 1 and the default.
+              Two rounds of all of them; the table keeps each run's faster round.
   per run     the oldest message (how long the last event waited in the queue before a
               worker took it: SQS's ApproximateAgeOfOldestMessage at its peak); CPU-ms per
               photo of the workers and of the emulator (/proc); the workers' peak memory
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 POLL: Final = 0.005
 THREAD_SWEEP: Final = (1, 2, 4, DEFAULT_BATCH_THREADS, 16)  # one worker
 WORKER_SWEEP: Final = (2, 4)  # at DEFAULT_BATCH_THREADS each
+ROUNDS: Final = 2  # each run's best round is kept: the one least disturbed by other work
 TODAY: Final = (17, 25)  # photos/s of one sequential worker before threads (issue 9)
 CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 
@@ -98,11 +100,16 @@ def bench_end_to_end(count: int) -> None:
         runs = [(small, count, 1, threads) for threads in THREAD_SWEEP]
         runs += [(small, count, workers, DEFAULT_BATCH_THREADS) for workers in WORKER_SWEEP]
         runs += [(large, max(count // 4, 10), 1, threads) for threads in (1, DEFAULT_BATCH_THREADS)]
-        bursts: list[Burst] = []
-        for photos, photo_count, workers, threads in runs:
-            bursts.append(_burst(stack, uploader, photos, photo_count, workers, threads))
-            print(f"  burst: {_row(bursts[-1], bursts)}", flush=True)
-    _print_throughput(bursts)
+        best: list[Burst] = []
+        for round_ in range(ROUNDS):  # round after round, so a busy spell hits every run alike
+            for i, (photos, photo_count, workers, threads) in enumerate(runs):
+                burst = _burst(stack, uploader, photos, photo_count, workers, threads, round_)
+                print(f"  burst {round_ + 1}/{ROUNDS}: {_row(burst, [*best, burst])}", flush=True)
+                if round_ == 0:
+                    best.append(burst)
+                elif burst.photos_per_s > best[i].photos_per_s:
+                    best[i] = burst
+    _print_throughput(best)
 
 
 # --- latency -------------------------------------------------------------------------------------
@@ -155,10 +162,16 @@ def _print_latency(latencies: list[float]) -> None:
 
 
 def _burst(
-    stack: Stack, uploader: S3Client, photos: list[bytes], count: int, workers: int, threads: int
+    stack: Stack,
+    uploader: S3Client,
+    photos: list[bytes],
+    count: int,
+    workers: int,
+    threads: int,
+    round_: int,
 ) -> Burst:
     megabytes = statistics.mean(len(p) for p in photos) / 1e6
-    prefix = f"burst-{megabytes:.0f}mb-{workers}x{threads}/"
+    prefix = f"burst-{megabytes:.0f}mb-{workers}x{threads}-{round_}/"
     keys = [f"{prefix}{i:04d}.jpg" for i in range(count)]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(
