@@ -49,6 +49,10 @@ locals {
   noncurrent_version_expiration_days = 7
   ecr_image_retention_count          = 10
 
+  # A role that may write to bucket B besides the function (repairs with `exif-stripper sync`);
+  # null: none.
+  break_glass_role_arn = null
+
   # Alarms: null creates them without notifications.
   alarm_sns_topic_arn = null
 

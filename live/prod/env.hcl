@@ -62,6 +62,12 @@ locals {
   noncurrent_version_expiration_days = 90
   ecr_image_retention_count          = 30
 
+  # A role that may write to bucket B besides the function, for repairs with
+  # `exif-stripper sync` and incidents (SPEC §3); null: none. Set it to an existing role of
+  # this account (arn:aws:iam::<account>:role/<name>) before you need it: bucket B's policy
+  # refuses object writes from every other principal, administrators included.
+  break_glass_role_arn = null
+
   # REPLACE: an existing SNS topic of this account that reaches whoever is on call (the topic
   # name is a placeholder). The dead-letter-queue, error and throttle alarms notify it.
   alarm_sns_topic_arn = "arn:aws:sns:${local.region}:${local.account_id}:exif-stripper-alarms"

@@ -637,8 +637,8 @@ def test_the_same_bucket_twice_refuses_to_start() -> None:
         ({"MAX_BYTES": "lots"}, "MAX_BYTES must be a whole number"),
         ({"MAX_PIXELS": "0"}, "must be positive"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL must be one of"),
-        ({"BATCH_THREADS": "0"}, "BATCH_THREADS must be between 1 and 32"),
-        ({"BATCH_THREADS": "33"}, "BATCH_THREADS must be between 1 and 32"),
+        ({"BATCH_THREADS": "0"}, "BATCH_THREADS must be between 1 and 64"),
+        ({"BATCH_THREADS": "65"}, "BATCH_THREADS must be between 1 and 64"),
         ({"BATCH_THREADS": "many"}, "BATCH_THREADS must be a whole number"),
     ],
 )

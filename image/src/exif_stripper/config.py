@@ -18,9 +18,10 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Records of one SQS batch processed at once. The work is mostly waiting on S3, so threads
 # overlap it; the default is measured (docs/capacity.md, `make bench`'s e2e section).
 DEFAULT_BATCH_THREADS: Final = 10
-# Each thread holds up to two S3 connections (the source's body while the copy is sent),
-# and the clients' pool has 2 x MAX_BATCH_THREADS (aws.py).
-MAX_BATCH_THREADS: Final = 32
+# As the exif-lambda module's batch_threads allows. Each thread holds up to two S3
+# connections (the source's body while the copy is sent): the clients' pool has
+# 2 x MAX_BATCH_THREADS (aws.py).
+MAX_BATCH_THREADS: Final = 64
 
 
 class ConfigError(ValueError):

@@ -75,6 +75,7 @@ inputs = {
   reserved_concurrent_executions = local.env.lambda_reserved_concurrency
   maximum_concurrency            = local.env.queue_maximum_concurrency
   enabled                        = local.env.processing_enabled
+  batch_threads                  = local.env.lambda_batch_threads
 
   batch_size                         = local.env.queue_batch_size
   maximum_batching_window_in_seconds = local.env.queue_batching_window_seconds
