@@ -18,6 +18,13 @@ from .sanitize import DEFAULT_MAX_BYTES, DamagedPolicy, Options, OrientationPoli
 
 _Policy = TypeVar("_Policy", bound=StrEnum)
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Records of one SQS batch processed at once. The work is mostly waiting on S3, so threads
+# overlap it; the default is measured (docs/capacity.md, `make bench`'s e2e section).
+DEFAULT_BATCH_THREADS: Final = 10
+# As the exif-lambda module's batch_threads allows. Each thread holds up to two S3
+# connections (the source's body while the copy is sent): the clients' pool has
+# 2 x MAX_BATCH_THREADS (aws.py).
+MAX_BATCH_THREADS: Final = 64
 
 
 class ConfigError(ValueError):
@@ -36,6 +43,7 @@ class Settings:
     # PIXEL_BUDGET_MB or function memory fails then.
     pixel_budget: int | None = None
     log_level: str = "INFO"
+    batch_threads: int = DEFAULT_BATCH_THREADS
 
     def __post_init__(self) -> None:
         if not self.source_bucket or not self.dest_bucket:
@@ -51,6 +59,8 @@ class Settings:
             raise ConfigError("MAX_BYTES must be positive")
         if self.pixel_budget is not None and self.pixel_budget < 0:
             raise ConfigError("the pixel budget cannot be negative")
+        if not 1 <= self.batch_threads <= MAX_BATCH_THREADS:
+            raise ConfigError(f"BATCH_THREADS must be between 1 and {MAX_BATCH_THREADS}")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
 
@@ -73,6 +83,7 @@ class Settings:
             max_bytes=_integer(env, "MAX_BYTES", DEFAULT_MAX_BYTES),
             pixel_budget=_pixel_budget(env),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            batch_threads=_integer(env, "BATCH_THREADS", DEFAULT_BATCH_THREADS),
         )
 
 
