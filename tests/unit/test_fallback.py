@@ -203,13 +203,11 @@ def test_inspect_says_strip_would_re_encode_it() -> None:
     assert "second frame header" in result.reencoded
 
 
-@pytest.mark.xfail(raises=ZeroDivisionError, strict=True, reason="a bug in transform.py")
 def test_a_frame_with_a_sampling_factor_of_0_is_undecodable_for_the_pixel_work() -> None:
-    # Found by the fuzzer: transform.py (the pixel work) divides by a frame's sampling
-    # factors before it checks them. The sanitizer itself refuses such a frame as
-    # undecodable without trying (headers.parse_frame), but the fallback can still meet
-    # one the lossless pass never read as the frame. Strict: it fails once fixed, so this
-    # marker goes then.
+    # Found by the fuzzer: the pixel work divided by a frame's sampling factors before it
+    # checked them. The sanitizer itself refuses such a frame as undecodable without
+    # trying (headers.parse_frame), but the fallback can still meet one the lossless pass
+    # never read as the frame.
     from exif_stripper.transform import reencode_from_pixels
 
     photo = bytearray(samples.base_jpeg(16, 16, seed=32, mode="CMYK"))
