@@ -6,11 +6,10 @@ its key: every step reads the current state of bucket A and moves B towards
 that raced with a newer upload or delete is corrected by the newer event, or by the
 re-check after writing. The function never reads bucket B: its role may only write and
 delete there (SPEC §3), so a duplicate event costs one more PutObject, not a GetObject
-permission. (`sync`, run by an operator, does read B to plan.)
+permission. (`sync`, run by an operator, lists B to plan.)
 
 Outcomes, one per key and event:
     written    B now holds the sanitized current A
-    unchanged  B already held it (reported by `sync` only)
     deleted    A no longer has the key, so B no longer has it either
     kept       a removal event, but A has the key again: the creation event will follow
     rejected   A's object is not a JPEG we can vouch for: nothing written, B cleared
@@ -137,19 +136,6 @@ class Pipeline:
             source_etag=etag,
         )
 
-    def is_current(self, copy: dict[str, Any], etag: str) -> bool:
-        """True when `copy` (B's HeadObject) was made from source ETag `etag` as we would now.
-
-        For `sync`, which plans with an operator's credentials; the function itself has no
-        permission to read bucket B.
-        """
-        meta: dict[str, str] = copy.get("Metadata", {})
-        return (
-            meta.get(META_ETAG) == etag
-            and meta.get(META_SANITIZER) == __version__
-            and meta.get(META_POLICY) == self.settings.orientation.value
-        )
-
     # -- removed ------------------------------------------------------------------------
 
     def removed(self, key: str) -> Outcome:
@@ -177,10 +163,6 @@ class Pipeline:
 
     def _head_source(self, key: str) -> bool:
         return self._head(self.settings.source_bucket, key) is not None
-
-    def head_copy(self, key: str) -> dict[str, Any] | None:
-        """B's HeadObject for `key` (for `sync`; the function may not read B)."""
-        return self._head(self.settings.dest_bucket, key)
 
     def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
         try:
