@@ -36,6 +36,8 @@ from types import TracebackType
 from typing import TypedDict
 
 DEFAULT_REGION = "us-east-1"
+# moto's server, with its SQS made to scale with a queue's depth (see that file's notes).
+MOTO_SERVER = Path(__file__).with_name("moto_scaling.py")
 
 # Any value works while IAM enforcement is off; moto answers as account 123456789012.
 ADMIN_ACCESS_KEY_ID = "testing"
@@ -178,7 +180,7 @@ class EmbeddedAws:
         env["MOTO_PORT"] = str(port)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                [sys.executable, str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
