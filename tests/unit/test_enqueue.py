@@ -21,7 +21,7 @@ from exif_stripper import handler
 from exif_stripper.config import Settings
 from exif_stripper.enqueue import DEPTH_POLL, Enqueuer, Sent, s3_event
 from exif_stripper.pipeline import Pipeline
-from exif_stripper.sync import Action, Entry, Kind, list_bucket, plan
+from exif_stripper.sync import Action, Entry, Kind, ListingOrderError, list_bucket, plan
 from tests.harness import samples
 from tests.harness.in_process_aws import REGION, InProcessAws, in_process_aws
 
@@ -265,6 +265,19 @@ def test_an_interrupted_run_says_where_to_resume(aws: InProcessAws, queue: str) 
     sent = Enqueuer(aws.sqs, queue, aws.source, threads=2).run(interrupted(), start_after="!")
     assert sent.stopped == "interrupted"
     assert sent.resume_after == "019.jpg"  # two whole batches; the last five were not sent
+    assert sent_keys(drain(aws, queue)) == numbered(20)
+
+
+def test_a_plan_that_fails_midway_stops_the_run_with_where_to_resume(
+    aws: InProcessAws, queue: str
+) -> None:
+    def failing() -> Iterator[Action]:
+        yield from missing(*numbered(25))
+        raise ListingOrderError("bucket B lists 'a' after 'b'")
+
+    sent = Enqueuer(aws.sqs, queue, aws.source, threads=2).run(failing())
+    assert sent.stopped == "ListingOrderError: bucket B lists 'a' after 'b'"
+    assert sent.resume_after == "019.jpg"
     assert sent_keys(drain(aws, queue)) == numbered(20)
 
 

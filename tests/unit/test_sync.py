@@ -322,3 +322,13 @@ def test_max_queue_depth_without_enqueue_is_a_usage_error(
     with pytest.raises(SystemExit) as exit_:
         sync(capsys, aws, "--max-queue-depth", "10")
     assert exit_.value.code == cli.USAGE
+
+
+def test_an_aws_error_is_one_line_on_stderr_and_exit_code_1(
+    aws: InProcessAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["sync", "--source", aws.source, "--dest", "no-such-bucket"])
+    assert code == cli.IO_ERROR
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "NoSuchBucket" in captured.err

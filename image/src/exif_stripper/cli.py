@@ -420,9 +420,10 @@ def _worker(args: argparse.Namespace) -> int:
 def _sync(args: argparse.Namespace) -> int:
     """Plan, then act: on the queue (--enqueue) or here. stdout carries only the plan's
     counts and the outcomes; the progress bar and errors go to stderr."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from . import sync
     from .aws import s3_client
-    from .enqueue import EnqueueError
     from .inventory import InventoryError
 
     if args.max_queue_depth and not args.enqueue:
@@ -453,7 +454,7 @@ def _sync(args: argparse.Namespace) -> int:
         if args.enqueue:
             return _sync_enqueue(args, settings, actions, tally, progress)
         return _sync_locally(args, settings, s3, actions, tally, progress)
-    except (sync.ListingOrderError, InventoryError, EnqueueError) as error:
+    except (sync.ListingOrderError, InventoryError, BotoCoreError, ClientError) as error:
         progress.close()
         _say(f"sync: {error}")
         return IO_ERROR

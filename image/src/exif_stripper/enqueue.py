@@ -13,9 +13,9 @@ threads, so memory stays flat. An entry that SQS reports as failed for its own r
 refuses as malformed stops the run. Sending is at least once: a batch sent again after a
 lost reply makes duplicates, which the function handles like any repeated event.
 
-Resuming: batches complete out of order, so the run keeps the last key before which
-every planned message was sent (`Sent.resume_after`); `sync --start-after` that key
-repeats nothing that was sent and misses nothing that was not.
+Resuming: batches complete out of order, so the run keeps the last key up to which every
+planned message was sent (`Sent.resume_after`); `sync --start-after` that key misses
+nothing that was not sent, and repeats only batches that were in flight when it stopped.
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ class Enqueuer:
         start_after: str = "",
         on_sent: Callable[[int], None] = lambda count: None,
     ) -> Sent:
-        """Send every action that is work; stops early on a refused message or Ctrl-C."""
+        """Send every action that is work. Stops early on a refused message, an error of
+        the plan itself, or Ctrl-C, and says so in `Sent.stopped`."""
         started = time.perf_counter()
         self._watermark = start_after
         slots = threading.BoundedSemaphore(self.threads * 2)
@@ -158,6 +159,8 @@ class Enqueuer:
                     submit(number, batch)
             except KeyboardInterrupt:
                 stopped = "interrupted"  # the batches in flight still finish (with the pool)
+            except Exception as error:  # the plan failed (a listing, an inventory file)
+                stopped = f"{type(error).__name__}: {error}"
         return Sent(
             messages=self._sent,
             retried=self._retried,
