@@ -99,6 +99,18 @@ class Sqs:
     def answer(self, request: dict[str, Any], keys: list[str]) -> Any:
         return self._sqs.send_message_batch(**request)
 
+    def all_but(self, request: dict[str, Any], index: int, *, fault: bool, code: str) -> Any:
+        """SQS's answer when it takes every entry but the `index`th, for `code`."""
+        bad = request["Entries"][index]
+        good = [entry for entry in request["Entries"] if entry is not bad]
+        result = (
+            self._sqs.send_message_batch(QueueUrl=request["QueueUrl"], Entries=good)
+            if good
+            else {"Successful": []}
+        )
+        result["Failed"] = [{"Id": bad["Id"], "SenderFault": fault, "Code": code, "Message": "-"}]
+        return result
+
 
 # --- what the function receives ----------------------------------------------------------------
 
@@ -169,26 +181,10 @@ class FailsEachEntryOnce(Sqs):
         self.failed: set[str] = set()
 
     def answer(self, request: dict[str, Any], keys: list[str]) -> Any:
-        first = request["Entries"][0]
         if keys[0] in self.failed:
             return self._sqs.send_message_batch(**request)
         self.failed.add(keys[0])
-        result = (
-            self._sqs.send_message_batch(
-                QueueUrl=request["QueueUrl"], Entries=request["Entries"][1:]
-            )
-            if len(keys) > 1
-            else {"Successful": []}
-        )
-        result["Failed"] = [
-            {
-                "Id": first["Id"],
-                "SenderFault": False,
-                "Code": "InternalError",
-                "Message": "try again",
-            }
-        ]
-        return result
+        return self.all_but(request, 0, fault=False, code="InternalError")
 
 
 def test_entries_sqs_reports_failed_are_sent_again_until_taken(
@@ -218,18 +214,9 @@ class Refuses(Sqs):
             time.sleep(0.3)  # this batch finishes after the ones sent after it
         if self.refused not in keys:
             return self._sqs.send_message_batch(**request)
-        bad = request["Entries"][keys.index(self.refused)]
-        good = [entry for entry in request["Entries"] if entry is not bad]
-        result = self._sqs.send_message_batch(QueueUrl=request["QueueUrl"], Entries=good)
-        result["Failed"] = [
-            {
-                "Id": bad["Id"],
-                "SenderFault": True,
-                "Code": "InvalidMessageContents",
-                "Message": "no",
-            }
-        ]
-        return result
+        return self.all_but(
+            request, keys.index(self.refused), fault=True, code="InvalidMessageContents"
+        )
 
 
 def test_a_refused_message_stops_the_run_and_says_where_to_resume(

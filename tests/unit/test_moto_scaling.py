@@ -7,11 +7,10 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from tests.harness import moto_scaling
+from tests.harness.in_process_aws import in_process_aws
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -19,12 +18,8 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[SQSClient]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield boto3.client("sqs")
+    with in_process_aws(monkeypatch) as aws:
+        yield aws.sqs
 
 
 def queues(sqs: SQSClient) -> list[str]:

@@ -430,7 +430,7 @@ def _sync(args: argparse.Namespace) -> int:
         raise _UsageError("--max-queue-depth needs --enqueue")
     settings = _settings(args)
     s3 = s3_client()
-    progress = _SyncProgress("sent" if args.enqueue else "done")
+    progress = _SyncProgress(*(("sent", " messages") if args.enqueue else ("done", " keys")))
     tally = sync.Tally()
 
     def counted(actions: Iterable[sync.Action]) -> Iterator[sync.Action]:
@@ -458,6 +458,8 @@ def _sync(args: argparse.Namespace) -> int:
         progress.close()
         _say(f"sync: {error}")
         return IO_ERROR
+    finally:
+        progress.close()  # also on Ctrl-C, so the terminal is left clean
 
 
 def _sync_source(args: argparse.Namespace, settings: Settings, s3: S3Client) -> Iterable[Entry]:
@@ -542,7 +544,7 @@ class _SyncProgress:
     steps done), and the lines of stdout printed between them. Callbacks may come from
     any thread."""
 
-    def __init__(self, second: str) -> None:
+    def __init__(self, second: str, unit: str) -> None:
         import threading
 
         self._lock = threading.Lock()
@@ -552,7 +554,7 @@ class _SyncProgress:
 
             self._bars = [
                 tqdm(desc="planned", unit=" keys", file=sys.stderr, leave=False),
-                tqdm(desc=second, unit=" keys", file=sys.stderr, leave=False, position=1),
+                tqdm(desc=second, unit=unit, file=sys.stderr, leave=False, position=1),
             ]
 
     def planned(self) -> None:
