@@ -7,13 +7,17 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
-TOOLS := .tools
+# The toolbox (docker-compose.yml) keeps both in its cache volume instead of the checkout, so
+# a host's .venv and the container's never overwrite each other.
+TOOLS ?= .tools
 UV := $(TOOLS)/bin/uv
-VENV := .venv
+VENV ?= .venv
 RUN := $(VENV)/bin
 # uv must use the machine's Python (>= 3.11) and never download one.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
+# uv syncs the environment the targets below run from.
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: help
 help: ## list the targets
@@ -37,10 +41,13 @@ lock: $(UV) ## re-resolve uv.lock after a dependency change
 	$(UV) lock
 
 # exiftool is the tests' independent oracle; jpegtran and libturbojpeg are the lossless
-# transform the sanitizer and the benchmark use. Debian/Ubuntu package names.
-SYSTEM_PACKAGES := libimage-exiftool-perl libjpeg-turbo-progs libturbojpeg0
+# transform the sanitizer and the benchmark use; the ICC profiles of icc-profiles-free,
+# colord-data and Ghostscript (libgs-common) are real profiles the ICC tests convert
+# colours through. Debian/Ubuntu package names.
+SYSTEM_PACKAGES := libimage-exiftool-perl libjpeg-turbo-progs libturbojpeg0 \
+	icc-profiles-free colord-data libgs-common
 .PHONY: system-deps
-system-deps: ## install exiftool, jpegtran and libturbojpeg (apt, when missing)
+system-deps: ## install exiftool, jpegtran, libturbojpeg, ICC profiles (apt, when missing)
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -74,6 +81,18 @@ test-integration: venv terraform-config ## the slow tests alone: Terraform and t
 .PHONY: terraform-config
 terraform-config: venv ## write .terraformrc.generated (use it as TF_CLI_CONFIG_FILE)
 	$(RUN)/python -m tests.harness.terraform_cli
+
+# Each Terragrunt unit commits its provider lock file (live/<env>/<unit>/.terraform.lock.hcl),
+# the same for dev and prod. Offline it holds the hashes this machine can compute from its
+# provider mirror; online it adds the registry's hashes for every platform (CI's runners, Linux
+# and macOS laptops). Run the online one after changing a provider constraint.
+.PHONY: provider-locks
+provider-locks: venv ## lock each live/ unit's providers from the local mirror (offline)
+	$(RUN)/python -m tests.harness.provider_locks
+
+.PHONY: provider-locks-online
+provider-locks-online: venv ## add every platform's provider hashes to the lock files (needs the registry)
+	$(RUN)/python -m tests.harness.provider_locks --online $(foreach p,$(PLATFORMS),--platform $(p))
 
 .PHONY: bench
 bench: venv system-deps ## throughput and memory benchmark (CORPUS=dir for your own photos)

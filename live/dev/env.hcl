@@ -36,6 +36,8 @@ locals {
   lambda_reserved_concurrency = -1
   # Most concurrent invocations the queue drives (2 is the smallest SQS allows).
   queue_maximum_concurrency = 2
+  # Records of one SQS batch the function processes at once (its work is mostly S3 I/O).
+  lambda_batch_threads = 8
   # false pauses processing: events wait in the queue (SPEC §2) until it is true again.
   processing_enabled = true
 
@@ -43,6 +45,10 @@ locals {
   log_retention_days                 = 7
   noncurrent_version_expiration_days = 7
   ecr_image_retention_count          = 10
+
+  # A role that may write to bucket B besides the function (repairs with `exif-stripper sync`);
+  # null: none.
+  break_glass_role_arn = null
 
   # Alarms: null creates them without notifications.
   alarm_sns_topic_arn = null

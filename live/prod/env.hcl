@@ -44,6 +44,8 @@ locals {
   # Most concurrent invocations the queue drives; at most lambda_reserved_concurrency, or the
   # surplus is throttled.
   queue_maximum_concurrency = 20
+  # Records of one SQS batch the function processes at once (its work is mostly S3 I/O).
+  lambda_batch_threads = 8
   # false pauses processing: events wait in the queue (SPEC §2) until it is true again.
   processing_enabled = true
 
@@ -51,6 +53,12 @@ locals {
   log_retention_days                 = 365
   noncurrent_version_expiration_days = 90
   ecr_image_retention_count          = 30
+
+  # A role that may write to bucket B besides the function, for repairs with
+  # `exif-stripper sync` and incidents (SPEC §3); null: none. Set it to an existing role of
+  # this account (arn:aws:iam::<account>:role/<name>) before you need it: bucket B's policy
+  # refuses object writes from every other principal, administrators included.
+  break_glass_role_arn = null
 
   # REPLACE: an existing SNS topic of this account that reaches whoever is on call (the topic
   # name is a placeholder). The dead-letter-queue, error and throttle alarms notify it.

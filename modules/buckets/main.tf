@@ -7,7 +7,28 @@ locals {
   }
 
   use_kms = var.kms_key_arn != null
+
+  # Bucket B takes object writes from the function's execution role and the break-glass role
+  # only (SPEC §3). The role's ARN is built from its name and this account, so the buckets do
+  # not depend on the function (which depends on them).
+  writer_arns = compact([
+    "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${var.writer_role_name}",
+    var.break_glass_role_arn,
+  ])
+
+  # Which bucket gets which policy statements; the keys depend on inputs only, so for_each
+  # knows them at plan time.
+  policy_templates = {
+    for key in keys(local.buckets) : key => concat(
+      var.deny_insecure_transport ? ["deny-insecure-transport"] : [],
+      key == "web" && var.restrict_web_writes ? ["deny-web-writes"] : [],
+    )
+  }
 }
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
 
 ################################################################################
 # Buckets
@@ -27,7 +48,7 @@ resource "aws_s3_bucket" "this" {
 }
 
 ################################################################################
-# Access: no public access, no ACLs, TLS only
+# Access: no public access, no ACLs, TLS only, bucket B written by the function only
 ################################################################################
 
 resource "aws_s3_bucket_public_access_block" "this" {
@@ -51,12 +72,22 @@ resource "aws_s3_bucket_ownership_controls" "this" {
   }
 }
 
+# One policy per bucket (S3 holds one), made of the statements of its templates. Only
+# object-level actions are denied, so Terraform (or anyone with bucket-level rights) can
+# still read, change and delete the policy and the bucket. On destroy the policy goes before
+# the bucket, so force_destroy can empty bucket B.
 resource "aws_s3_bucket_policy" "this" {
-  for_each = var.deny_insecure_transport ? aws_s3_bucket.this : {}
+  for_each = { for key, templates in local.policy_templates : key => templates if length(templates) > 0 }
 
-  bucket = each.value.id
-  policy = templatefile("${path.module}/policies/deny-insecure-transport.json.tftpl", {
-    bucket_arn = each.value.arn
+  bucket = aws_s3_bucket.this[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = flatten([
+      for template in each.value : jsondecode(templatefile("${path.module}/policies/${template}.json.tftpl", {
+        bucket_arn  = aws_s3_bucket.this[each.key].arn
+        writer_arns = jsonencode(local.writer_arns)
+      })).Statement
+    ])
   })
 
   # S3 rejects a bucket policy while the public access block is being written.

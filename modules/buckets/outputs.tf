@@ -22,3 +22,8 @@ output "kms_key_arn" {
   description = "The KMS key that encrypts both buckets, or null when they use SSE-S3. Pass it on to the iam-users and exif-lambda modules so their policies allow the key."
   value       = var.kms_key_arn
 }
+
+output "web_writer_arns" {
+  description = "The principals that alone may write and delete objects in bucket B (the function's execution role, then the break-glass role if any); empty when restrict_web_writes is false."
+  value       = var.restrict_web_writes ? local.writer_arns : []
+}

@@ -26,6 +26,33 @@ variable "deny_insecure_transport" {
   default     = true
 }
 
+variable "writer_role_name" {
+  description = "Name of the IAM role (in this account, path \"/\") that writes the web-safe copies: the exif-lambda function's execution role, \"<function name>-execution\". Bucket B denies object writes and deletes to every other principal but break_glass_role_arn. A name, not an ARN, so the buckets need not wait for the function that reads them."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.writer_role_name))
+    error_message = "writer_role_name must be an IAM role name: 1 to 64 letters, digits and + = , . @ _ -."
+  }
+}
+
+variable "break_glass_role_arn" {
+  description = "ARN of a role that may also write and delete objects in bucket B, for repairs (`exif-stripper sync`) and incidents; null (default): none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.break_glass_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.break_glass_role_arn))
+    error_message = "break_glass_role_arn must be null or an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)."
+  }
+}
+
+variable "restrict_web_writes" {
+  description = "Give bucket B a policy that denies object writes and deletes (PutObject and with it every multipart and copy upload, object ACL, tagging, retention and legal-hold writes, DeleteObject and DeleteObjectVersion, AbortMultipartUpload, replication writes) to every principal but writer_role_name and break_glass_role_arn. Keep true everywhere; only the embedded-AWS test stack sets false for the pair its pipeline writes to, because moto treats the policy's condition as always true and would deny the function too."
+  type        = bool
+  default     = true
+}
+
 variable "noncurrent_version_expiration_days" {
   description = "Days after which a noncurrent (overwritten or deleted) object version is deleted for good."
   type        = number

@@ -149,7 +149,8 @@ resource "aws_lambda_function" "this" {
       DEST_BUCKET                  = var.destination_bucket_name
       ORIENTATION_POLICY           = var.orientation_policy
       MAX_BYTES                    = tostring(var.max_bytes)
-      MAX_PIXELS                   = tostring(var.max_pixels)
+      DAMAGED_POLICY               = var.damaged_policy
+      BATCH_THREADS                = tostring(var.batch_threads)
       LOG_LEVEL                    = var.log_level
       POWERTOOLS_SERVICE_NAME      = var.powertools_service_name
       POWERTOOLS_METRICS_NAMESPACE = var.powertools_metrics_namespace
@@ -212,17 +213,59 @@ resource "aws_lambda_event_source_mapping" "this" {
 # Alarms
 ################################################################################
 
-resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
-  alarm_name          = "${var.name}-dlq-not-empty"
-  alarm_description   = "Events failed ${var.max_receive_count} times and wait in ${aws_sqs_queue.dlq.name}: inspect, fix, then redrive them."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 1
+locals {
+  # One alarm per purpose; each fires when its metric is above the threshold for
+  # evaluation_periods periods running, and notifies alarm_sns_topic_arn when set.
+  # With partial batch responses a failed record is not a failed invocation: it never reaches
+  # Lambda's Errors metric, only the dead-letter queue after max_receive_count tries. The
+  # queue's age and the function's own metrics (EMF, Powertools: namespace and a `service`
+  # dimension) catch it sooner.
+  function_metrics = { namespace = var.powertools_metrics_namespace, dimensions = { service = var.powertools_service_name } }
+  alarms = {
+    dlq_not_empty = {
+      description = "Events failed ${var.max_receive_count} times and wait in ${aws_sqs_queue.dlq.name}: inspect, fix, then redrive them."
+      namespace   = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", dimensions = { QueueName = aws_sqs_queue.dlq.name }
+      statistic   = "Maximum", period = 60, evaluation_periods = 1, threshold = 0
+    }
+    queue_age = {
+      description = "The oldest event in ${aws_sqs_queue.this.name} has waited over ${var.queue_age_alarm_seconds} s for 5 minutes: processing is paused, failing or behind the load."
+      namespace   = "AWS/SQS", metric = "ApproximateAgeOfOldestMessage", dimensions = { QueueName = aws_sqs_queue.this.name }
+      statistic   = "Maximum", period = 60, evaluation_periods = 5, threshold = var.queue_age_alarm_seconds
+    }
+    records_failed = merge(local.function_metrics, {
+      description = "Records failed and went back to the queue (the function's Errors metric): S3 or KMS trouble, throttling, a bug. They are retried and end in ${aws_sqs_queue.dlq.name} if they keep failing."
+      metric      = "Errors", statistic = "Sum", period = 300, evaluation_periods = 1, threshold = 0
+    })
+    objects_rejected = merge(local.function_metrics, {
+      description = "More than ${var.rejected_alarm_threshold} photos were rejected in 5 minutes (ObjectsRejected): nothing was written for them; the function's log line for each key names the reason."
+      metric      = "ObjectsRejected", statistic = "Sum", period = 300, evaluation_periods = 1, threshold = var.rejected_alarm_threshold
+    })
+    errors = {
+      description = "The function failed (unhandled error or timeout); rejected photos are not errors."
+      namespace   = "AWS/Lambda", metric = "Errors", dimensions = { FunctionName = aws_lambda_function.this.function_name }
+      statistic   = "Sum", period = 300, evaluation_periods = 1, threshold = 0
+    }
+    throttles = {
+      description = "Invocations were throttled: reserved concurrency is below the queue's maximum concurrency or the account limit is reached."
+      namespace   = "AWS/Lambda", metric = "Throttles", dimensions = { FunctionName = aws_lambda_function.this.function_name }
+      statistic   = "Sum", period = 300, evaluation_periods = 1, threshold = 0
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms
+
+  alarm_name          = "${var.name}-${replace(each.key, "_", "-")}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
   comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
+  threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
@@ -230,38 +273,18 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
   tags = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  alarm_name          = "${var.name}-errors"
-  alarm_description   = "The function failed (unhandled error or timeout); rejected photos are not errors."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
+# The alarms of earlier versions, each a resource of its own.
+moved {
+  from = aws_cloudwatch_metric_alarm.dlq_not_empty
+  to   = aws_cloudwatch_metric_alarm.this["dlq_not_empty"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  alarm_name          = "${var.name}-throttles"
-  alarm_description   = "Invocations were throttled: reserved concurrency is below the queue's maximum concurrency or the account limit is reached."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+moved {
+  from = aws_cloudwatch_metric_alarm.errors
+  to   = aws_cloudwatch_metric_alarm.this["errors"]
+}
 
-  tags = var.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.throttles
+  to   = aws_cloudwatch_metric_alarm.this["throttles"]
 }

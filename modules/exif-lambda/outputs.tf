@@ -59,10 +59,6 @@ output "log_group_name" {
 }
 
 output "alarm_names" {
-  description = "Names of the alarms: dead-letter queue not empty, function errors, throttles."
-  value = {
-    dlq_not_empty = aws_cloudwatch_metric_alarm.dlq_not_empty.alarm_name
-    errors        = aws_cloudwatch_metric_alarm.errors.alarm_name
-    throttles     = aws_cloudwatch_metric_alarm.throttles.alarm_name
-  }
+  description = "Names of the alarms by purpose: dead-letter queue not empty, oldest event too old, records failed, photos rejected, function errors, throttles."
+  value       = { for purpose, alarm in aws_cloudwatch_metric_alarm.this : purpose => alarm.alarm_name }
 }

@@ -125,9 +125,9 @@ variable "orientation_policy" {
 }
 
 variable "max_bytes" {
-  description = "Largest input the sanitizer accepts, in bytes; larger objects are rejected without retry."
+  description = "Largest input the sanitizer accepts, in bytes (MAX_BYTES); larger objects are rejected without retry, before their body is read. Pixel work (turns, re-encodes) has no separate pixel limit: the function bounds it by a budget derived from memory_size."
   type        = number
-  default     = 209715200 # 200 MiB
+  default     = 536870912 # 512 MiB, the one byte limit of the README, the CLI and the function
 
   validation {
     condition     = var.max_bytes >= 1 && floor(var.max_bytes) == var.max_bytes
@@ -135,14 +135,25 @@ variable "max_bytes" {
   }
 }
 
-variable "max_pixels" {
-  description = "Largest image (width x height) the sanitizer accepts; larger images are rejected without retry."
-  type        = number
-  default     = 100000000
+variable "damaged_policy" {
+  description = "What the sanitizer does with a photo it cannot copy losslessly but can still decode (SPEC §1, DAMAGED_POLICY): \"reencode\" writes a re-encode of its pixels, \"reject\" rejects it."
+  type        = string
+  default     = "reencode"
 
   validation {
-    condition     = var.max_pixels >= 1 && floor(var.max_pixels) == var.max_pixels
-    error_message = "max_pixels must be a whole number of at least 1."
+    condition     = contains(["reencode", "reject"], var.damaged_policy)
+    error_message = "damaged_policy must be \"reencode\" or \"reject\"."
+  }
+}
+
+variable "batch_threads" {
+  description = "Records of one SQS batch the function processes concurrently (BATCH_THREADS); the work is mostly S3 I/O. Two events of one key still run in order."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.batch_threads >= 1 && var.batch_threads <= 64 && floor(var.batch_threads) == var.batch_threads
+    error_message = "batch_threads must be a whole number between 1 and 64."
   }
 }
 
@@ -268,6 +279,28 @@ variable "log_group_kms_key_arn" {
   validation {
     condition     = var.log_group_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.log_group_kms_key_arn))
     error_message = "log_group_kms_key_arn must be null or a KMS key ARN."
+  }
+}
+
+variable "queue_age_alarm_seconds" {
+  description = "The queue-age alarm fires when the oldest event has waited longer than this many seconds, five minutes running: processing is paused, failing or too slow for the load."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.queue_age_alarm_seconds >= 60 && floor(var.queue_age_alarm_seconds) == var.queue_age_alarm_seconds
+    error_message = "queue_age_alarm_seconds must be a whole number of at least 60."
+  }
+}
+
+variable "rejected_alarm_threshold" {
+  description = "The rejected-photos alarm fires when more than this many photos are rejected (the function's ObjectsRejected metric) within five minutes. 0: any rejection."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.rejected_alarm_threshold >= 0 && floor(var.rejected_alarm_threshold) == var.rejected_alarm_threshold
+    error_message = "rejected_alarm_threshold must be a whole number of at least 0."
   }
 }
 

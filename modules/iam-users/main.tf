@@ -61,6 +61,9 @@ resource "aws_iam_user" "this" {
 
   name = each.value.user
   path = var.path
+  # Keys made outside Terraform (the README's `aws iam create-access-key`, the smoke test's
+  # short-lived keys) would otherwise make IAM refuse to delete the user (DeleteConflict).
+  force_destroy = var.force_destroy
 
   tags = var.tags
 }

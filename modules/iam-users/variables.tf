@@ -63,6 +63,12 @@ variable "pgp_key" {
   default     = null
 }
 
+variable "force_destroy" {
+  description = "Let terraform destroy the users even when they hold access keys, a login profile, MFA devices, SSH keys or signing certificates made outside Terraform (all are deleted with them). Only for disposable environments."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Tags for every resource of the module that supports them."
   type        = map(string)

@@ -6,6 +6,7 @@ Sections (all by default; `--only NAME` for one):
   cli        `exif-stripper strip DIR OUT` against `cp -r DIR OUT`
   rotation   photos that need turning: ours against `jpegtran -perfect -rotate 90`
   memory     peak RSS added while streaming a ~200 MB JPEG, and time per MB at 3 sizes
+  icc        cleaning an ICC profile full of identity: a small one and a 16 MiB one
   e2e        upload -> object in bucket B on the embedded AWS with one worker
 
 The corpus is generated once into build/bench/ (12 MP camera photos carrying EXIF, GPS,
@@ -31,10 +32,11 @@ from typing import Final
 from PIL import Image
 
 import exif_stripper
+from exif_stripper.icc import sanitize_profile
 from exif_stripper.jpeg import Frame, Tokenizer
 from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes
 from exif_stripper.transform import make_upright, turbojpeg
-from tests.harness import samples
+from tests.harness import icc_profiles, samples
 
 BUILD: Final = Path(__file__).resolve().parents[2] / "build" / "bench"
 MB: Final = 1_000_000
@@ -336,9 +338,26 @@ def bench_memory(sizes_mb: Sequence[int]) -> None:
     )
 
 
+# --- ICC profiles ------------------------------------------------------------------------------
+
+
+def bench_icc(rounds: int) -> None:
+    print("icc: sanitize_profile on profiles full of identity (issue 8 point 2)")
+    cases = (
+        ("matrix/TRC RGB v2, sampled curves", icc_profiles.matrix_rgb(0x02400000, trc="table")),
+        ("CMYK v2, 41-point CMYK->Lab table", icc_profiles.cmyk(0x02100000, grid=41)),
+    )
+    for (name, profile), goal in zip(cases, (0.001, 1.0), strict=True):
+        seconds = best_of(rounds, lambda profile=profile: sanitize_profile(profile))
+        print(
+            f"  {name} ({len(profile) / 2**10:,.1f} KiB): {seconds * 1000:.3f} ms; "
+            f"goal well under {goal * 1000:g} ms: {verdict(seconds < goal / 2)}"
+        )
+
+
 # --- main -----------------------------------------------------------------------------------------
 
-SECTIONS: Final = ("sanitizer", "cli", "rotation", "memory", "e2e")
+SECTIONS: Final = ("sanitizer", "cli", "rotation", "memory", "icc", "e2e")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -364,6 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_rotation(4, args.rounds)
     if "memory" in sections:
         bench_memory((50, 100, 200))
+    if "icc" in sections:
+        bench_icc(args.rounds)
     if "e2e" in sections:
         from tests.harness.e2e_bench import bench_end_to_end
 

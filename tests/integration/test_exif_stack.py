@@ -82,7 +82,8 @@ def deployed(
     # provider's force_destroy would retry for minutes. The harness removes the versions
     # the tests wrote while versioning is still on; the destroy then deletes the buckets.
     s3 = boto3.client("s3", **embedded_aws.client_kwargs())
-    for bucket in (terraform.outputs["uploads_bucket"], terraform.outputs["web_bucket"]):
+    outputs = terraform.outputs
+    for bucket in (outputs["uploads_bucket"], outputs["web_bucket"], outputs["guarded_buckets"][0]):
         empty_versioned_bucket(s3, bucket)
     terraform.destroy()
     _report(report_lines, f"exif_stack: destroy {terraform.timings.destroy:.1f} s")
@@ -228,7 +229,12 @@ def allowed_pairs(document: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def all_buckets(stack: dict[str, Any]) -> list[str]:
-    return [stack["uploads_bucket"], stack["web_bucket"], *stack["hardened_buckets"]]
+    return [
+        stack["uploads_bucket"],
+        stack["web_bucket"],
+        *stack["hardened_buckets"],
+        *stack["guarded_buckets"],
+    ]
 
 
 def test_bucket_names_come_from_the_prefix(stack: dict[str, Any]) -> None:
@@ -299,6 +305,20 @@ def test_lifecycle_expires_old_versions_and_aborts_stale_multipart_uploads(
         assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
 
 
+def bucket_policy(s3: S3Client, bucket: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    return document
+
+
+def policy_statements(template: str, bucket: str, writer_arns: list[str]) -> list[Any]:
+    """The statements of one of the buckets module's policy templates, rendered."""
+    document = load_policy(
+        "buckets", template, bucket_arn=bucket_arn(bucket), writer_arns=json.dumps(writer_arns)
+    )
+    statements: list[Any] = document["Statement"]
+    return statements
+
+
 def test_tls_only_policy_is_on_by_default_and_denies_requests_without_tls(
     stack: dict[str, Any], s3: S3Client
 ) -> None:
@@ -307,16 +327,122 @@ def test_tls_only_policy_is_on_by_default_and_denies_requests_without_tls(
     # the same reason this checks the document S3 holds, not a request over plain HTTP:
     # moto ignores the condition and would deny a TLS request just the same.
     for bucket in stack["hardened_buckets"]:
-        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-        assert policy == load_policy(
-            "buckets", "deny-insecure-transport", bucket_arn=bucket_arn(bucket)
-        )
-        [statement] = policy["Statement"]
+        statement = bucket_policy(s3, bucket)["Statement"][0]
+        assert [statement] == policy_statements("deny-insecure-transport", bucket, [])
         assert statement["Effect"] == "Deny"
         assert statement["Principal"] == "*"
         assert statement["Action"] == "s3:*"
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         assert set(statement["Resource"]) == {bucket_arn(bucket), f"{bucket_arn(bucket)}/*"}
+
+
+# --- bucket B: written by the function's role (and a break-glass role) only ----------------
+
+# Every request that writes or removes an object, or changes what S3 keeps of it (SPEC §3).
+OBJECT_WRITE_ACTIONS = {
+    "s3:PutObject",  # PutObject, CopyObject into B, and every step of a multipart upload
+    "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectTagging",
+    "s3:DeleteObjectVersionTagging",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:AbortMultipartUpload",
+    "s3:ReplicateObject",
+    "s3:ReplicateDelete",
+    "s3:ReplicateTags",
+}
+
+
+def test_bucket_b_denies_object_writes_to_all_but_the_functions_role_and_break_glass(
+    stack: dict[str, Any], s3: S3Client, iam: IAMClient
+) -> None:
+    """The documents S3 holds. The exemption is a condition on aws:PrincipalArn, which moto
+    does not evaluate (next test): this is where it is checked, against the ARN of the role
+    the function really runs as, built by the buckets module from the role's name alone."""
+    role_arn = iam.get_role(RoleName=stack["role_name"])["Role"]["Arn"]
+    assert stack["hardened_web_writer_arns"] == [role_arn, stack["break_glass_role_arn"]]
+
+    hardened_uploads, hardened_web = stack["hardened_buckets"]
+    guarded_uploads, guarded_web = stack["guarded_buckets"]
+    expected = {
+        hardened_uploads: policy_statements("deny-insecure-transport", hardened_uploads, []),
+        hardened_web: [
+            *policy_statements("deny-insecure-transport", hardened_web, []),
+            *policy_statements(
+                "deny-web-writes", hardened_web, [role_arn, stack["break_glass_role_arn"]]
+            ),
+        ],
+        guarded_web: policy_statements("deny-web-writes", guarded_web, [role_arn]),
+    }
+    for bucket, statements in expected.items():
+        assert bucket_policy(s3, bucket) == {"Version": "2012-10-17", "Statement": statements}
+    # Bucket A of a pair takes no write policy, and a pair with both policies off has none.
+    for bucket in (guarded_uploads, stack["uploads_bucket"], stack["web_bucket"]):
+        with pytest.raises(ClientError, match="NoSuchBucketPolicy"):
+            s3.get_bucket_policy(Bucket=bucket)
+
+    [statement] = policy_statements("deny-web-writes", guarded_web, [role_arn])
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert set(statement["Action"]) == OBJECT_WRITE_ACTIONS
+    # Objects only: bucket-level actions stay with whoever manages the bucket, so Terraform can
+    # still read, change and delete this policy and the bucket (and destroys the policy first).
+    assert statement["Resource"] == f"{bucket_arn(guarded_web)}/*"
+    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [role_arn]}}
+
+
+def test_bucket_b_write_policy_refuses_writes_on_the_embedded_aws(
+    stack: dict[str, Any], s3: S3Client
+) -> None:
+    """What moto does evaluate of a bucket policy: a Deny's actions and resources, for every
+    object request (it names a request s3:<Method>Object). What it cannot: the condition
+    (moto treats it as true, and passes no caller to bucket policies), so here the policy
+    denies everyone, the function's role included; and it calls CreateMultipartUpload and
+    CompleteMultipartUpload s3:PostObject, which AWS authorizes as s3:PutObject. The exemption
+    is checked on the document (test above) and, on AWS, by the smoke test, whose photo only
+    reaches bucket B if the function's role may write there."""
+    uploads, web = stack["guarded_buckets"]
+    key = "guarded/photo.jpg"
+    upload_id = s3.create_multipart_upload(Bucket=web, Key=key)["UploadId"]  # see above
+    writes: dict[str, Callable[[], object]] = {
+        "PutObject": lambda: s3.put_object(Bucket=web, Key=key, Body=b"unsanitized"),
+        "CopyObject": lambda: s3.copy_object(
+            Bucket=web, Key=key, CopySource={"Bucket": uploads, "Key": "seed.jpg"}
+        ),
+        "UploadPart": lambda: s3.upload_part(
+            Bucket=web, Key=key, UploadId=upload_id, PartNumber=1, Body=b"part"
+        ),
+        "AbortMultipartUpload": lambda: s3.abort_multipart_upload(
+            Bucket=web, Key=key, UploadId=upload_id
+        ),
+        "PutObjectTagging": lambda: s3.put_object_tagging(
+            Bucket=web, Key=key, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+        ),
+        "DeleteObject": lambda: s3.delete_object(Bucket=web, Key=key),
+    }
+    s3.put_object(Bucket=uploads, Key="seed.jpg", Body=b"seed")  # bucket A takes writes
+
+    refused = {}
+    for name, write in writes.items():
+        with pytest.raises(ClientError) as error:
+            write()
+        # moto answers a bucket-policy deny with a bare 403 Forbidden (AWS: AccessDenied).
+        refused[name] = error.value.response["ResponseMetadata"]["HTTPStatusCode"]
+    assert refused == dict.fromkeys(writes, 403)
+    batch = s3.delete_objects(Bucket=web, Delete={"Objects": [{"Key": key}]})
+    assert [e["Code"] for e in batch.get("Errors", [])] == ["AccessDenied"]
+    # Reads and bucket-level calls are not the policy's business.
+    assert s3.list_objects_v2(Bucket=web).get("KeyCount") == 0
+    with pytest.raises(ClientError, match="NoSuchKey"):
+        s3.get_object(Bucket=web, Key=key)
+    # A bucket-level write (the tags Terraform set, written back unchanged) goes through.
+    tags = s3.get_bucket_tagging(Bucket=web)["TagSet"]
+    s3.put_bucket_tagging(Bucket=web, Tagging={"TagSet": tags})
 
 
 # --- event wiring -------------------------------------------------------------------------
@@ -454,8 +580,9 @@ def test_function_runs_the_image_with_the_documented_settings(
         "SOURCE_BUCKET": stack["uploads_bucket"],
         "DEST_BUCKET": stack["web_bucket"],
         "ORIENTATION_POLICY": "apply",
-        "MAX_BYTES": "209715200",
-        "MAX_PIXELS": "100000000",
+        "MAX_BYTES": "536870912",  # 512 MiB, the README's limit
+        "DAMAGED_POLICY": "reencode",
+        "BATCH_THREADS": "8",
         "LOG_LEVEL": "INFO",
         "POWERTOOLS_SERVICE_NAME": "exif-stripper",
         "POWERTOOLS_METRICS_NAMESPACE": "ExifStripper",
@@ -754,7 +881,7 @@ def test_each_user_may_do_exactly_what_spec_section_3_allows(
 # --- alarms, registry, tags ------------------------------------------------------------------
 
 
-def test_alarms_watch_dead_letters_errors_and_throttles(
+def test_alarms_watch_queue_age_failed_and_rejected_records_and_the_function(
     stack: dict[str, Any], cloudwatch: CloudWatchClient
 ) -> None:
     names = stack["alarm_names"]
@@ -762,22 +889,46 @@ def test_alarms_watch_dead_letters_errors_and_throttles(
         a["AlarmName"]: a
         for a in cloudwatch.describe_alarms(AlarmNames=list(names.values()))["MetricAlarms"]
     }
+    # purpose: namespace, metric, dimension, statistic, period, evaluation periods, threshold
+    queue = stack["queue_url"].rsplit("/", 1)[1]
+    service = ("service", "exif-stripper")  # the function's own metrics (EMF, Powertools)
     expected = {
         "dlq_not_empty": (
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",
-            "QueueName",
-            stack["dlq_name"],
+            ("QueueName", stack["dlq_name"]),
+            ("Maximum", 60, 1, 0),
         ),
-        "errors": ("AWS/Lambda", "Errors", "FunctionName", stack["function_name"]),
-        "throttles": ("AWS/Lambda", "Throttles", "FunctionName", stack["function_name"]),
+        "queue_age": (
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            ("QueueName", queue),
+            ("Maximum", 60, 5, 300),
+        ),
+        "records_failed": ("ExifStripper", "Errors", service, ("Sum", 300, 1, 0)),
+        "objects_rejected": ("ExifStripper", "ObjectsRejected", service, ("Sum", 300, 1, 0)),
+        "errors": (
+            "AWS/Lambda",
+            "Errors",
+            ("FunctionName", stack["function_name"]),
+            ("Sum", 300, 1, 0),
+        ),
+        "throttles": (
+            "AWS/Lambda",
+            "Throttles",
+            ("FunctionName", stack["function_name"]),
+            ("Sum", 300, 1, 0),
+        ),
     }
-    for purpose, (namespace, metric, dimension, value) in expected.items():
+    assert set(names) == set(expected)
+    for purpose, (namespace, metric, (dimension, value), evaluation) in expected.items():
         alarm = alarms[names[purpose]]
         assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, metric), purpose
         assert alarm["Dimensions"] == [{"Name": dimension, "Value": value}], purpose
+        statistic, period, periods, threshold = evaluation
+        assert (alarm["Statistic"], alarm["Period"]) == (statistic, period), purpose
+        assert (alarm["EvaluationPeriods"], alarm["Threshold"]) == (periods, threshold), purpose
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold", purpose
-        assert alarm["Threshold"] == 0, purpose
         assert alarm["TreatMissingData"] == "notBreaching", purpose
         assert alarm["AlarmActions"] == [], purpose  # no SNS topic given
 

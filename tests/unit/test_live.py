@@ -552,3 +552,105 @@ def test_nothing_runs_terragrunt_the_pre_1_0_way() -> None:
         assert not legacy_flag.search(text), f"{path.relative_to(ROOT)}: a --terragrunt-* flag"
     for path in live_files():
         assert "run-all" not in path.read_text(), path.relative_to(ROOT)
+
+
+# --- provider lock files ------------------------------------------------------------------------
+
+LOCK_FILE = ".terraform.lock.hcl"
+AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
+
+
+def provider_lock(env: str, unit: str) -> Document:
+    """The aws provider's entry of a unit's committed lock file."""
+    path = LIVE / env / unit / LOCK_FILE
+    assert path.is_file(), f"live/{env}/{unit} commits no {LOCK_FILE}: run `make provider-locks`"
+    providers = labeled(load(path), "provider")
+    assert set(providers) == {AWS_PROVIDER}, f"live/{env}/{unit}: {sorted(providers)}"
+    return providers[AWS_PROVIDER]
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def satisfies(version: str, constraint: str) -> bool:
+    """`version` meets every `>=`, `>`, `<`, `<=`, `=` clause of a Terraform constraint."""
+    compare = {
+        ">=": lambda a, b: a >= b,
+        ">": lambda a, b: a > b,
+        "<=": lambda a, b: a <= b,
+        "<": lambda a, b: a < b,
+        "=": lambda a, b: a == b,
+    }
+    clauses = [clause.strip() for clause in constraint.split(",")]
+    parsed = [re.fullmatch(r"(>=|>|<=|<|=)\s*([\d.]+)", clause) for clause in clauses]
+    assert all(parsed), f"the tests read only simple constraints: {constraint!r}"
+    return all(
+        compare[m[1]](version_tuple(version), version_tuple(m[2])) for m in parsed if m is not None
+    )
+
+
+@pytest.mark.parametrize(("env", "unit"), all_units())
+def test_every_unit_commits_a_provider_lock_with_checksums(env: str, unit: str) -> None:
+    lock = provider_lock(env, unit)
+    constraint = aws_provider_constraint(source_module(env, unit))
+    assert satisfies(lock["version"], constraint), f"{lock['version']} is not {constraint}"
+    hashes = lock["hashes"]
+    assert hashes, f"live/{env}/{unit}: the lock holds no checksum"
+    assert all(re.fullmatch(r"(h1:[A-Za-z0-9+/]{43}=|zh:[0-9a-f]{64})", h) for h in hashes)
+    assert any(h.startswith("h1:") for h in hashes), "init verifies an installed provider by h1"
+
+
+@pytest.mark.parametrize("unit", sorted(units("dev")))
+def test_dev_and_prod_lock_the_same_provider_build(unit: str) -> None:
+    assert (LIVE / "dev" / unit / LOCK_FILE).read_text() == (
+        LIVE / "prod" / unit / LOCK_FILE
+    ).read_text()
+
+
+def test_every_unit_locks_one_and_the_same_aws_provider_version() -> None:
+    versions = {provider_lock(env, unit)["version"] for env, unit in all_units()}
+    assert len(versions) == 1, versions
+
+
+# --- bucket B's writers and disposable users -------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_bucket_b_admits_the_role_the_function_runs_as(env: str) -> None:
+    """The buckets unit builds the writer's ARN from a name; it must be the exif-lambda
+    module's role name for the exif-lambda unit's `name`, or bucket B refuses the function."""
+    resources = load(MODULES / "exif-lambda" / "main.tf")["resource"]
+    (role,) = [entry["aws_iam_role"]["this"] for entry in resources if "aws_iam_role" in entry]
+    role_name_template = role["name"]
+    function_name = Resolver(env, "exif-lambda").value(
+        unit_config(env, "exif-lambda")["inputs"]["name"]
+    )
+    expected = role_name_template.replace("${var.name}", function_name)
+    assert "${" not in expected, role_name_template
+    writer = Resolver(env, "buckets").value(
+        unit_config(env, "buckets")["inputs"]["writer_role_name"]
+    )
+    assert writer == expected
+
+
+def test_the_users_module_hands_force_destroy_to_both_users() -> None:
+    """The module's side of the wiring; what the provider then deletes with a user (keys,
+    login profile, MFA devices, ...) cannot be exercised on the embedded AWS, whose
+    ListServiceSpecificCredentials fails (tests/terraform/exif_stack/main.tf)."""
+    resources = load(MODULES / "iam-users" / "main.tf")["resource"]
+    (users,) = [entry["aws_iam_user"]["this"] for entry in resources if "aws_iam_user" in entry]
+    assert users["force_destroy"] == "${var.force_destroy}"
+    (variable,) = [
+        v
+        for n, v in module_blocks(MODULES / "iam-users", "variable").items()
+        if n == "force_destroy"
+    ]
+    assert variable["default"] is False, "only disposable environments turn it on"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_users_are_force_destroyed_exactly_in_disposable_environments(env: str) -> None:
+    inputs = unit_config(env, "iam-users")["inputs"]
+    assert inputs["force_destroy"] == "${local.env.disposable}"
+    assert Resolver(env, "iam-users").value(inputs["force_destroy"]) is (env == "dev")

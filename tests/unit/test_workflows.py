@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def all_steps() -> list[tuple[Path, dict[str, Any]]]:
 
 
 def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
-    return [step for step in job["steps"] if step.get("uses", "").startswith(f"{action}@")]
+    steps = job.get("steps", [])  # a job that calls a reusable workflow has none
+    return [step for step in steps if step.get("uses", "").startswith(f"{action}@")]
 
 
 def test_every_action_is_pinned_by_commit_sha_with_its_version_noted() -> None:
@@ -70,12 +72,79 @@ def test_workflows_grant_nothing_by_default_and_each_job_its_own(name: str) -> N
         assert job["permissions"].get("contents") in ("read", None)
 
 
+def assumes_an_aws_role(job: dict[str, Any]) -> bool:
+    """A job that configures AWS credentials, or calls a workflow that has one."""
+    called = job.get("uses", "")
+    if called.startswith("$/.github/workflows/"):  # this repository's reusable workflow
+        return any(assumes_an_aws_role(j) for j in load(ROOT / called[2:])["jobs"].values())
+    return bool(steps_using(job, "aws-actions/configure-aws-credentials"))
+
+
 @pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
 def test_only_jobs_that_assume_an_aws_role_get_an_oidc_token(name: str) -> None:
     for job_name, job in workflow(name)["jobs"].items():
-        assumes_role = bool(steps_using(job, "aws-actions/configure-aws-credentials"))
         wants_token = job["permissions"].get("id-token") == "write"
-        assert assumes_role == wants_token, f"{name}: job {job_name}"
+        assert assumes_an_aws_role(job) == wants_token, f"{name}: job {job_name}"
+
+
+def pinned_actions() -> set[tuple[str, str]]:
+    """(action, version) of every `uses:` in the workflows, from the `# vX.Y.Z` notes."""
+    found = set()
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for action, version in re.findall(
+            r"uses: ([\w./-]+)@[0-9a-f]{40} # (v[\d.]+)", path.read_text()
+        ):
+            found.add((action, version))
+    return found
+
+
+def test_every_pinned_release_says_where_it_came_from() -> None:
+    """deploy.yml's header records, for each pinned release, why it is the node24 one and
+    what its commit was checked against; a new pin needs a line there."""
+    header = " ".join(
+        line.lstrip("# ").strip()
+        for line in (WORKFLOWS / "deploy.yml").read_text().splitlines()
+        if line.startswith("#")
+    )
+    assert "node24" in header
+    missing = {f"{a} {v}" for a, v in pinned_actions() if f"{a} {v}" not in header}
+    assert not missing, f"deploy.yml does not say where these pins come from: {missing}"
+    # One release per action across the workflows.
+    actions = [action for action, _ in pinned_actions()]
+    assert len(actions) == len(set(actions)), sorted(actions)
+
+
+def test_deploy_runs_after_ci_has_passed_on_that_commit_of_main() -> None:
+    """deploy.yml is a reusable workflow that only ci.yml calls: same run, same commit."""
+    assert workflow("deploy.yml")["on"] == {"workflow_call": None}
+    deploy = workflow("ci.yml")["jobs"]["deploy"]
+    assert deploy["uses"] == "$/.github/workflows/deploy.yml"
+    assert set(deploy["needs"]) >= {"test", "terragrunt-fmt"}
+    assert deploy["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    # The deploy checks out the commit the run tested (github.sha), never another ref.
+    for step in all_steps():
+        if step[0].name == "deploy.yml" and step[1].get("uses", "").startswith("actions/checkout@"):
+            assert "ref" not in step[1].get("with", {})
+
+
+def test_each_environment_deploys_in_its_own_concurrency_group() -> None:
+    """A run waiting for prod's approval must not hold up dev (nor the next commit's CI)."""
+    document = workflow("deploy.yml")
+    assert "concurrency" not in document, "workflow-level concurrency blocks dev behind prod"
+    groups = {}
+    for name in ("dev", "prod"):
+        job = document["jobs"][name]
+        assert job["concurrency"]["cancel-in-progress"] is False, "never stop an apply half-way"
+        groups[name] = job["concurrency"]["group"]
+        assert job["environment"] == {"dev": "development", "prod": "production"}[name]
+    assert groups == {"dev": "deploy-development", "prod": "deploy-production"}
+    ci = workflow("ci.yml")["concurrency"]
+    # Pull requests share a group per branch (a new push cancels the old run); pushes to main
+    # get one per commit, since their runs carry the deploy.
+    assert (
+        ci["group"] == "ci-${{ github.event_name == 'pull_request' && github.ref || github.sha }}"
+    )
+    assert ci["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
 
 
 def test_checkouts_do_not_leave_the_token_behind() -> None:
@@ -100,7 +169,9 @@ def test_terragrunt_is_driven_the_terragrunt_1_way() -> None:
         assert "run-all" not in script, name
         # A command at the start of a line: `terragrunt`, `exec terragrunt`, `"$dir/terragrunt"`
         command = r'^[ \t]*(?:exec[ \t]+)?(?:"[^"\n]*/)?terragrunt"?[ \t]+([^\n|;&]+)'
-        for arguments in re.findall(command, script, flags=re.MULTILINE):
+        # toolbox.sh runs it as the checkout's owner: `as_owner terragrunt ...`
+        owned = re.findall(r"\bas_owner terragrunt ([^\n|;&)]+)", script)
+        for arguments in [*re.findall(command, script, flags=re.MULTILINE), *owned]:
             invocations += 1
             assert arguments.startswith(("run ", "hcl fmt ", "--version")), (
                 f"{name}: terragrunt {arguments}"
@@ -354,96 +425,338 @@ def test_workflows_use_the_pinned_terraform() -> None:
 def test_workflows_install_terragrunt_through_the_checksum_check() -> None:
     for name in ("ci.yml", "deploy.yml"):
         for job_name, job in workflow(name)["jobs"].items():
-            runs = " ".join(step.get("run", "") for step in job["steps"])
+            runs = " ".join(step.get("run", "") for step in job.get("steps", []))
             if "terragrunt " in runs:
                 assert "sudo .ci/toolbox/fetch-tools.sh /usr/local/bin terragrunt" in runs, (
                     f"{name}: job {job_name} runs terragrunt without installing the pinned one"
                 )
 
 
-# --- the toolbox (.ci/toolbox/toolbox.sh), with a stand-in for terragrunt -----------------------
+# --- the toolbox: the compose file's commands, run with stand-ins ------------------------------
+#
+# No Docker engine here: each test runs the command a `docker-compose run SERVICE ARGS...` would
+# run in the container (the service's entrypoint, then ARGS or its command) with the real
+# toolbox.sh and stand-ins for terragrunt, aws, docker, uv, sleep and setpriv that record their
+# arguments (and the image the apply was given) in one log, in order.
 
-FAKE_TERRAGRUNT = """#!/usr/bin/env bash
-printf '%s\\n%s\\n' "$PWD" "$*" > "${FAKE_TERRAGRUNT_LOG}"
+COMPOSE = ROOT / "docker-compose.yml"
+DEV_REPOSITORY = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/exif-stripper"
+PUSHED = "sha256:" + "5e" * 32
+
+FAKE_TOOL = """#!/usr/bin/env bash
+# A stand-in: log "<tool> <args>" (and where terragrunt ran, with which image), then answer.
+name=$(basename "$0")
+case $name in
+  terragrunt) printf '%s\t%s\t%s\t%s\n' "$name" "$PWD" "${EXIF_IMAGE_URI:-}" "$*" >> "$FAKE_LOG" ;;
+  *) printf '%s\t%s\n' "$name" "$*" >> "$FAKE_LOG" ;;
+esac
+case "$name $*" in
+  "terragrunt "*"-- output -raw repository_url") printf '%s' "$FAKE_REPOSITORY_URL" ;;
+  "aws ecr get-login-password"*) echo registry-token ;;
+  "aws ecr describe-images"*) echo "$FAKE_DIGEST" ;;
+  "docker login"*) printf 'docker\tstdin %s\n' "$(cat)" >> "$FAKE_LOG" ;;
+  "docker info"*) exit "${FAKE_DOCKER_INFO_STATUS:-0}" ;;
+  "docker buildx inspect"*) echo "Platforms: ${FAKE_PLATFORMS:-linux/amd64, linux/arm64}" ;;
+  "setpriv "*) while [[ $1 != -- ]]; do shift; done; shift; exec "$@" ;;
+esac
 """
+TOOLS = ("terragrunt", "aws", "docker", "uv", "sleep", "setpriv")
 
 
-def toolbox(
-    tmp_path: Path, *arguments: str, image: str | None = None
-) -> tuple[int, str, list[str]]:
-    """Exit status, stderr, and [working directory, arguments] of the terragrunt it ran."""
+def compose_service(name: str) -> dict[str, Any]:
+    service: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())["services"][name]
+    return service
+
+
+def compose_argv(service: str, arguments: tuple[str, ...]) -> list[str]:
+    """What `docker-compose run SERVICE ARGUMENTS...` runs in the container."""
+    definition = compose_service(service)
+    command = list(arguments) if arguments else list(definition.get("command", []))
+    entrypoint = list(definition["entrypoint"])
+    assert entrypoint[0] == "toolbox", "the image installs toolbox.sh as `toolbox`"
+    return ["bash", str(TOOLBOX / "toolbox.sh"), *entrypoint[1:], *command]
+
+
+def compose_run(
+    tmp_path: Path,
+    service: str,
+    *arguments: str,
+    env: dict[str, str] | None = None,
+    repo: Path = ROOT,
+    fakes: dict[str, str] | None = None,
+) -> tuple[int, str, list[list[str]]]:
+    """Exit status, stderr, and every stand-in call ([tool, *fields]) of the command. `env` is
+    the caller's environment that compose passes on; `fakes` tells the stand-ins what to say."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "terragrunt").write_text(FAKE_TERRAGRUNT)
-    (bin_dir / "terragrunt").chmod(0o755)
-    log = tmp_path / "terragrunt.log"
+    for tool in TOOLS:
+        (bin_dir / tool).write_text(FAKE_TOOL)
+        (bin_dir / tool).chmod(0o755)
+    log = tmp_path / "calls.log"
     log.unlink(missing_ok=True)
-    env = {
+    # Only what compose passes through (its `environment:` list) reaches the container.
+    passed = {name for name in compose_service(service)["environment"]}
+    unknown = set(env or {}) - passed
+    assert not unknown, f"docker-compose.yml does not pass {unknown} to {service}"
+    full_env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "TOOLBOX_REPO": str(ROOT),
+        "HOME": str(tmp_path / "home"),
+        "TOOLBOX_REPO": str(repo),
         "TG_PROVIDER_CACHE_DIR": str(tmp_path / "plugins"),
         "TG_DOWNLOAD_DIR": str(tmp_path / "terragrunt"),
-        "FAKE_TERRAGRUNT_LOG": str(log),
+        "FAKE_LOG": str(log),
+        "FAKE_REPOSITORY_URL": DEV_REPOSITORY,
+        "FAKE_DIGEST": PUSHED,
+        **(fakes or {}),
+        **(env or {}),
     }
-    if image is not None:
-        env[IMAGE_URI_VARIABLE] = image
-    command = ["bash", str(TOOLBOX / "toolbox.sh"), *arguments]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    ran = log.read_text().splitlines() if log.exists() else []
-    return result.returncode, result.stderr, ran
+    argv = compose_argv(service, arguments)
+    result = subprocess.run(argv, env=full_env, capture_output=True, text=True, check=False)
+    calls = [line.split("\t") for line in log.read_text().splitlines()] if log.exists() else []
+    return result.returncode, result.stderr, calls
+
+
+def terragrunt_calls(calls: list[list[str]], repo: Path = ROOT) -> list[tuple[str, str, str]]:
+    """(directory relative to the repository, image given, arguments) of each terragrunt."""
+    return [
+        (Path(c[1]).relative_to(repo).as_posix(), c[2], c[3]) for c in calls if c[0] == "terragrunt"
+    ]
+
+
+def calls_of(calls: list[list[str]], tool: str) -> list[str]:
+    return [c[1] for c in calls if c[0] == tool]
 
 
 IMAGE = f"222222222222.dkr.ecr.eu-west-1.amazonaws.com/exif-stripper@{BUILT}"
 
 
-def test_the_first_deploy_applies_the_repository_alone_without_an_image(tmp_path: Path) -> None:
-    status, stderr, ran = toolbox(tmp_path, "apply", "dev", "ecr", "--backend-bootstrap")
+def test_apply_on_a_fresh_account_builds_pushes_and_applies_the_image_by_digest(
+    tmp_path: Path,
+) -> None:
+    """`docker-compose run dev apply`: the image repository first (with the state bucket),
+    then the image through the host's engine, then every unit with that image by digest."""
+    status, stderr, calls = compose_run(tmp_path, "dev", "apply")
     assert status == 0, stderr
-    assert ran == [str(ROOT / "live" / "dev" / "ecr"), "run apply --backend-bootstrap"]
+    image = f"{DEV_REPOSITORY}@{PUSHED}"
+    assert terragrunt_calls(calls) == [
+        ("live/dev/ecr", "", "run --non-interactive --backend-bootstrap -- apply -auto-approve"),
+        ("live/dev/ecr", "", "run --non-interactive -- output -raw repository_url"),
+        ("live/dev", image, "run --all --non-interactive --backend-bootstrap -- apply"),
+    ]
+    docker = calls_of(calls, "docker")
+    registry = DEV_REPOSITORY.split("/")[0]
+    assert docker[:4] == [
+        "info",
+        "buildx inspect",
+        f"login --username AWS --password-stdin {registry}",
+        "stdin registry-token",
+    ]
+    (build,) = docker[4:]
+    tag = re.fullmatch(
+        "buildx build --platform linux/arm64 --provenance=false --sbom=false --push "
+        rf"--tag {re.escape(DEV_REPOSITORY)}:(toolbox-\d{{8}}T\d{{6}}Z) "
+        rf"{re.escape(str(ROOT))}/image",
+        build,
+    )
+    assert tag, build
+    assert calls_of(calls, "aws") == [
+        "ecr get-login-password --region eu-west-1",
+        f"ecr describe-images --region eu-west-1 --repository-name exif-stripper "
+        f"--image-ids imageTag={tag[1]} --query imageDetails[0].imageDigest --output text",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env"), [(("apply", "prod"), {}), (("apply",), {"ENV": "prod"})]
+)
+def test_apply_prod_is_chosen_by_argument_or_env(
+    tmp_path: Path, arguments: tuple[str, ...], env: dict[str, str]
+) -> None:
+    status, stderr, calls = compose_run(
+        tmp_path, "dev", *arguments, env={**env, IMAGE_URI_VARIABLE: IMAGE}
+    )
+    assert status == 0, stderr
+    assert terragrunt_calls(calls) == [
+        ("live/prod", IMAGE, "run --all --non-interactive --backend-bootstrap -- apply")
+    ]
+    assert calls_of(calls, "docker") == [], "a given image is deployed as it is"
 
 
 @pytest.mark.parametrize("unit", [[], ["exif-lambda"]], ids=["every unit", "exif-lambda"])
 @pytest.mark.parametrize(
-    "image", [None, IMAGE.replace(f"@{BUILT}", ":latest"), IMAGE.replace("3f", "00")]
+    "image", [IMAGE.replace(f"@{BUILT}", ":latest"), IMAGE.replace("3f", "00")]
 )
-def test_applying_the_function_needs_an_image_by_digest(
-    tmp_path: Path, unit: list[str], image: str | None
-) -> None:
-    status, stderr, ran = toolbox(tmp_path, "apply", "prod", *unit, image=image)
+def test_a_given_image_must_be_by_digest(tmp_path: Path, unit: list[str], image: str) -> None:
+    status, stderr, calls = compose_run(
+        tmp_path, "dev", "apply", "prod", *unit, env={IMAGE_URI_VARIABLE: image}
+    )
     assert status == 2
     assert IMAGE_URI_VARIABLE in stderr
-    assert "apply prod ecr --backend-bootstrap" in stderr, "points a new environment the way"
-    assert ran == [], "nothing is applied, not even the units that need no image"
+    assert calls == [], "nothing is built or applied, not even the units that need no image"
 
 
-@pytest.mark.parametrize("unit", [[], ["exif-lambda"]], ids=["every unit", "exif-lambda"])
-def test_applying_with_an_image_by_digest_runs_terragrunt(tmp_path: Path, unit: list[str]) -> None:
-    status, stderr, ran = toolbox(tmp_path, "apply", "prod", *unit, image=IMAGE)
+def test_applying_one_unit_that_needs_no_image_builds_none(tmp_path: Path) -> None:
+    status, stderr, calls = compose_run(tmp_path, "dev", "apply", "dev", "buckets")
     assert status == 0, stderr
-    if unit:
-        assert ran == [str(ROOT / "live" / "prod" / "exif-lambda"), "run apply"]
-    else:
-        assert ran == [str(ROOT / "live" / "prod"), "run --all apply"]
+    assert terragrunt_calls(calls) == [
+        (
+            "live/dev/buckets",
+            "",
+            "run --non-interactive --backend-bootstrap -- apply -auto-approve",
+        )
+    ]
 
 
-@pytest.mark.parametrize("command", ["plan", "destroy"])
-def test_plan_and_destroy_need_no_image(tmp_path: Path, command: str) -> None:
-    status, stderr, ran = toolbox(tmp_path, command, "dev")
+def test_applying_the_function_alone_builds_its_image_first(tmp_path: Path) -> None:
+    status, stderr, calls = compose_run(tmp_path, "dev", "apply", "exif-lambda")
     assert status == 0, stderr
-    assert ran == [str(ROOT / "live" / "dev"), f"run --all {command}"]
+    directories = [(d, bool(image)) for d, image, _ in terragrunt_calls(calls)]
+    assert directories == [
+        ("live/dev/ecr", False),
+        ("live/dev/ecr", False),
+        ("live/dev/exif-lambda", True),
+    ]
 
 
-def test_the_toolbox_refuses_a_unit_that_does_not_exist(tmp_path: Path) -> None:
-    status, stderr, ran = toolbox(tmp_path, "apply", "dev", "nope")
+@pytest.mark.parametrize(
+    ("fakes", "answer"),
+    [
+        ({"FAKE_DOCKER_INFO_STATUS": "1"}, "Docker engine"),
+        ({"FAKE_PLATFORMS": "linux/amd64"}, "binfmt"),
+    ],
+    ids=["no engine", "no arm64 emulation"],
+)
+def test_a_missing_docker_engine_or_emulator_is_explained_before_any_push(
+    tmp_path: Path, fakes: dict[str, str], answer: str
+) -> None:
+    status, stderr, calls = compose_run(tmp_path, "dev", "apply", fakes=fakes)
     assert status == 2
-    assert "live/dev/nope" in stderr
-    assert ran == []
+    assert answer in stderr
+    assert IMAGE_URI_VARIABLE in stderr, "points to the way around"
+    assert not [c for c in calls_of(calls, "docker") if c.startswith(("login", "buildx build"))]
+    assert [d for d, _, a in terragrunt_calls(calls) if "--all" in a] == []
 
 
-def test_the_first_deploy_is_documented_where_the_toolbox_is() -> None:
-    command = "docker compose run --rm dev apply dev ecr --backend-bootstrap"
-    assert command in (ROOT / "docker-compose.yml").read_text()
-    usage = subprocess.run(
-        ["bash", str(TOOLBOX / "toolbox.sh"), "help"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "apply ENV ecr --backend-bootstrap" in usage
+@pytest.mark.parametrize(
+    ("arguments", "env", "expected"),
+    [
+        (("destroy",), {}, ("live/dev", "run --all --non-interactive -- destroy")),
+        # prod is not disposable: Terragrunt asks before it destroys anything.
+        (("destroy", "prod"), {}, ("live/prod", "run --all -- destroy")),
+        (("destroy",), {"ENV": "prod"}, ("live/prod", "run --all -- destroy")),
+        (("plan",), {}, ("live/dev", "run --all --non-interactive -- plan")),
+        (
+            ("destroy", "dev", "ecr"),
+            {},
+            ("live/dev/ecr", "run --non-interactive -- destroy -auto-approve"),
+        ),
+    ],
+)
+def test_destroy_and_plan_need_no_image(
+    tmp_path: Path, arguments: tuple[str, ...], env: dict[str, str], expected: tuple[str, str]
+) -> None:
+    status, stderr, calls = compose_run(tmp_path, "dev", *arguments, env=env)
+    assert status == 0, stderr
+    assert [(d, a) for d, _, a in terragrunt_calls(calls)] == [expected]
+    assert calls_of(calls, "docker") == []
+
+
+def test_the_toolbox_refuses_an_environment_or_unit_that_does_not_exist(tmp_path: Path) -> None:
+    for arguments in (("apply", "dev", "nope"), ("destroy", "dev", "nope")):
+        status, stderr, calls = compose_run(tmp_path, "dev", *arguments)
+        assert status == 2
+        assert "live/dev/nope" in stderr
+        assert calls == []
+    status, stderr, calls = compose_run(tmp_path, "dev", "apply", env={"ENV": "staging"})
+    assert (status, calls) == (2, [])
+    assert "live/staging" in stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env", "smoke"),
+    [
+        ((), {}, "--env dev"),
+        ((), {"ENV": "prod"}, "--env prod"),
+        (("--source", "a", "--dest", "b"), {}, "--source a --dest b"),
+    ],
+)
+def test_run_test_runs_the_smoke_test_against_the_environment(
+    tmp_path: Path, arguments: tuple[str, ...], env: dict[str, str], smoke: str
+) -> None:
+    status, stderr, calls = compose_run(tmp_path, "test", *arguments, env=env)
+    assert status == 0, stderr
+    assert calls_of(calls, "uv") == [
+        "sync --frozen --all-groups --quiet",
+        f"run --frozen --no-sync python -m tests.harness.smoke {smoke}",
+    ]
+
+
+def test_up_installs_the_project_and_stays_up_for_exec(tmp_path: Path) -> None:
+    """`docker-compose up -d` runs dev's default command; `exec -it dev bash` then finds the
+    project's environment on PATH (the image's ENV) and a shell as the checkout's owner."""
+    status, stderr, calls = compose_run(tmp_path, "dev")
+    assert status == 0, stderr
+    assert [c[0] for c in calls] == ["uv", "sleep"]
+    assert calls_of(calls, "uv") == ["sync --frozen --all-groups --quiet"]
+    assert calls_of(calls, "sleep") == ["infinity"]
+    assert "profiles" in compose_service("test"), "`up` must not start the smoke test"
+    assert "profiles" not in compose_service("dev")
+    dockerfile = (TOOLBOX / "Dockerfile").read_text()
+    assert "PATH=/home/toolbox/.cache/venv/bin:$PATH" in dockerfile
+    assert "UV_PROJECT_ENVIRONMENT=/home/toolbox/.cache/venv" in dockerfile
+    assert "exec toolbox shell" in dockerfile, "an exec'd root shell becomes the owner's"
+
+
+def test_the_toolbox_image_has_the_tools_of_the_shell() -> None:
+    """terraform, terragrunt, aws (checksum-verified), make, exiftool, libturbojpeg and
+    jpegtran (the Makefile's system packages), docker with buildx."""
+    dockerfile = (TOOLBOX / "Dockerfile").read_text()
+    assert "fetch-tools.sh /opt/tools/bin terraform terragrunt awscli" in dockerfile
+    makefile = (ROOT / "Makefile").read_text()
+    makefile = makefile.replace("\\\n", " ")  # join continued lines
+    (packages,) = re.findall(r"^SYSTEM_PACKAGES := (.+)$", makefile, flags=re.MULTILINE)
+    installs = " ".join(re.findall(r"apt-get install [^&]+", dockerfile))
+    for package in [*packages.split(), "make", "docker-cli", "docker-buildx"]:
+        assert re.search(rf"\b{re.escape(package)}\b", installs), package
+
+
+def test_compose_passes_credentials_and_the_environment_and_mounts_the_engine() -> None:
+    for name in ("dev", "test"):
+        service = compose_service(name)
+        assert {"ENV", IMAGE_URI_VARIABLE, "AWS_PROFILE", "AWS_ACCESS_KEY_ID"} <= set(
+            service["environment"]
+        )
+        assert "${HOME}/.aws:/home/toolbox/.aws:ro" in service["volumes"]
+        # Root for the Docker socket; toolbox.sh runs the rest as the checkout's owner.
+        assert service["user"] == "0:0"
+    sockets = [v for v in compose_service("dev")["volumes"] if v.endswith(":/var/run/docker.sock")]
+    assert sockets == ["${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"]
+    assert not [v for v in compose_service("test")["volumes"] if "docker.sock" in v]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a checkout another owner")
+def test_as_root_everything_but_docker_runs_as_the_owner_of_the_checkout(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    shutil.copytree(ROOT / "live", checkout / "live", ignore=shutil.ignore_patterns(".terra*"))
+    os.chown(checkout, 4321, 4322)
+    status, stderr, calls = compose_run(tmp_path, "dev", "apply", repo=checkout)
+    assert status == 0, stderr
+    as_owner = "--reuid=4321 --regid=4322 --clear-groups --"
+    wrapped = [c[1].split(" -- ", 1)[1].split()[0] for c in calls if c[0] == "setpriv"]
+    assert wrapped == ["mkdir", "terragrunt", "terragrunt", "aws", "aws", "terragrunt"]
+    assert all(c[1].startswith(as_owner) for c in calls if c[0] == "setpriv")
+    # docker is not wrapped: it needs root for the socket.
+    assert calls_of(calls, "docker")
+
+
+def test_the_readme_shows_the_exercises_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for command in (
+        "docker-compose run dev apply",
+        "docker-compose run dev apply prod",
+        "docker-compose run test",
+        "docker-compose run dev destroy",
+        "docker-compose up -d",
+        "docker-compose exec -it dev bash",
+    ):
+        assert command in readme, command

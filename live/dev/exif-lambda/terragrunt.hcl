@@ -75,6 +75,7 @@ inputs = {
   reserved_concurrent_executions = local.env.lambda_reserved_concurrency
   maximum_concurrency            = local.env.queue_maximum_concurrency
   enabled                        = local.env.processing_enabled
+  batch_threads                  = local.env.lambda_batch_threads
 
   log_retention_days  = local.env.log_retention_days
   alarm_sns_topic_arn = local.env.alarm_sns_topic_arn

@@ -30,4 +30,6 @@ inputs = {
   uploads_bucket_arn = dependency.buckets.outputs.uploads_bucket_arn
   web_bucket_arn     = dependency.buckets.outputs.web_bucket_arn
   kms_key_arn        = local.env.kms_key_arn
+  # Keys made by hand or by the smoke test must not stop a disposable environment's destroy.
+  force_destroy = local.env.disposable
 }

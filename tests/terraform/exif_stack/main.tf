@@ -30,7 +30,16 @@ locals {
     Project = "exif-stripper"
     Stack   = "integration-test"
   }
+
+  function_name = "${var.name_prefix}-processor"
+  # The exif-lambda module names its execution role "<name>-execution"; the buckets take the
+  # name (the tests check that it is the role the function really runs as).
+  writer_role_name = "${local.function_name}-execution"
+  # A break-glass role only needs to be named in bucket B's policy; nothing assumes it here.
+  break_glass_role_arn = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${var.name_prefix}-break-glass"
 }
+
+data "aws_caller_identity" "current" {}
 
 ################################################################################
 # The system under test
@@ -47,12 +56,15 @@ module "ecr" {
 module "buckets" {
   source = "../../../modules/buckets"
 
-  bucket_prefix = var.name_prefix
-  force_destroy = true # disposable
+  bucket_prefix    = var.name_prefix
+  writer_role_name = local.writer_role_name
+  force_destroy    = true # disposable
   # moto treats every IAM condition as true, so the TLS-only policy (Deny when
-  # aws:SecureTransport is false) would deny every object request, even over TLS. The
-  # policy itself is applied and checked on module.buckets_hardened below.
+  # aws:SecureTransport is false) would deny every object request, even over TLS, and bucket
+  # B's write policy (Deny unless aws:PrincipalArn is the function's role) would deny the
+  # function too. Both policies are applied and checked on the pairs below.
   deny_insecure_transport = false
+  restrict_web_writes     = false
   tags                    = local.tags
 }
 
@@ -62,13 +74,17 @@ module "iam_users" {
   name_prefix        = var.name_prefix
   uploads_bucket_arn = module.buckets.uploads_bucket_arn
   web_bucket_arn     = module.buckets.web_bucket_arn
-  tags               = local.tags
+  # Not force_destroy, though the stack is disposable: the provider's clean-up of a user
+  # calls ListServiceSpecificCredentials, which moto answers with a 500, and retries it for
+  # minutes. The tests delete the keys they make instead (tests/unit/test_live.py checks the
+  # module and live/ wiring of force_destroy).
+  tags = local.tags
 }
 
 module "exif_lambda" {
   source = "../../../modules/exif-lambda"
 
-  name = "${var.name_prefix}-processor"
+  name = local.function_name
   # moto does not pull or run the image, so a tag that was never pushed is enough.
   image_uri               = "${module.ecr.repository_url}:integration-test"
   source_bucket_name      = module.buckets.uploads_bucket_name
@@ -92,13 +108,28 @@ resource "aws_kms_key" "buckets" {
   tags                    = local.tags
 }
 
-# Defaults (TLS-only policy on) plus SSE-KMS: applied to check what they create. Nothing
-# reads or writes objects here, because the TLS policy denies everything on moto.
+# Defaults (TLS-only policy and bucket B's write policy on) plus SSE-KMS and a break-glass
+# role: applied to check the documents they create. Nothing reads or writes objects here,
+# because the TLS policy denies everything on moto.
 module "buckets_hardened" {
   source = "../../../modules/buckets"
 
-  bucket_prefix = "${var.name_prefix}-hard"
-  kms_key_arn   = aws_kms_key.buckets.arn
-  force_destroy = true # disposable
-  tags          = local.tags
+  bucket_prefix        = "${var.name_prefix}-hard"
+  writer_role_name     = local.writer_role_name
+  break_glass_role_arn = local.break_glass_role_arn
+  kms_key_arn          = aws_kms_key.buckets.arn
+  force_destroy        = true # disposable
+  tags                 = local.tags
+}
+
+# Bucket B's write policy alone (TLS policy off), so the tests can send it requests: moto
+# evaluates its actions and resources, not its condition (see the tests).
+module "buckets_guarded" {
+  source = "../../../modules/buckets"
+
+  bucket_prefix           = "${var.name_prefix}-guard"
+  writer_role_name        = local.writer_role_name
+  deny_insecure_transport = false
+  force_destroy           = true # disposable
+  tags                    = local.tags
 }

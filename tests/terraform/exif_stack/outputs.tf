@@ -13,6 +13,21 @@ output "hardened_buckets" {
   value       = [module.buckets_hardened.uploads_bucket_name, module.buckets_hardened.web_bucket_name]
 }
 
+output "hardened_web_writer_arns" {
+  description = "The principals the hardened bucket B admits for writes."
+  value       = module.buckets_hardened.web_writer_arns
+}
+
+output "guarded_buckets" {
+  description = "Names of the pair whose bucket B has the write policy and no TLS policy: uploads, web."
+  value       = [module.buckets_guarded.uploads_bucket_name, module.buckets_guarded.web_bucket_name]
+}
+
+output "break_glass_role_arn" {
+  description = "The break-glass role named in the hardened bucket B's policy."
+  value       = local.break_glass_role_arn
+}
+
 output "hardened_kms_key_arn" {
   description = "KMS key of the hardened bucket pair."
   value       = aws_kms_key.buckets.arn
