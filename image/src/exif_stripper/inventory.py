@@ -109,7 +109,7 @@ def read_manifest(location: str, s3: S3Client) -> Manifest:
         manifest = Manifest(
             location=location,
             source_bucket=str(fields["sourceBucket"]),
-            destination_bucket=str(fields["destinationBucket"]).removeprefix("arn:aws:s3:::"),
+            destination_bucket=str(fields["destinationBucket"]).split(":::")[-1],  # an ARN
             file_format=str(fields["fileFormat"]),
             columns=tuple(name.strip() for name in str(fields.get("fileSchema", "")).split(",")),
             files=files,
