@@ -1,7 +1,6 @@
 """moto's SQS, made to scale with the depth of a queue (a harness workaround, not a fix of ours).
 
-    python tests/harness/moto_scaling.py -H 127.0.0.1 -p PORT   (moto's server, patched)
-    import moto_scaling; moto_scaling.apply()                    (in a server of its own)
+    moto_scaling.apply()        (tests/harness/moto_server.py does, in the server's process)
 
 moto gap (moto 5.x, `moto/sqs/models.py`): every `SendMessage` reads `queue.attributes`
 to learn one flag (`ContentBasedDeduplication`), and that property computes *every*
@@ -26,14 +25,13 @@ any request answers:
   `unix_time_millis()` computes (`utcnow()` minus the epoch) without the `datetime`
   arithmetic.
 
-This file imports only moto and the standard library, so it runs as a script.
+It imports only moto and the standard library, as the server script that uses it does.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -106,14 +104,3 @@ class _LazyAttributes(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._names)
-
-
-def main(argv: list[str] | None = None) -> None:
-    from moto.server import main as serve
-
-    apply()
-    serve(argv if argv is not None else sys.argv[1:])
-
-
-if __name__ == "__main__":
-    main()

@@ -332,3 +332,13 @@ def test_an_aws_error_is_one_line_on_stderr_and_exit_code_1(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "NoSuchBucket" in captured.err
+
+
+def test_a_key_with_control_characters_cannot_forge_a_line_of_output(
+    aws: InProcessAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.put(aws.dest, "x\nwritten   forged.jpg", PHOTO)
+    code, out = sync(capsys, aws)
+    assert code == cli.OK
+    assert out.splitlines()[0] == "deleted   x\\nwritten   forged.jpg"
+    assert len(out.splitlines()) == 3  # the outcome, the plan, the outcomes' count
