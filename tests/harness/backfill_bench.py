@@ -75,9 +75,10 @@ def bench_backfill(count: int) -> None:
         ]
         send_rates = _send_rates(stack, s3)
         sent = _enqueue(stack)
+        _report_plan_and_enqueue(count, loaded, rows, send_rates, sent)  # before the long drain
         drained, log = _drain(stack)
         end = _end_state(stack, s3, photos, count, log)
-    _report(count, loaded, rows, send_rates, sent, drained, end)
+    _report_drain(sent, drained, end)
 
 
 def _client(stack: Stack, service: str) -> Any:
@@ -324,9 +325,14 @@ def _drain(stack: Stack) -> tuple[float, list[dict[str, Any]]]:
         if not wait_until(lambda: _depth(stack) == 0, 3600, interval=0.5):
             raise TimeoutError("the workers did not drain the queue in an hour")
         seconds = time.perf_counter() - started
-    lines = [
-        json.loads(line) for worker in running for line in worker.lines() if line.startswith("{")
-    ]
+    # A worker's stdout (JSON lines) and stderr share its log file, so a line can hold a
+    # piece of another; those are counted, not guessed at.
+    lines: list[dict[str, Any]] = []
+    for text in (line for worker in running for line in worker.lines()):
+        try:
+            lines.append(json.loads(text))
+        except ValueError:
+            lines.append({"unparsed": text})
     return seconds, lines
 
 
@@ -366,18 +372,19 @@ def _end_state(
         "written more than once": sum(1 for n in written.values() if n > 1),
         "orphans deleted": sum(1 for line in log if line.get("action") == "deleted"),
         "failed records": sum(1 for line in log if "record failed" in str(line.get("message", ""))),
+        "log lines not parsed": sum(
+            1 for line in log if "unparsed" in line and "{" in line["unparsed"]
+        ),
         "dead-lettered": _depth(stack, dlq),
     }
 
 
-def _report(
+def _report_plan_and_enqueue(
     count: int,
     loaded: dict[str, float],
     rows: list[dict[str, Any]],
     send_rates: dict[int, tuple[int, float]],
     sent: dict[str, Any],
-    drained: float,
-    end: dict[str, int],
 ) -> None:
     print(
         f"backfill: {count:,} photos in A on the embedded AWS (loaded in {loaded['A']:.0f} s, "
@@ -413,7 +420,10 @@ def _report(
     best = max(rate for _, rate in send_rates.values())
     print(f"  goal >= 2,000 messages/s: {best:,.0f}, {'met' if best >= 2000 else 'NOT MET'}")
     print(f"  sync --enqueue: {sent['plan']}")
-    print(f"                  {sent['sent']}; the command took {sent['seconds']:.1f} s")
+    print(f"                  {sent['sent']}; the command took {sent['seconds']:.1f} s", flush=True)
+
+
+def _report_drain(sent: dict[str, Any], drained: float, end: dict[str, int]) -> None:
     messages = int(sent["sent"].split()[1].replace(",", ""))
     print(
         f"  drain: {WORKERS} workers emptied the queue of {messages:,} messages in {drained:.0f} s "
