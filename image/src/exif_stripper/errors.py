@@ -56,3 +56,17 @@ class VerificationFailed(SanitizeError):
     """
 
     code = "verification-failed"
+
+
+class UnsupportedFormat(SanitizeError):
+    """The content is none of the formats we sanitize (JPEG, PNG, WebP), whatever its name
+    says: HEIC, AVIF, GIF, TIFF, a PDF, nothing at all. Not retried: it will not change."""
+
+    code = "unsupported-format"
+
+
+class BadChunk(SanitizeError):
+    """A PNG or WebP chunk is malformed: its CRC or its length lies, it is out of order,
+    repeated where only one may be, or a critical chunk we do not know."""
+
+    code = "bad-chunk"
