@@ -77,7 +77,7 @@ class WebpVerifier:
 
     def close(self) -> None:
         if self._state != _DONE:
-            if self._state == _HEADER and self._offset == self._end:
+            if self._state == _HEADER and not self._buf and self._offset == self._end:
                 self._finish()
                 return
             self._fail("the output ends inside a chunk", self._offset)
@@ -136,7 +136,7 @@ class WebpVerifier:
         if kind not in (_IMAGE if in_frame else self._allowed):
             where = "a frame" if in_frame else "the file"
             self._fail(f"{where} holds a {kind!r} chunk", at)
-        if (kind == b"VP8X") != (at == 12):
+        if kind == b"VP8X" and at != 12:
             self._fail("VP8X is not the first chunk", at)
         if not in_frame:
             if kind in (b"VP8X", b"ICCP", b"ANIM", b"EXIF") and kind in self._seen:
