@@ -170,3 +170,21 @@ class Facts:
     frames: int = 1  # an animation's frames
     bytes_in: int = 0
     repairs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkInfo:
+    """One chunk as `inspect` lists it, with the readable content of metadata chunks."""
+
+    offset: int
+    kind: str  # the chunk type, e.g. "tEXt", "EXIF"; "IDAT" for a run of image data
+    size: int  # bytes in the file, headers, CRC and padding included
+    what: str  # what it holds, in the words of the report: "text", "EXIF", "image data"
+    keyword: str = ""  # a PNG text chunk's keyword
+    #: The content a person could be identified by, bounded (`MAX_READ`): text (inflated
+    #: and decoded to UTF-8), EXIF as a TIFF, an XMP packet, an ICC profile; else empty.
+    content: bytes = b""
+
+
+#: Most bytes of one chunk's content that `inspect` reads (an ICC profile: MAX_HELD_BYTES).
+MAX_READ: Final = 1024 * 1024

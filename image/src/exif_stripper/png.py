@@ -35,8 +35,8 @@ from typing import Final
 
 from zlib_ng.zlib_ng import crc32
 
-from .chunked import MAX_HELD_BYTES, Facts, Input, Output, Piece
-from .errors import BadChunk, TooLarge, Truncated
+from .chunked import MAX_HELD_BYTES, MAX_READ, ChunkInfo, Facts, Input, Output, Piece
+from .errors import BadChunk, SanitizeError, TooLarge, Truncated
 from .exif import orientation_only_tiff, read_tiff_orientation
 from .icc import IccError, sanitize_profile
 from .png_verify import PngVerifier
@@ -816,3 +816,98 @@ def sanitize_png(
 def _nothing_to_remove(item: Removed) -> None:
     """What we made ourselves holds nothing to remove; if it did, that is a bug."""
     raise AssertionError(f"the turned PNG held {item.kind} at {item.offset}")
+
+
+# --- inspect: every chunk, and what the metadata chunks say ------------------------------------
+
+
+def list_chunks(blocks: Iterable[Piece], *, max_bytes: int) -> tuple[list[ChunkInfo], str]:
+    """Every chunk of a PNG (a run of IDAT as one row), with the readable content of the
+    metadata chunks; and why the listing stopped early, if the structure broke ("" if not).
+
+    Reads as far as the structure allows and never raises for bad input: `inspect`
+    shows what there is.
+    """
+    source = Input(blocks, max_bytes=max_bytes, what="PNG")
+    found: list[ChunkInfo] = []
+    try:
+        if bytes(source.read(8, "the signature")) != SIGNATURE:
+            return found, "not a PNG signature"
+        while not source.at_end():
+            at = source.offset
+            length, kind = struct.unpack(">I4s", source.read(8, "a chunk header"))
+            if not is_chunk_type(kind) or length > MAX_LENGTH:
+                return found, f"no chunk at byte {at}"
+            limit = MAX_HELD_BYTES if kind == b"iCCP" else MAX_READ
+            payload = bytearray()
+            for span in source.spans(length, f"chunk {_name(kind)}"):
+                if len(payload) < limit:
+                    payload += span[: limit - len(payload)]
+            source.read(4, "a CRC")
+            found.append(_describe_chunk(kind, at, length, bytes(payload)))
+            if kind == b"IEND":
+                break
+        rest = source.offset
+        trailer = source.skip_rest()
+        if trailer:
+            found.append(ChunkInfo(rest, "after IEND", trailer, "trailer"))
+    except SanitizeError as error:
+        return _merge_image_data(found), str(error)
+    return _merge_image_data(found), ""
+
+
+def _describe_chunk(kind: bytes, at: int, length: int, payload: bytes) -> ChunkInfo:
+    name, size = _name(kind), length + 12
+    if kind in (b"tEXt", b"zTXt", b"iTXt"):
+        keyword, text = read_text_chunk(kind, payload)
+        what = dropped_kind(kind, payload[:_PREFIX])
+        return ChunkInfo(at, name, size, what, keyword, text)
+    if kind == b"eXIf":
+        return ChunkInfo(at, name, size, "EXIF", content=payload)
+    if kind == b"iCCP":
+        try:
+            profile = inflate_profile(payload)
+        except IccError:
+            profile = b""
+        keyword = payload.split(b"\x00", 1)[0].decode("latin-1")
+        return ChunkInfo(at, name, size, "ICC profile", keyword, profile)
+    if kind in (b"IDAT", b"fdAT"):
+        return ChunkInfo(at, name, size, "image data")
+    if kind in KEPT_ANCILLARY or kind in (b"IHDR", b"PLTE", b"IEND") or kind in ANIMATION_CHUNKS:
+        return ChunkInfo(at, name, size, "")
+    return ChunkInfo(at, name, size, dropped_kind(kind, payload[:_PREFIX]), content=payload[:256])
+
+
+def _merge_image_data(found: list[ChunkInfo]) -> list[ChunkInfo]:
+    """Consecutive IDAT (or fdAT) chunks as one row: libpng writes them 8 KiB at a time."""
+    merged: list[ChunkInfo] = []
+    for info in found:
+        last = merged[-1] if merged else None
+        if last is not None and info.what == "image data" and last.kind == info.kind:
+            merged[-1] = ChunkInfo(last.offset, last.kind, last.size + info.size, last.what)
+        else:
+            merged.append(info)
+    return merged
+
+
+def read_text_chunk(kind: bytes, payload: bytes) -> tuple[str, bytes]:
+    """A text chunk's keyword and its text as UTF-8 (11.3.4.3-5): tEXt is Latin-1, zTXt
+    Latin-1 compressed, iTXt UTF-8 with a language tag and maybe compressed. Text that
+    cannot be read is returned as it is."""
+    keyword, _, rest = payload.partition(b"\x00")
+    name = keyword.decode("latin-1")
+    try:
+        if kind == b"tEXt":
+            return name, rest.decode("latin-1").encode()
+        if kind == b"zTXt":
+            return name, _inflate_text(rest[1:]).decode("latin-1").encode()
+        compressed = rest[:1] == b"\x01"
+        _language, _, rest = rest[2:].partition(b"\x00")
+        _translated, _, text = rest.partition(b"\x00")
+        return name, _inflate_text(text) if compressed else text
+    except (zlib.error, UnicodeDecodeError):
+        return name, rest
+
+
+def _inflate_text(data: bytes) -> bytes:
+    return zlib.decompressobj().decompress(data, MAX_READ)

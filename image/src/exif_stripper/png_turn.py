@@ -204,6 +204,13 @@ def turn_frame(
 
 def decode_cells(compressed: bytes, width: int, height: int, header: Header) -> bytes:
     """The frame's pixels as cells, row by row: `_cell_bytes` bytes per pixel."""
+    try:
+        return _decode_cells(compressed, width, height, header)
+    except ValueError as error:  # a filter type above 4: libpng refuses the row too
+        raise BadChunk(f"the image data cannot be decoded to turn it: {error}", 0) from None
+
+
+def _decode_cells(compressed: bytes, width: int, height: int, header: Header) -> bytes:
     passes = ADAM7 if header.interlaced else ((0, 0, 1, 1),)
     sizes = [_pass_size(width, height, p) for p in passes]
     expected = sum(h * (header.row_bytes(w) + 1) for w, h in sizes)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Final, Protocol
 
-from .chunked import MAX_HELD_BYTES, Facts, Piece
+from .chunked import MAX_HELD_BYTES, MAX_READ, ChunkInfo, Facts, Piece
 from .errors import BadChunk, TooLarge, Truncated, Unsupported
 from .exif import orientation_only_tiff, read_tiff_orientation
 from .icc import IccError, sanitize_profile
@@ -499,7 +499,9 @@ def vp8x(flags: int, width: int, height: int) -> bytes:
 
 
 def _name(fourcc: bytes) -> str:
-    return fourcc.decode("latin-1").strip() or repr(fourcc)
+    """A FourCC for messages: as text when it is printable ASCII, else escaped."""
+    text = fourcc.decode("latin-1")
+    return text.strip() if text.isprintable() and text.isascii() and text.strip() else repr(fourcc)
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -546,7 +548,13 @@ def sanitize_webp(
                 0,
             )
         stripped = b"".join(write_plan(plan, source))
-        turned = turn_webp(stripped, plan.turn, lossless=plan.lossless, animated=plan.animated)
+        try:
+            turned = turn_webp(stripped, plan.turn, lossless=plan.lossless, animated=plan.animated)
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            # The container parsed, but libwebp cannot decode the picture to turn it.
+            raise BadChunk(
+                f"the picture cannot be decoded to turn it upright: {error}", 0
+            ) from None
         facts.rotation = "lossless" if plan.lossless else "reencode"
         source = InMemory(turned, max_bytes=1 << 62)
         again = Planner(source, OrientationPolicy.DROP, _nothing_to_remove).run()
@@ -563,3 +571,50 @@ def sanitize_webp(
 def _nothing_to_remove(item: Removed) -> None:
     """What we made ourselves holds nothing to remove; if it did, that is a bug."""
     raise AssertionError(f"the turned WebP held {item.kind} at {item.offset}")
+
+
+# --- inspect: every chunk, and what the metadata chunks say ------------------------------------
+
+
+def list_chunks(source: Source) -> tuple[list[ChunkInfo], str]:
+    """Every chunk of a WebP (an animation frame's chunks after it), with the readable
+    content of EXIF, XMP and ICCP; and why the listing stopped early ("" if it did not).
+
+    Never raises for bad input: `inspect` shows what there is.
+    """
+    found: list[ChunkInfo] = []
+    head = bytes(source.read_at(0, 12))
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WEBP":
+        return found, "not a WebP RIFF header"
+    end = min(source.size, 8 + int.from_bytes(head[4:8], "little"))
+    problem = _list_range(source, 12, end, found, "")
+    if end < source.size:
+        found.append(ChunkInfo(end, "after RIFF", source.size - end, "trailer"))
+    return found, problem
+
+
+def _list_range(source: Source, offset: int, end: int, found: list[ChunkInfo], frame: str) -> str:
+    while offset < end:
+        header = bytes(source.read_at(offset, 8))
+        if len(header) < 8:
+            return f"the file ends inside a chunk header at byte {offset}"
+        fourcc, size = header[:4], int.from_bytes(header[4:], "little")
+        name = _name(fourcc)
+        if offset + 8 + size > end:
+            return f"chunk {name} at byte {offset} runs past the end"
+        limit = {b"ICCP": MAX_HELD_BYTES, b"EXIF": MAX_READ, b"XMP ": MAX_READ}.get(fourcc, 0)
+        content = bytes(source.read_at(offset + 8, min(size, limit))) if limit else b""
+        what = {b"ICCP": "ICC profile", b"ANMF": "frame"}.get(fourcc, "")
+        if fourcc in _DROPPED_KINDS or fourcc not in _KNOWN:
+            what = dropped_kind(fourcc)
+        found.append(ChunkInfo(offset, frame + name, 8 + size + (size & 1), what, content=content))
+        if fourcc == b"ANMF" and size >= 16:
+            number = sum(1 for info in found if info.kind == "ANMF")
+            problem = _list_range(source, offset + 24, offset + 8 + size, found, f"frame {number} ")
+            if problem:
+                return problem
+        offset += 8 + size + (size & 1)
+    return ""
+
+
+_KNOWN: Final = frozenset({b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L"})
