@@ -6,9 +6,11 @@
     exif-stripper sync [--source A --dest B] [--prefix P] [--dry-run]
 
 IN and OUT are files, `-` (stdin, stdout) or directories (recursive, relative paths
-kept). Exit codes, which scripts depend on: 0 ok, 1 an I/O error, 2 usage, 3 at least
-one input rejected. A rejected input leaves no output behind (output goes to a temporary
-file that is renamed only once it is complete and verified); the input is never written.
+kept); what else they may be (FIFOs, devices, links) and how OUT is written is in
+`files.py`. Exit codes, which scripts depend on: 0 ok, 1 an I/O error, 2 usage, 3 at least
+one input rejected; a `strip` stopped by SIGTERM, SIGINT or SIGHUP ends by that signal. A
+rejected input leaves no output behind (output goes to a temporary file that is renamed
+only once it is complete and verified); the input is never written.
 """
 
 from __future__ import annotations
@@ -16,24 +18,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Final
+from typing import TYPE_CHECKING, Final
 
-from . import __version__
+from . import __version__, files
 from .errors import SanitizeError
 from .sanitize import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
     Options,
     OrientationPolicy,
-    sanitize_stream,
 )
 
 # Modules only some commands need are imported inside them: `strip` on a folder of photos
 # is measured against `cp -r` (make bench), and Python's start-up is most of a small run.
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from .config import Settings
     from .inspection import Inspection
 
@@ -42,9 +46,6 @@ IO_ERROR: Final = 1
 USAGE: Final = 2
 REJECTED: Final = 3
 JPEG_SUFFIXES: Final = (".jpg", ".jpeg")
-# Below this, stdin's output waits in memory; above, in a temporary file (fail closed:
-# nothing reaches stdout until the whole output has been verified).
-_STDOUT_SPOOL: Final = 32 * 1024 * 1024
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -59,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(error))
     except KeyboardInterrupt:
         return 130
+    except files.Interrupted as interrupted:  # strip: SIGTERM, SIGINT or SIGHUP
+        return files.end_by_signal(interrupted.signum)
 
 
 class _UsageError(Exception):
@@ -143,8 +146,31 @@ def _options(args: argparse.Namespace) -> Options:
     return Options(policy, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
 
 
+class _Messages:
+    """stderr: one whole line per message whatever the threads do, above the progress bar
+    when one is drawn (a message written into the bar's line would garble both)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.bar: type[tqdm[int]] | None = None
+
+    def say(self, line: str) -> None:
+        # A file name may hold a newline or a terminal's control codes: shown escaped, it
+        # can neither split a message nor forge one.
+        line = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
+        with self._lock:
+            if self.bar is not None:
+                self.bar.write(line, file=sys.stderr)
+            else:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+
+
+_MESSAGES: Final = _Messages()
+
+
 def _say(*parts: object) -> None:
-    print("exif-stripper:", *parts, file=sys.stderr)
+    _MESSAGES.say(" ".join(map(str, ("exif-stripper:", *parts))))
 
 
 # --- strip ---------------------------------------------------------------------------------
@@ -152,90 +178,61 @@ def _say(*parts: object) -> None:
 
 def _strip(args: argparse.Namespace) -> int:
     options = _options(args)
-    if args.input == "-":
-        return _strip_stdin(args.output, options)
-    source = Path(args.input)
-    if source.is_dir():
-        return _strip_tree(source, Path(args.output), options)
-    if not source.is_file():
-        raise _UsageError(f"{source}: no such file or directory")
-    target = "-" if args.output == "-" else _file_target(source, Path(args.output))
-    return _strip_one(source, target, options)
+    with files.interrupted_by_signals():
+        if args.input == "-":
+            return _strip_stdin(args.output, options)
+        source = Path(args.input)
+        if source.is_dir():
+            if args.output == "-":
+                raise _UsageError("IN is a directory, so OUT must be one too (- is one file)")
+            return _strip_tree(source, Path(args.output), options)
+        problem = files.unusable_input(source)
+        if problem:
+            raise _UsageError(f"{source}: {problem}")
+        if args.output == "-":
+            return _strip_one(source, None, options)
+        return _strip_one(source, _file_target(source, args.output), options)
 
 
-def _file_target(source: Path, output: Path) -> Path:
-    target = output / source.name if output.is_dir() else output
-    if target.exists() and target.resolve() == source.resolve():
-        raise _UsageError(f"{target}: output is the input; the input is never modified")
+def _file_target(source: Path, output: str) -> Path:
+    """OUT for one input: OUT itself, or OUT/<name> when OUT is a directory (or ends in /)."""
+    target = Path(output)
+    if target.is_dir() or output.endswith("/"):
+        target /= source.name
+    if target.exists() and target.samefile(source):
+        raise _UsageError(f"{target}: OUT is IN (the same file); the input is never modified")
     return target
 
 
 def _strip_stdin(output: str, options: Options) -> int:
-    if output != "-" and Path(output).is_dir():
+    if output == "-":
+        return _strip_one(None, None, options)
+    if Path(output).is_dir() or output.endswith("/"):
         raise _UsageError("with IN as -, OUT must be a file or -")
-    return _strip_one(None, "-" if output == "-" else Path(output), options)
+    return _strip_one(None, Path(output), options)
 
 
-def _strip_one(source: Path | None, target: Path | str, options: Options) -> int:
+def _strip_one(
+    source: Path | None, target: Path | None, options: Options, protect: Path | None = None
+) -> int:
+    """One input (None: stdin) to one output (None: stdout); returns the exit code."""
     name = str(source) if source else "<stdin>"
+    if protect is None and source is not None:
+        protect = source.resolve()
     try:
-        with _open_input(source) as src:
-            if target == "-":
-                _sanitize_to_stdout(src, options)
-            else:
-                assert isinstance(target, Path)
-                _sanitize_to_file(src, target, options)
+        with files.open_input(source) as handle:
+            files.refuse_oversized(handle, options.max_bytes)
+            files.write_output(files.Source(handle, name), target, options, protect)
     except SanitizeError as error:
         _say(f"{name}: {error}")
         return REJECTED
-    except OSError as error:
+    except (files.ReadFailed, files.WriteFailed) as error:
+        _say(error)
+        return IO_ERROR
+    except OSError as error:  # opening IN
         _say(f"{name}: {error.strerror or error}")
         return IO_ERROR
     return OK
-
-
-def _open_input(source: Path | None) -> BinaryIO:
-    if source is None:
-        return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
-    return source.open("rb")
-
-
-def _sanitize_to_stdout(src: BinaryIO, options: Options) -> None:
-    import tempfile
-
-    with tempfile.SpooledTemporaryFile(max_size=_STDOUT_SPOOL) as spool:
-        sanitize_stream(src, spool, options)
-        spool.seek(0)
-        out = sys.stdout.buffer
-        for chunk in iter(lambda: spool.read(1024 * 1024), b""):
-            out.write(chunk)
-        out.flush()
-
-
-def _sanitize_to_file(src: BinaryIO, target: Path, options: Options) -> None:
-    """Write through a temporary file in the target's folder; rename once verified."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Hidden, unique, created exclusively and private until it is complete (like mkstemp).
-    temporary = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(handle, "wb") as dst:
-            sanitize_stream(src, dst, options)
-        temporary.chmod(0o666 & ~_UMASK)
-        temporary.replace(target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# Read once, before any thread exists: os.umask() can only be read by setting it.
-_UMASK: Final = _read_umask()
 
 
 # --- strip, directory mode --------------------------------------------------------------------
@@ -247,6 +244,14 @@ class _Tally:
     rejected: int = 0
     failed: int = 0
     skipped: int = 0
+
+    def count(self, outcome: int) -> None:
+        if outcome == OK:
+            self.written += 1
+        elif outcome == REJECTED:
+            self.rejected += 1
+        else:
+            self.failed += 1
 
     @property
     def exit_code(self) -> int:
@@ -262,39 +267,47 @@ _THREADS: Final = min(4, os.cpu_count() or 1)
 
 def _strip_tree(source: Path, target: Path, options: Options) -> int:
     _refuse_overlap(source, target)
-    files, skipped = _jpeg_files(source)
-    tally = _Tally(skipped=skipped)
+    photos, skipped, unreadable = _jpeg_files(source)
+    tally = _Tally(skipped=skipped, failed=len(unreadable))
+    for error in unreadable:
+        _say(f"{error.filename}: {error.strerror}")
+    protect = source.resolve()
 
     def strip(path: Path) -> int:
-        return _strip_one(path, target / path.relative_to(source), options)
+        return _strip_one(path, target / path.relative_to(source), options, protect)
 
-    for outcome in _progress(_in_threads(strip, files), len(files)):
-        if outcome == OK:
-            tally.written += 1
-        elif outcome == REJECTED:
-            tally.rejected += 1
-        else:
-            tally.failed += 1
+    outcomes = _in_threads(strip, photos)
+    try:
+        for outcome in _progress(outcomes, len(photos)):
+            tally.count(outcome)
+    finally:
+        outcomes.close()
     _say(
         f"{tally.written} written, {tally.rejected} rejected, {tally.failed} failed, "
-        f"{tally.skipped} skipped (not .jpg/.jpeg)"
+        f"{tally.skipped} skipped (not .jpg/.jpeg, or not a regular file)"
     )
     return tally.exit_code
 
 
 def _refuse_overlap(source: Path, target: Path) -> None:
     src, dst = source.resolve(), target.resolve()
-    if src == dst or src in dst.parents or dst in src.parents:
-        raise _UsageError("IN and OUT directories must not contain each other")
     if dst.exists() and not dst.is_dir():
         raise _UsageError(f"{target}: IN is a directory, so OUT must be one too")
+    if src == dst or src in dst.parents or dst in src.parents:
+        raise _UsageError("IN and OUT directories must not contain each other")
 
 
-def _jpeg_files(root: Path) -> tuple[list[Path], int]:
-    """Regular files named *.jpg / *.jpeg (any case) below `root`, in a stable order."""
+def _jpeg_files(root: Path) -> tuple[list[Path], int, list[OSError]]:
+    """Regular files named *.jpg / *.jpeg (any case) below `root`, in a stable order; the
+    number of other entries skipped; the folders that could not be listed.
+
+    Links are not followed (a link to a folder above would loop), nor are special files
+    read: a FIFO would block the walk.
+    """
     found: list[Path] = []
     skipped = 0
-    for folder, dirs, names in os.walk(root):
+    unreadable: list[OSError] = []
+    for folder, dirs, names in os.walk(root, onerror=unreadable.append):
         dirs.sort()
         for name in sorted(names):
             path = Path(folder, name)
@@ -302,29 +315,48 @@ def _jpeg_files(root: Path) -> tuple[list[Path], int]:
                 found.append(path)
             else:
                 skipped += 1
-    return found, skipped
+    return found, skipped, unreadable
 
 
-def _in_threads(work: Callable[[Path], int], files: list[Path]) -> Iterable[int]:
-    """`work` on every file, a few at a time; outcomes in the order they finish."""
-    if len(files) < 2:
-        return map(work, files)
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+def _in_threads(work: Callable[[Path], int], paths: list[Path]) -> Generator[int, None, None]:
+    """`work` on every path, a few at a time; outcomes in the order they finish.
 
-    def run() -> Iterable[int]:
-        with ThreadPoolExecutor(_THREADS) as pool:
-            for done in as_completed([pool.submit(work, path) for path in files]):
-                yield done.result()
+    Closing the generator early (a signal) cancels what has not started; what is running
+    stops at its next read (files.Source) and deletes its temporary file.
+    """
+    if len(paths) < 2:
+        yield from map(work, paths)
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-    return run()
+    pool = ThreadPoolExecutor(_THREADS)
+    try:
+        pending = {pool.submit(work, path) for path in paths}
+        while pending:
+            # In short waits: a signal that arrives just before a wait begins is only
+            # handled when the wait ends, and a file may take long (files.Source).
+            done, pending = wait(pending, files.SIGNAL_LATENCY, FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+    except BaseException:
+        # Not waiting: a thread may be blocked opening a FIFO that no one reads, and the
+        # temporary files are deleted without the threads (files.end_by_signal).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _progress(outcomes: Iterable[int], total: int) -> Iterable[int]:
     if not sys.stderr.isatty():
-        return outcomes
+        yield from outcomes
+        return
     from tqdm import tqdm  # only for people watching a terminal
 
-    return tqdm(outcomes, total=total, unit="photo", file=sys.stderr, leave=False)
+    _MESSAGES.bar = tqdm
+    try:
+        yield from tqdm(outcomes, total=total, unit="photo", file=sys.stderr, leave=False)
+    finally:
+        _MESSAGES.bar = None
 
 
 # --- worker and sync: the pipeline, outside Lambda ---------------------------------------------
@@ -412,17 +444,17 @@ def _sync(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     import json
 
-    from .inspection import inspect_stream  # reads EXIF with Pillow: only when inspecting
+    from .inspection import inspect_stream  # only when inspecting
 
     options = _options(args)
     try:
-        if args.file == "-":
-            import io
-
-            result = inspect_stream(io.BytesIO(sys.stdin.buffer.read()), options)
-        else:
-            with Path(args.file).open("rb") as src:
+        with files.open_input(None if args.file == "-" else Path(args.file)) as handle:
+            files.refuse_oversized(handle, options.max_bytes)
+            with files.seekable(handle, options.max_bytes) as src:
                 result = inspect_stream(src, options)
+    except SanitizeError as error:
+        _say(f"{args.file}: {error}")
+        return REJECTED
     except OSError as error:
         _say(f"{args.file}: {error.strerror or error}")
         return IO_ERROR

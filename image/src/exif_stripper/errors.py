@@ -49,6 +49,12 @@ class TooLarge(SanitizeError):
     code = "too-large"
 
 
+class Undecodable(SanitizeError):
+    """A damaged JPEG that libjpeg cannot decode either, so it cannot be re-encoded."""
+
+    code = "undecodable"
+
+
 class VerificationFailed(SanitizeError):
     """The sanitizer's own output failed the re-check; it is never released.
 

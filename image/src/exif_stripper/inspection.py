@@ -2,14 +2,17 @@
 
 Lists every segment with the sanitizer's own verdict on it (keep or remove), then reads
 the metadata a person could be identified by: GPS position, camera and serial numbers,
-owner and creator names, dates, XMP, IPTC, thumbnails, trailers. EXIF is read with
-Pillow; XMP with a forgiving text scan (a packet need not be well-formed XML to leak);
-IPTC-IIM by hand (it is 5 bytes a record).
+owner and creator names, dates, XMP, IPTC, thumbnails, trailers. EXIF is read by
+`tiff.read_exif_tree`, which takes any field type and count a writer stores; XMP with a
+forgiving text scan (a packet need not be well-formed XML to leak); IPTC-IIM by hand (it
+is 5 bytes a record). Nothing a file holds makes inspection raise, and every finding is
+printable text.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, BinaryIO, Final
@@ -37,6 +40,7 @@ from .sanitize import (
     describe,
     sanitize_stream,
 )
+from .tiff import Field, Unreadable, read_exif_tree
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +192,7 @@ def _read_findings(segment: Segment) -> list[Finding]:
     if segment.marker == APP2 and payload.startswith(b"MPF\x00"):
         return [Finding("embedded images", "multi-picture (MPO) index", "MPF")]
     if segment.marker == COM:
-        text = payload[:80].decode("utf-8", errors="replace").strip()
-        return [Finding("comment", text, "COM")]
+        return [Finding("comment", _text(payload), "COM")]
     if segment.marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) > 14:
         return [Finding("thumbnail", f"{payload[12]}x{payload[13]} JFIF thumbnail", "JFIF")]
     if segment.marker == APP0 and payload.startswith(b"JFXX\x00"):
@@ -207,6 +210,9 @@ _IFD0_TAGS: Final = {
     0x013C: "computer",  # HostComputer
     0x0132: "date/time",  # DateTime
     0x010E: "description",  # ImageDescription
+    0x9C9B: "description",  # XPTitle (Windows)
+    0x9C9C: "comment",  # XPComment (Windows)
+    0x9C9D: "person",  # XPAuthor (Windows)
 }
 _EXIF_TAGS: Final = {
     0xA431: "serial number",  # BodySerialNumber
@@ -215,58 +221,72 @@ _EXIF_TAGS: Final = {
     0xA420: "unique id",  # ImageUniqueID
     0x9003: "date/time",  # DateTimeOriginal
     0xA434: "lens",  # LensModel
+    0x9286: "comment",  # UserComment
 }
+_MAKER_NOTE: Final = 0x927C
+_THUMBNAIL_OFFSET: Final = 0x0201  # JPEGInterchangeFormat (IFD1)
+_THUMBNAIL_LENGTH: Final = 0x0202  # JPEGInterchangeFormatLength (IFD1)
+_USER_COMMENT: Final = 0x9286
+_UTF16_TAGS: Final = frozenset({0x9C9B, 0x9C9C, 0x9C9D})
+_BYTE: Final = 1
+_UNDEFINED: Final = 7
 
 
 def _exif_findings(payload: bytes) -> list[Finding]:
-    from PIL import ExifTags, Image  # Pillow only when inspecting: keeps `strip` quick
-
-    exif = Image.Exif()
+    """What an EXIF block says about a person, whatever types and counts its fields have."""
     try:
-        exif.load(payload)
-        ifds = {
-            "ifd0": dict(exif),
-            "exif": exif.get_ifd(ExifTags.IFD.Exif),
-            "gps": exif.get_ifd(ExifTags.IFD.GPSInfo),
-            "ifd1": exif.get_ifd(ExifTags.IFD.IFD1),
-        }
-    except (SyntaxError, ValueError, KeyError, TypeError, OSError, IndexError) as error:
-        return [Finding("EXIF", f"unreadable EXIF block ({error})", "EXIF")]
+        tree = read_exif_tree(payload[6:])
+    except Unreadable as error:
+        return [Finding("EXIF", f"unreadable EXIF block, {len(payload)} bytes ({error})", "EXIF")]
     found = [
-        Finding(what, _text(ifd[tag]), "EXIF")
-        for ifd, tags in ((ifds["ifd0"], _IFD0_TAGS), (ifds["exif"], _EXIF_TAGS))
+        Finding(what, _field_text(ifd[tag]), "EXIF")
+        for ifd, tags in ((tree.ifd0, _IFD0_TAGS), (tree.exif, _EXIF_TAGS))
         for tag, what in tags.items()
         if tag in ifd
     ]
-    if 0x927C in ifds["exif"]:
-        found.append(Finding("maker notes", f"{len(ifds['exif'][0x927C])} bytes", "EXIF"))
-    position = _gps_position(ifds["gps"])
-    if position:
-        found.append(Finding("GPS position", position, "EXIF"))
-    if 0x0202 in ifds["ifd1"]:
-        size = ifds["ifd1"][0x0202]
-        found.append(Finding("thumbnail", f"{size} bytes JPEG thumbnail", "EXIF IFD1"))
+    if _MAKER_NOTE in tree.exif:
+        found.append(Finding("maker notes", f"{tree.exif[_MAKER_NOTE].size} bytes", "EXIF"))
+    if tree.gps:
+        found.append(Finding("GPS position", _gps_position(tree.gps), "EXIF"))
+    if _THUMBNAIL_LENGTH in tree.ifd1 or _THUMBNAIL_OFFSET in tree.ifd1:
+        length = tree.ifd1.get(_THUMBNAIL_LENGTH)
+        size = length.first_number() if length is not None else None
+        what = "JPEG thumbnail" if size is None else f"{size} bytes JPEG thumbnail"
+        found.append(Finding("thumbnail", what, "EXIF IFD1"))
     return found
 
 
-def _gps_position(gps: dict[int, Any]) -> str | None:
-    def degrees(value: Any, ref: Any, negative: str) -> float:
-        d, m, s = (float(part) for part in value)
-        sign = -1 if str(ref).upper().startswith(negative) else 1
-        return sign * (d + m / 60 + s / 3600)
+def _field_text(value: Field) -> str:
+    if value.tag in _UTF16_TAGS and value.type == _BYTE:  # Windows' XP* tags
+        return _text(value.data.decode("utf-16-le", errors="replace"))
+    if value.tag == _USER_COMMENT and value.type == _UNDEFINED:
+        return _text(value.data[8:])  # after the 8-byte character code (Exif 4.6.5)
+    return _text(value.text())
 
-    try:
-        latitude = degrees(gps[2], gps.get(1, "N"), "S")
-        longitude = degrees(gps[4], gps.get(3, "E"), "W")
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
-        return "present (unreadable)" if gps else None
+
+def _gps_position(gps: dict[int, Field]) -> str:
+    """Latitude and longitude in degrees (Exif 4.6.6: D, M, S rationals and a reference)."""
+
+    def degrees(tag: int, ref_tag: int, negative: str) -> float | None:
+        parts = gps[tag].numbers()[:3] if tag in gps else []
+        if not parts or not all(math.isfinite(part) for part in parts):
+            return None
+        value = sum(part / 60.0**index for index, part in enumerate(parts))
+        ref = gps[ref_tag].text().upper() if ref_tag in gps else ""
+        return -value if ref.startswith(negative) else value
+
+    latitude, longitude = degrees(2, 1, "S"), degrees(4, 3, "W")
+    if latitude is None or longitude is None:
+        return "present (unreadable)"
     return f"{latitude:.6f}, {longitude:.6f}"
 
 
-def _text(value: Any) -> str:
+def _text(value: str | bytes) -> str:
+    """At most 80 printable characters: a finding must not smuggle control codes to a terminal."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
-    return str(value).strip("\x00 ")[:80]
+    value = " ".join(value.replace("\x00", " ").split())[:80]
+    return "".join(char if char.isprintable() else "?" for char in value)
 
 
 _XMP_PROPERTY: Final = re.compile(
@@ -294,7 +314,7 @@ def _xmp_findings(payload: bytes) -> list[Finding]:
     found = [Finding("XMP", f"{len(payload)} bytes", source)]
     for match in _XMP_PROPERTY.finditer(payload):
         name = match.group(1).decode()
-        value = re.sub(r"\s+", " ", match.group(2).decode("utf-8", errors="replace")).strip()
+        value = _text(match.group(2))
         found.append(Finding(_XMP_CATEGORY[name], f"{name} {value}".strip(), source))
     return found
 
