@@ -35,6 +35,7 @@ from typing import Final
 
 from zlib_ng.zlib_ng import crc32
 
+from . import budget as budgets
 from .chunked import MAX_HELD_BYTES, MAX_READ, ChunkInfo, Facts, Input, Output, Piece
 from .errors import BadChunk, SanitizeError, TooLarge, Truncated
 from .exif import orientation_only_tiff, read_tiff_orientation
@@ -367,6 +368,11 @@ class Cutter:
         assert self._header is not None  # _check_type refuses anything before IHDR
         return self._header
 
+    @property
+    def header(self) -> Header:
+        """IHDR's fields (once a chunk after IHDR has been read)."""
+        return self._require_header()
+
     # -- one chunk ------------------------------------------------------------------------------
 
     def _chunk(self, kind: bytes, length: int, at: int) -> None:
@@ -592,11 +598,13 @@ class Cutter:
             self.facts.rotation = "tag-kept"
 
     def _check_turn_budget(self, at: int) -> None:
+        """Refuse as soon as the held file and the pixels could not fit the budget, rather
+        than after holding all of it (the work itself reserves its share: budget.py)."""
         cost = turn_cost(self._require_header(), self._out.size)
         if cost > self._pixel_budget:
             raise TooLarge(
-                f"turning this picture needs about {cost >> 20} MiB of memory, more than "
-                f"the {self._pixel_budget >> 20} MiB budget for pixel work",
+                f"turning this picture needs about {cost // budgets.MiB} MiB of memory, "
+                f"more than the {self._pixel_budget // budgets.MiB} MiB budget for pixel work",
                 at,
             )
 
@@ -794,7 +802,9 @@ def sanitize_png(
         # Imported here: the lossless path (and the CLI's start-up) does without it.
         from .png_turn import turn_png
 
-        turned = turn_png(cutter.held(), cutter.turn)
+        held = cutter.held()
+        with budgets.reserve(turn_cost(cutter.header, len(held)), pixel_budget):
+            turned = turn_png(held, cutter.turn)
         facts.rotation = "lossless"
         facts.width, facts.height = turned.width, turned.height
         verifier = PngVerifier(allow_orientation_tag=False)

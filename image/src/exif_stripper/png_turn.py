@@ -34,7 +34,7 @@ from typing import Final
 from PIL import Image
 from zlib_ng import zlib_ng
 
-from .errors import BadChunk
+from .errors import Undecodable
 from .png import SIGNATURE, Header, chunk, parse_header
 
 try:
@@ -207,7 +207,7 @@ def decode_cells(compressed: bytes, width: int, height: int, header: Header) -> 
     try:
         return _decode_cells(compressed, width, height, header)
     except ValueError as error:  # a filter type above 4: libpng refuses the row too
-        raise BadChunk(f"the image data cannot be decoded to turn it: {error}", 0) from None
+        raise Undecodable(f"the image data cannot be decoded to turn it: {error}", 0) from None
 
 
 def _decode_cells(compressed: bytes, width: int, height: int, header: Header) -> bytes:
@@ -261,9 +261,9 @@ def _inflate(compressed: bytes, expected: int) -> bytes:
     try:
         filtered = inflater.decompress(compressed, expected)
     except zlib.error as error:
-        raise BadChunk(f"the image data cannot be decompressed to turn it: {error}", 0) from None
+        raise Undecodable(f"the image data cannot be decompressed to turn it: {error}", 0) from None
     if len(filtered) < expected:
-        raise BadChunk("the image data ends before the picture does: cannot turn it", 0)
+        raise Undecodable("the image data ends before the picture does: cannot turn it", 0)
     return filtered
 
 

@@ -32,8 +32,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Final, Protocol
 
+from . import budget as budgets
 from .chunked import MAX_HELD_BYTES, MAX_READ, ChunkInfo, Facts, Piece
-from .errors import BadChunk, TooLarge, Truncated, Unsupported
+from .errors import BadChunk, TooLarge, Truncated, Undecodable, Unsupported
 from .exif import orientation_only_tiff, read_tiff_orientation
 from .icc import IccError, sanitize_profile
 from .sanitize import OrientationPolicy, Removed
@@ -541,20 +542,16 @@ def sanitize_webp(
         from .webp_turn import turn_cost, turn_webp
 
         cost = turn_cost(facts.width, facts.height, facts.frames, plan.size)
-        if cost > pixel_budget:
-            raise TooLarge(
-                f"turning this picture needs about {cost >> 20} MiB of memory, more than "
-                f"the {pixel_budget >> 20} MiB budget for pixel work",
-                0,
-            )
-        stripped = b"".join(write_plan(plan, source))
-        try:
-            turned = turn_webp(stripped, plan.turn, lossless=plan.lossless, animated=plan.animated)
-        except (OSError, SyntaxError, ValueError, EOFError) as error:
-            # The container parsed, but libwebp cannot decode the picture to turn it.
-            raise BadChunk(
-                f"the picture cannot be decoded to turn it upright: {error}", 0
-            ) from None
+        with budgets.reserve(cost, pixel_budget):
+            stripped = b"".join(write_plan(plan, source))
+            try:
+                turned = turn_webp(
+                    stripped, plan.turn, lossless=plan.lossless, animated=plan.animated
+                )
+            except (OSError, SyntaxError, ValueError, EOFError) as error:
+                # The container parsed, but libwebp cannot decode the picture to turn it.
+                reason = f"the picture cannot be decoded to turn it: {error}"
+                raise Undecodable(reason, 0) from None
         facts.rotation = "lossless" if plan.lossless else "reencode"
         source = InMemory(turned, max_bytes=1 << 62)
         again = Planner(source, OrientationPolicy.DROP, _nothing_to_remove).run()
