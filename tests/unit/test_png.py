@@ -577,3 +577,33 @@ def test_a_sanitizer_that_kept_a_text_chunk_would_fail_closed(
     data = sp.insert_after(small_png(), b"IHDR", [sp.text_chunk("Author", "Jane")])
     with pytest.raises(VerificationFailed, match="tEXt"):
         strip(data)
+
+
+# --- inspect's view ----------------------------------------------------------------------------
+
+
+def test_list_chunks_reads_what_each_metadata_chunk_says() -> None:
+    data = sp.photo_png()
+    found, problem = png.list_chunks([data], max_bytes=1 << 30)
+    assert problem == ""
+    by_keyword = {info.keyword: info for info in found if info.keyword}
+    assert by_keyword["Author"].content == b"Jane Photographer"
+    assert by_keyword["Description"].content == b"Jane Photographer at home, 12 Rue Example"
+    assert by_keyword["Title"].content == b"Jane Photographer, chez elle"
+    assert by_keyword["XML:com.adobe.xmp"].what == "XMP"
+    assert b"exif:GPSLatitude" in by_keyword["XML:com.adobe.xmp"].content
+    assert by_keyword["Alice's ColorEdge CG277"].content == icc_profiles.matrix_rgb()
+    (exif,) = [info for info in found if info.what == "EXIF"]
+    assert exif.content == samples.exif_tiff(samples.CameraExif(orientation=1))
+    image = [info for info in found if info.what == "image data"]
+    assert len(image) == 1  # the IDAT chunks as one row
+    assert found[-1].what == "trailer"
+    assert found[-1].size == len(sp.TRAILER)
+    assert sum(info.size for info in found) == len(data) - 8
+
+
+def test_list_chunks_says_where_a_broken_file_stops() -> None:
+    data = sp.photo_png()
+    found, problem = png.list_chunks([data[:3000]], max_bytes=1 << 30)
+    assert "ends inside" in problem
+    assert [info.kind for info in found][:2] == ["IHDR", "iCCP"]

@@ -20,7 +20,7 @@ from exif_stripper.chunked import Facts
 from exif_stripper.errors import BadChunk, SanitizeError, TooLarge, Truncated, VerificationFailed
 from exif_stripper.icc import identifying_text, sanitize_profile
 from exif_stripper.sanitize import OrientationPolicy, Removed
-from exif_stripper.webp import InMemory, Spooled, sanitize_webp
+from exif_stripper.webp import InMemory, Spooled, list_chunks, sanitize_webp
 from exif_stripper.webp_verify import verify_webp
 from tests.harness import icc_profiles, samples
 from tests.harness import samples_webp as sw
@@ -433,3 +433,28 @@ def test_the_clean_profile_is_one_the_verifier_accepts() -> None:
         ]
     )
     verify_webp(data)
+
+
+# --- inspect's view ----------------------------------------------------------------------------
+
+
+def test_list_chunks_reads_exif_xmp_and_the_profile_and_lists_frames() -> None:
+    data = sw.photo_webp(animated=True)
+    found, problem = list_chunks(InMemory(data, max_bytes=1 << 30))
+    assert problem == ""
+    what = {info.kind: info for info in found}
+    assert what["EXIF"].content == sw.exif_payload()
+    assert b"exif:GPSLatitude" in what["XMP"].content
+    assert what["ICCP"].content == icc_profiles.matrix_rgb()
+    assert [info.kind for info in found if info.kind.startswith("frame 3")] == [
+        "frame 3 VP8",
+        "frame 3 prVt",
+    ]
+    assert found[-1].what == "trailer"
+
+
+def test_list_chunks_says_where_a_broken_file_stops() -> None:
+    data = sw.photo_webp()
+    found, problem = list_chunks(InMemory(data[:2500], max_bytes=1 << 30))
+    assert "runs past the end" in problem
+    assert [info.kind for info in found][:1] == ["VP8X"]
