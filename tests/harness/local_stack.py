@@ -1,13 +1,29 @@
 """The whole system on this machine: embedded AWS, the real modules applied, a worker.
 
-    with deployed_stack(work_dir) as stack:          # moto + terraform apply
+    with deployed_stack(work_dir) as stack:          # moto + terraform apply, then IAM on
         uploader = stack.s3_as(stack.user_a)          # User A's own access keys
-        with stack.worker() as worker:                # `exif-stripper worker` on the queue
-            uploader.put_object(Bucket=stack.source, Key="a.jpg", Body=...)
+        with stack.worker() as worker:                # `exif-stripper worker` on the queue,
+            uploader.put_object(...)                  #  as the function's execution role
 
 `make demo`, the pipeline's integration tests, the smoke test and the end-to-end
 benchmark all run on this, so what they show is the same composition
 (tests/terraform/exif_stack) the infrastructure tests check resource by resource.
+
+Who is who, once Terraform has applied (SPEC §3 is what the modules grant):
+  * Terraform applies and destroys as the emulator's root, with IAM enforcement off: the
+    provider creates the users, roles and policies that enforcement needs, and moto's root
+    is the only identity that exists before them.
+  * Then the harness creates its admin IAM user, with the explicit policy of
+    policies/harness-admin.json.tftpl (what the harness itself does: make the users' access
+    keys, read bucket B to check it, drain and redeliver queue messages, empty the
+    buckets), and turns IAM enforcement on until the destroy. The root is refused from
+    then on.
+  * Users upload and read with their own access keys (`s3_as`), which the admin makes.
+  * The worker, and anything in this process that acts as the function (`role`), signs
+    with sessions of the execution role the exif-lambda module created: the permissions
+    the Lambda function has in AWS, renewed before they expire.
+At the end the server's request audit must show that no request after the apply escaped
+the IAM check (`enforcement_gaps`).
 """
 
 from __future__ import annotations
@@ -18,16 +34,23 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import quote_plus
 
 import boto3
 
-from tests.harness.embedded_aws import EmbeddedAws
+from exif_stripper.aws import CLIENT_CONFIG
+from tests.harness.embedded_aws import (
+    ROOT,
+    SESSION_SECONDS,
+    Credentials,
+    EmbeddedAws,
+    RequestAudit,
+)
+from tests.harness.policy_templates import render_template
 from tests.harness.terraform_cli import terraform_env, write_cli_config
 from tests.harness.terraform_stack import REPO_ROOT, TerraformStack, scratch_copy
 
@@ -36,6 +59,11 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 STACK_DIR = Path(__file__).resolve().parents[1] / "terraform" / "exif_stack"
+HARNESS_POLICY = Path(__file__).with_name("policies") / "harness-admin.json.tftpl"
+
+
+class EnforcementGap(AssertionError):
+    """A request reached the embedded AWS after the apply without an IAM check."""
 
 
 @dataclass
@@ -43,7 +71,11 @@ class Stack:
     aws: EmbeddedAws
     terraform: TerraformStack
     work_dir: Path
-    _keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    name_prefix: str = "exif-local"
+    admin_credentials: Credentials = ROOT
+    """The harness's admin IAM user once `enforce_iam()` has made it."""
+    _keys: dict[str, Credentials] = field(default_factory=dict)
+    _enforced_since: RequestAudit | None = None
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -62,6 +94,13 @@ class Stack:
         return str(self.outputs["queue_url"])
 
     @property
+    def dlq_url(self) -> str:
+        """The dead-letter queue's URL: the event queue's, with the other name (a queue URL
+        is <endpoint>/<account>/<name>). Derived rather than asked for: moto checks
+        GetQueueUrl against the resource "*", which the harness's policy does not grant."""
+        return f"{self.queue_url.rsplit('/', 1)[0]}/{self.outputs['dlq_name']}"
+
+    @property
     def user_a(self) -> str:
         return str(self.outputs["user_a"])
 
@@ -69,9 +108,44 @@ class Stack:
     def user_b(self) -> str:
         return str(self.outputs["user_b"])
 
+    @property
+    def role_name(self) -> str:
+        """The function's execution role (module exif-lambda)."""
+        return str(self.outputs["role_name"])
+
+    @property
+    def function_name(self) -> str:
+        return str(self.outputs["function_name"])
+
+    @property
+    def admin_user(self) -> str:
+        return f"{self.name_prefix}-harness-admin"
+
+    # -- identities -------------------------------------------------------------------------
+
+    def enforce_iam(self) -> None:
+        """Make the harness's admin IAM user, then check every request against IAM.
+
+        IAM user actions get the resource "*" in moto (only role actions are resolved to an
+        ARN), so the policy grants the access-key actions on "*"; in AWS it would name the
+        two users.
+        """
+        policy = render_template(
+            HARNESS_POLICY,
+            {
+                "source_bucket_arn": f"arn:aws:s3:::{self.source}",
+                "destination_bucket_arn": f"arn:aws:s3:::{self.dest}",
+                "queue_arn": self.outputs["queue_arn"],
+                "dlq_arn": self.outputs["dlq_arn"],
+            },
+        )
+        self.admin_credentials = self.aws.create_user(self.admin_user, json.loads(policy))
+        self.aws.set_iam_enforcement(True)
+        self._enforced_since = self.aws.request_audit()
+
     def admin(self, service: str) -> Any:
-        """A client with the emulator's admin credentials (IAM enforcement is off)."""
-        return boto3.client(service, **self.aws.client_kwargs())  # type: ignore[call-overload]
+        """A client of the harness's admin IAM user (see `enforce_iam`)."""
+        return boto3.client(service, **self.aws.client_kwargs(*self.admin_credentials))  # type: ignore[call-overload]
 
     def s3_as(self, user: str) -> S3Client:
         """An S3 client signing with `user`'s own access key (created on first use).
@@ -81,46 +155,63 @@ class Stack:
         """
         if user not in self._keys:
             key = self.admin("iam").create_access_key(UserName=user)["AccessKey"]
-            self._keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
-        key_id, secret = self._keys[user]
-        client: S3Client = boto3.client("s3", **self.aws.client_kwargs(key_id, secret))
+            self._keys[user] = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+        client: S3Client = boto3.client("s3", **self.aws.client_kwargs(*self._keys[user]))
         return client
 
-    def delete_as(self, client: S3Client, key: str) -> None:
-        """Delete `key` from bucket A with `client`, and see that its event is sent.
+    def role(self, service: str, *, seconds: int = SESSION_SECONDS) -> Any:
+        """A client that acts as the function: sessions of its execution role, renewed
+        before they expire, with the function's own client settings (retries, timeouts)."""
+        session = self.aws.role_session(
+            self.role_name, session_name=self.function_name, seconds=seconds
+        )
+        return session.client(service, endpoint_url=self.aws.endpoint_url, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
-        moto gap: on a versioned bucket a plain DeleteObject creates a delete marker, and
-        AWS then sends `ObjectRemoved:DeleteMarkerCreated`; moto 5.2 sends nothing. The
-        harness sends what S3 would have sent, in S3's format, so the worker hears of the
-        delete as it would in AWS. (Deleting a specific version does get an event from
-        moto, but that is not what a user does.)
-        """
-        deleted = client.delete_object(Bucket=self.source, Key=key)
-        if deleted.get("DeleteMarker"):
-            self.sqs().send_message(
-                QueueUrl=self.queue_url,
-                MessageBody=json.dumps(
-                    s3_event(
-                        self.source,
-                        key,
-                        "ObjectRemoved:DeleteMarkerCreated",
-                        version_id=deleted.get("VersionId"),
-                    )
-                ),
-            )
+    def operator_environment(self) -> dict[str, str]:
+        """The environment of a command run by an operator (`exif-stripper sync`): the
+        harness's admin IAM user, and nothing of this machine's own AWS settings."""
+        return {**self.aws.scrubbed_environ(), **self.aws.environment(self.admin_credentials)}
+
+    # -- what the server let through ----------------------------------------------------------
+
+    def enforcement_audit(self) -> RequestAudit:
+        """Every request since IAM enforcement began."""
+        if self._enforced_since is None:
+            raise EnforcementGap("IAM enforcement was never turned on")
+        return self.aws.request_audit().since(self._enforced_since)
+
+    def enforcement_gaps(self) -> list[str]:
+        """Requests since the apply that the server answered without an IAM check."""
+        return [
+            f"{count} {service} request(s) signed by {principal} were not checked against IAM"
+            for (service, principal, checked), count in self.enforcement_audit().requests.items()
+            if not checked
+        ]
 
     def sqs(self) -> SQSClient:
         client: SQSClient = self.admin("sqs")
         return client
 
-    def worker_environment(self, *, dest: str | None = None) -> dict[str, str]:
-        """The worker runs as the function would, with the function's settings."""
+    def worker_environment(
+        self,
+        *,
+        dest: str | None = None,
+        session_seconds: int = SESSION_SECONDS,
+        settings: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The worker runs as the function would: the function's settings (`settings` adds
+        or overrides some), and sessions of its execution role (`session_seconds` long,
+        renewed by botocore before expiry)."""
+        role = self.aws.role_environment(
+            self.role_name, session_name=self.function_name, seconds=session_seconds
+        )
         return {
-            **os.environ,
-            **self.aws.environment(),
+            **self.aws.scrubbed_environ(),
+            **role,
             "SOURCE_BUCKET": self.source,
             "DEST_BUCKET": dest or self.dest,
             "POWERTOOLS_METRICS_DISABLED": "true",
+            **(settings or {}),
         }
 
     def worker_command(self) -> list[str]:
@@ -132,11 +223,19 @@ class Stack:
 
     @contextmanager
     def worker(
-        self, *, visibility_timeout: int = 30, log_name: str = "worker.log"
+        self,
+        *,
+        visibility_timeout: int = 30,
+        log_name: str = "worker.log",
+        session_seconds: int = SESSION_SECONDS,
+        settings: Mapping[str, str] | None = None,
     ) -> Iterator[Worker]:
         """`exif-stripper worker` on the stack's queue, in its own process."""
         process = Worker.start(
-            self, visibility_timeout=visibility_timeout, log=self.work_dir / log_name
+            self,
+            visibility_timeout=visibility_timeout,
+            log=self.work_dir / log_name,
+            env=self.worker_environment(session_seconds=session_seconds, settings=settings),
         )
         try:
             yield process
@@ -144,7 +243,7 @@ class Stack:
             process.stop()
 
     def delete_all_objects(self) -> None:
-        """Every version and delete marker of both buckets, as admin."""
+        """Every version and delete marker of both buckets, as the harness's admin."""
         s3 = self.admin("s3")
         for bucket in (self.source, self.dest):
             for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
@@ -159,12 +258,12 @@ class Worker:
     _log_file: IO[bytes]
 
     @classmethod
-    def start(cls, stack: Stack, *, visibility_timeout: int, log: Path) -> Worker:
+    def start(
+        cls, stack: Stack, *, visibility_timeout: int, log: Path, env: dict[str, str]
+    ) -> Worker:
         log_file = log.open("ab")
         command = [*stack.worker_command(), "--visibility-timeout", str(visibility_timeout)]
-        process = subprocess.Popen(
-            command, env=stack.worker_environment(), stdout=log_file, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         return cls(process, log, log_file)
 
     def stop(self, timeout: float = 15) -> int:
@@ -192,12 +291,14 @@ class Worker:
 def deployed_stack(
     work_dir: Path, *, name_prefix: str = "exif-local", destroy: bool = True, quiet: bool = False
 ) -> Iterator[Stack]:
-    """Start the embedded AWS, apply the stack, yield it; then tear it down.
+    """Start the embedded AWS, apply the stack, turn IAM enforcement on, yield the stack;
+    then check that nothing escaped enforcement, and tear it down.
 
     `destroy=False` skips `terraform destroy` and just stops the emulator, which takes all
     of its state with it: for the demo and the benchmark, which do not test the destroy
     (tests/integration/test_exif_stack.py does, with a check that nothing is left).
     `quiet` sends Terraform's output to work_dir/terraform.log instead of the terminal.
+    Raises EnforcementGap when the body ended normally but a request went unchecked.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     code = scratch_copy(work_dir / "code", "modules", "tests/terraform")
@@ -215,14 +316,21 @@ def deployed_stack(
         with _output_to(work_dir / "terraform.log", quiet):
             terraform.init()
             terraform.apply()
-        stack = Stack(aws, terraform, work_dir)
+        stack = Stack(aws, terraform, work_dir, name_prefix)
+        stack.enforce_iam()
         try:
             yield stack
+            if gaps := stack.enforcement_gaps():
+                raise EnforcementGap("; ".join(gaps))
         finally:
             if destroy:
                 # moto crashes deleting delete markers once versioning is suspended, which
                 # a destroy does first: empty the buckets while versioning is still on.
                 stack.delete_all_objects()
+                # Terraform signs as the root, which only works with enforcement off; the
+                # admin user is the harness's, not the state's, so it goes first.
+                aws.set_iam_enforcement(False)
+                aws.delete_user(stack.admin_user)
                 with _output_to(work_dir / "terraform.log", quiet):
                     terraform.destroy()
 
@@ -246,32 +354,6 @@ def _output_to(log: Path, quiet: bool) -> Iterator[None]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
-
-
-def s3_event(bucket: str, key: str, name: str, *, version_id: str | None = None) -> dict[str, Any]:
-    """An S3 event notification as S3 writes it to SQS (keys URL-encoded, '+' for space).
-
-    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
-    """
-    obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "sequencer": f"{time.time_ns():X}"}
-    if version_id:
-        obj["versionId"] = version_id
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "eventName": name,
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": obj,
-                },
-            }
-        ]
-    }
 
 
 def wait_until(probe: Any, timeout: float, interval: float = 0.05) -> Any:

@@ -2,29 +2,43 @@
 
 As User A it uploads a photo that carries GPS, camera serials, XMP and a thumbnail to
 bucket A; as User B it waits for the copy in bucket B, downloads it and checks that
-nothing identifying is left and that the pixels are the same; then, as User A, it
-deletes the photo and waits for the copy to leave bucket B.
+nothing identifying is left, that the pixels are the same and that the copy is encrypted
+at rest; it checks that User B may not write to bucket B, that User A may not read it,
+and (on AWS, which speaks HTTPS) that bucket B refuses a request without TLS; then, as
+User A, it deletes the photo and waits for the copy to leave bucket B. On AWS this covers
+what the embedded AWS cannot check (docs/embedded-aws.md): IAM conditions, bucket and
+queue policies, KMS key policies, the function itself and its role.
 
+    python -m tests.harness.smoke --env dev          # or: docker compose run --rm test
     python -m tests.harness.smoke --source BUCKET_A --dest BUCKET_B \\
         --uploader-profile user-a --reader-profile user-b
-    docker compose run --rm test --source ... --dest ...
 
-Against real AWS the profiles hold the two users' keys; `make test` runs the same
-`run_smoke` against the embedded AWS with the users' keys created there.
+With ``--env`` the bucket and user names come from that environment's Terragrunt outputs
+(``terragrunt output -json`` in live/ENV/buckets and live/ENV/iam-users), and the users'
+keys are made for this run with the caller's own credentials (``AWS_PROFILE`` or the
+``AWS_*`` variables; the caller needs ``iam:CreateAccessKey`` and ``iam:DeleteAccessKey`` on
+the two users), then deleted again, even when a step fails. With explicit flags, two
+profiles hold the users' keys. `make test` runs the ``--env`` path against the embedded
+AWS, with the harness's admin IAM user as the caller.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
+import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import boto3
+import hcl2
 from botocore.exceptions import ClientError
 
 from exif_stripper.errors import SanitizeError
@@ -33,14 +47,31 @@ from exif_stripper.verify import verify_jpeg
 from tests.harness import samples
 
 if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
     from mypy_boto3_s3 import S3Client
 
+REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 DEFAULT_TIMEOUT: Final = 120.0
+# New access keys reach every IAM endpoint within seconds, rarely more; a minute is plenty.
+KEY_TIMEOUT: Final = 60.0
+# What S3 and STS answer while a new key is not yet known everywhere.
+_KEY_NOT_YET_VALID: Final = frozenset(
+    {"InvalidAccessKeyId", "InvalidClientTokenId", "SignatureDoesNotMatch"}
+)
 T = TypeVar("T")
 
 
 class SmokeFailed(AssertionError):
     pass
+
+
+@dataclass(frozen=True)
+class StackNames:
+    source: str
+    dest: str
+    user_a: str
+    user_b: str
+    region: str | None = None
 
 
 @dataclass
@@ -51,6 +82,9 @@ class SmokeResult:
     checks: list[str] = field(default_factory=list)
 
 
+# --- the test ------------------------------------------------------------------------------
+
+
 def run_smoke(
     uploader: S3Client,
     reader: S3Client,
@@ -59,10 +93,12 @@ def run_smoke(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     say: Callable[[str], None] = print,
-    delete: Callable[[str], object] | None = None,
+    reader_without_tls: S3Client | None = None,
 ) -> SmokeResult:
-    """Upload, wait, check, delete, wait. `delete` deletes a key of bucket A as User A
-    (default: a plain DeleteObject; the embedded AWS needs help to announce it)."""
+    """Upload, wait, check the copy and who may touch it, delete, wait.
+
+    `reader_without_tls` is User B over plain HTTP (see `without_tls`): given, the test
+    also checks that bucket B refuses requests without TLS."""
     photo = samples.compose(
         samples.base_jpeg(640, 480, seed=99),
         [samples.exif_segment(samples.camera_exif_with_thumbnail(99)), samples.xmp_segment()],
@@ -75,14 +111,17 @@ def run_smoke(
         copy = _wait_for(lambda: read_object(reader, dest, result.key), timeout, "the copy in B")
         result.seconds_to_copy = time.monotonic() - started
         say(f"copy in {dest} after {result.seconds_to_copy:.1f} s; read as User B")
-        result.checks = _check_clean(photo, copy)
+        result.checks = [
+            *_check_clean(photo, copy),
+            _check_encrypted(reader, dest, result.key),
+            *_check_access(uploader, reader, dest, result.key),
+        ]
+        if reader_without_tls is not None:
+            result.checks.append(_check_tls_only(reader_without_tls, dest, result.key))
         for check in result.checks:
             say(f"  ok: {check}")
     finally:
-        if delete is None:
-            uploader.delete_object(Bucket=source, Key=result.key)
-        else:
-            delete(result.key)
+        uploader.delete_object(Bucket=source, Key=result.key)
     started = time.monotonic()
     _wait_for(
         lambda: True if read_object(reader, dest, result.key) is None else None,
@@ -111,6 +150,59 @@ def _check_clean(original: bytes, copy: bytes) -> list[str]:
     return checks
 
 
+def _check_encrypted(reader: S3Client, dest: str, key: str) -> str:
+    """SPEC §2: the copy is encrypted at rest. With a KMS key (prod) every step so far
+    needed the key policy's consent too: User A's upload, the function's read and write,
+    User B's download."""
+    encryption = reader.head_object(Bucket=dest, Key=key).get("ServerSideEncryption")
+    if not encryption:
+        raise SmokeFailed("the copy in B is not encrypted at rest")
+    return f"the copy is encrypted at rest ({encryption}) and User B may decrypt it"
+
+
+def _check_tls_only(reader_without_tls: S3Client, dest: str, key: str) -> str:
+    _expect_denied(
+        "User B read bucket B without TLS",
+        lambda: reader_without_tls.get_object(Bucket=dest, Key=key),
+    )
+    return "bucket B refuses a request without TLS (aws:SecureTransport), even User B's read"
+
+
+def without_tls(session: boto3.Session) -> S3Client | None:
+    """An S3 client of `session` over plain HTTP, where S3 is reached over HTTPS (AWS);
+    None where it speaks only HTTP (the embedded AWS), which has nothing to refuse."""
+    if not session.client("s3").meta.endpoint_url.startswith("https://"):
+        return None
+    client: S3Client = session.client("s3", use_ssl=False)
+    return client
+
+
+def _check_access(uploader: S3Client, reader: S3Client, dest: str, key: str) -> list[str]:
+    """SPEC §3 from both sides of bucket B: User B only reads it, User A cannot."""
+    _expect_denied(
+        "User B wrote to bucket B", lambda: reader.put_object(Bucket=dest, Key=key, Body=b"x")
+    )
+    _expect_denied(
+        "User B deleted from bucket B", lambda: reader.delete_object(Bucket=dest, Key=key)
+    )
+    _expect_denied("User A read bucket B", lambda: uploader.get_object(Bucket=dest, Key=key))
+    _expect_denied("User A listed bucket B", lambda: uploader.list_objects_v2(Bucket=dest))
+    return [
+        "User B may not write to bucket B (PutObject and DeleteObject denied)",
+        "User A may not read bucket B (GetObject and ListObjectsV2 denied)",
+    ]
+
+
+def _expect_denied(what: str, call: Callable[[], object]) -> None:
+    try:
+        call()
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "AccessDenied":
+            return
+        raise
+    raise SmokeFailed(f"{what}: allowed, but SPEC §3 denies it")
+
+
 def read_object(s3: S3Client, bucket: str, key: str) -> bytes | None:
     """The object's bytes, or None when the key does not exist (not an error here)."""
     try:
@@ -132,18 +224,155 @@ def _wait_for(probe: Callable[[], T | None], timeout: float, what: str) -> T:
         time.sleep(0.2)
 
 
+# --- an environment's names and short-lived keys ---------------------------------------------
+
+
+def names_from_terragrunt(env: str, repo: Path = REPO_ROOT) -> StackNames:
+    """Bucket and user names from live/ENV's units, and the environment's region."""
+    live = repo / "live" / env
+    if not (live / "env.hcl").is_file():
+        raise SmokeFailed(f"no environment live/{env} in {repo}")
+    buckets, users = _outputs(live / "buckets"), _outputs(live / "iam-users")
+    region = _locals(live / "env.hcl").get("region")
+    return StackNames(
+        source=buckets["uploads_bucket_name"],
+        dest=buckets["web_bucket_name"],
+        user_a=users["user_a_name"],
+        user_b=users["user_b_name"],
+        region=region if isinstance(region, str) else None,
+    )
+
+
+def _locals(path: Path) -> dict[str, Any]:
+    """The `locals` of an HCL file, strings without their quotes."""
+    options = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
+    blocks: list[dict[str, Any]] = hcl2.loads(path.read_text(), serialization_options=options)[
+        "locals"
+    ]
+    return {name: value for block in blocks for name, value in block.items()}
+
+
+def _outputs(unit: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        ["terragrunt", "output", "-json"],
+        cwd=unit,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SmokeFailed(
+            f"`terragrunt output -json` failed in {unit}: {done.stderr.strip()[-500:]}"
+        )
+    outputs: dict[str, Any] = {name: o["value"] for name, o in json.loads(done.stdout).items()}
+    if not outputs:
+        raise SmokeFailed(f"{unit} has no outputs: has it been applied?")
+    return outputs
+
+
+@contextmanager
+def temporary_keys(
+    iam: IAMClient, users: Sequence[str], say: Callable[[str], None] = print
+) -> Iterator[dict[str, tuple[str, str]]]:
+    """An access key per user, made with the caller's credentials, deleted on the way out
+    whatever happened in between."""
+    made: dict[str, tuple[str, str]] = {}
+    try:
+        for user in users:
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            made[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+        say(f"access keys made for {', '.join(users)}")
+        yield made
+    finally:
+        for user, (key_id, _) in made.items():
+            iam.delete_access_key(UserName=user, AccessKeyId=key_id)
+        if made:
+            say(f"access keys deleted ({', '.join(made)})")
+
+
+def wait_until_accepted(session: boto3.Session, timeout: float = KEY_TIMEOUT) -> float:
+    """Seconds until IAM accepts the session's new key: STS knows it, and S3 too (IAM is
+    eventually consistent: https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency)."""
+    started = time.monotonic()
+    probes: list[Callable[[], object]] = [
+        lambda: session.client("sts").get_caller_identity(),
+        lambda: session.client("s3").list_buckets(),
+    ]
+    for probe in probes:
+        while True:
+            try:
+                probe()
+                break
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in _KEY_NOT_YET_VALID:
+                    break  # known to IAM; AccessDenied, say, is an answer about permissions
+                if time.monotonic() - started > timeout:
+                    raise SmokeFailed(f"IAM did not accept a new key in {timeout:.0f} s") from None
+                time.sleep(1)
+    return time.monotonic() - started
+
+
+def smoke_environment(
+    caller: boto3.Session,
+    names: StackNames,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    say: Callable[[str], None] = print,
+) -> SmokeResult:
+    """The smoke test with keys made for User A and User B by `caller`, deleted after."""
+    with temporary_keys(caller.client("iam"), [names.user_a, names.user_b], say) as keys:
+        uploader, reader = (
+            boto3.Session(*keys[user], region_name=caller.region_name or names.region)
+            for user in (names.user_a, names.user_b)
+        )
+        seconds = max(wait_until_accepted(uploader), wait_until_accepted(reader))
+        say(f"IAM accepted both keys after {seconds:.1f} s")
+        return run_smoke(
+            uploader.client("s3"),
+            reader.client("s3"),
+            names.source,
+            names.dest,
+            timeout=timeout,
+            say=say,
+            reader_without_tls=without_tls(reader),
+        )
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", required=True, help="bucket A (uploads)")
-    parser.add_argument("--dest", required=True, help="bucket B (web-safe copies)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--env", help="a folder of live/ (dev, prod): names from its outputs")
+    where.add_argument("--source", help="bucket A (uploads), with --dest and two profiles")
+    parser.add_argument("--dest", help="bucket B (web-safe copies)")
     parser.add_argument("--uploader-profile", help="AWS profile with User A's keys")
     parser.add_argument("--reader-profile", help="AWS profile with User B's keys")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     args = parser.parse_args(argv)
-    uploader = boto3.Session(profile_name=args.uploader_profile).client("s3")
-    reader = boto3.Session(profile_name=args.reader_profile).client("s3")
+    if args.source and not args.dest:
+        parser.error("--source needs --dest")
     try:
-        run_smoke(uploader, reader, args.source, args.dest, timeout=args.timeout)
+        if args.env:
+            names = names_from_terragrunt(args.env)
+            print(f"smoke test of {args.env}: bucket A {names.source}, bucket B {names.dest}")
+            # The caller's region when it has one; the environment's otherwise.
+            caller = boto3.Session()
+            if caller.region_name is None:
+                caller = boto3.Session(region_name=names.region)
+            smoke_environment(caller, names, timeout=args.timeout)
+        else:
+            uploader = boto3.Session(profile_name=args.uploader_profile)
+            reader = boto3.Session(profile_name=args.reader_profile)
+            run_smoke(
+                uploader.client("s3"),
+                reader.client("s3"),
+                args.source,
+                args.dest,
+                timeout=args.timeout,
+                reader_without_tls=without_tls(reader),
+            )
     except SmokeFailed as failure:
         print(f"smoke test FAILED: {failure}", file=sys.stderr)
         return 1

@@ -1,9 +1,11 @@
 """The pipeline through the real queue: upload to bucket A, the worker, bucket B.
 
-One stack (tests/terraform/exif_stack, applied to the embedded AWS) for the module; each
-test starts its own `exif-stripper worker` process, so a test can stop, kill, restart
-or misconfigure it, and uses keys of its own. Users upload and read with their own
-access keys, as they would in AWS.
+One stack (tests/terraform/exif_stack, applied to the embedded AWS) for the module, with
+IAM enforcement on from the end of the apply to the end of the module (local_stack.py):
+users upload and read with their own access keys, the worker and every test that acts as
+the function sign with sessions of the function's execution role, and the harness's own
+checks run as its admin IAM user. Each test starts its own `exif-stripper worker`
+process, so a test can stop, kill, restart or misconfigure it, and uses keys of its own.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.harness import samples
+from exif_stripper.config import Settings
+from exif_stripper.pipeline import Pipeline
+from tests.harness import access, samples
 from tests.harness.local_stack import Stack, deployed_stack, wait_until
 from tests.harness.oracle import exiftool_reports, findings
-from tests.harness.smoke import read_object, run_smoke
+from tests.harness.smoke import read_object
+from tests.harness.terraform_stack import REPO_ROOT
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -85,10 +90,6 @@ def queue_depth(stack: Stack, url: str) -> int:
     return sum(int(value) for value in attributes.values())
 
 
-def dlq_url(stack: Stack) -> str:
-    return stack.sqs().get_queue_url(QueueName=stack.outputs["dlq_name"])["QueueUrl"]
-
-
 def drain(stack: Stack) -> list[str]:
     """Take every waiting message off the event queue (worker stopped); return the bodies."""
     sqs, bodies = stack.sqs(), []
@@ -99,6 +100,16 @@ def drain(stack: Stack) -> list[str]:
             bodies.append(message["Body"])
             sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
     return bodies
+
+
+def written_to_b(stack: Stack, key: str) -> tuple[list[str], list[str]]:
+    """The versions of `key` in bucket B that hold data (delete markers hold none) and its
+    open multipart uploads, as the harness's admin sees them: ([], []) when nothing was
+    ever written."""
+    s3 = stack.admin("s3")
+    versions = s3.list_object_versions(Bucket=stack.dest, Prefix=key).get("Versions", [])
+    uploads = s3.list_multipart_uploads(Bucket=stack.dest, Prefix=key).get("Uploads", [])
+    return [v["VersionId"] for v in versions], [u["UploadId"] for u in uploads]
 
 
 def written_count(log: list[str], key: str) -> int:
@@ -170,7 +181,7 @@ def test_a_delete_by_user_a_removes_the_copy(
     with stack.worker():
         user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
         assert wait_for_copy(user_b, stack, key, CLEAN) is not None
-        stack.delete_as(user_a, key)
+        user_a.delete_object(Bucket=stack.source, Key=key)
         assert wait_for_absence(user_b, stack, key)
 
 
@@ -189,15 +200,15 @@ def test_a_png_named_jpg_is_rejected_once_and_nothing_reaches_b(
     rejected = [line for line in worker.lines() if '"action":"rejected"' in line and key in line]
     assert len(rejected) == 1  # logged once: not retried
     assert "not-a-jpeg" in rejected[0]
-    assert copy_of(user_b, stack, key) is None
-    assert queue_depth(stack, dlq_url(stack)) == 0
+    assert written_to_b(stack, key) == ([], [])
+    assert queue_depth(stack, stack.dlq_url) == 0
 
 
 def test_a_failing_record_is_retried_alone_and_then_dead_lettered(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
     keys = [f"{prefix}one.jpg", f"{prefix}two.jpg"]
-    dlq = dlq_url(stack)
+    dlq = stack.dlq_url
     drain(stack)
     before = queue_depth(stack, dlq)
     for key in keys:  # worker stopped: both events wait in the queue with the bad one
@@ -219,10 +230,11 @@ def test_a_failing_record_is_retried_alone_and_then_dead_lettered(
 def test_a_persistent_failure_ends_in_the_dead_letter_queue_with_nothing_written(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
-    # A worker whose bucket B does not exist fails every try of every record, as a
-    # misconfigured or deleted destination would.
+    # A worker pointed at a bucket B that does not exist fails every try of every record,
+    # as a misconfigured or deleted destination would (under the function's role the
+    # write is refused before the bucket is looked up: the role may write only to B).
     key = f"{prefix}photo.jpg"
-    dlq = dlq_url(stack)
+    dlq = stack.dlq_url
     drain(stack)
     before = queue_depth(stack, dlq)
     user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
@@ -269,7 +281,7 @@ def test_delete_then_recreate_delivered_backwards_ends_with_the_new_photo(
     newer = samples.mpo_sample()
     drain(stack)
     user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
-    stack.delete_as(user_a, key)
+    user_a.delete_object(Bucket=stack.source, Key=key)
     user_a.put_object(Bucket=stack.source, Key=key, Body=newer)
     bodies = wait_until(lambda: (b := drain(stack)) and len(b) == 3 and b, SETTLE)
     redeliver(stack, list(reversed(bodies)))  # created(v2), removed, created(v1)
@@ -284,7 +296,7 @@ def test_upload_then_delete_delivered_backwards_leaves_nothing(
     key = f"{prefix}photo.jpg"
     drain(stack)
     user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
-    stack.delete_as(user_a, key)
+    user_a.delete_object(Bucket=stack.source, Key=key)
     bodies = wait_until(lambda: (b := drain(stack)) and len(b) == 2 and b, SETTLE)
     redeliver(stack, list(reversed(bodies)))  # removed, then created
     with stack.worker():
@@ -370,7 +382,7 @@ def test_sync_repairs_an_emptied_bucket_b(
     drain(stack)  # the events are lost: B never hears of these uploads
     admin_s3 = stack.admin("s3")
     admin_s3.put_object(Bucket=stack.dest, Key=f"{prefix}orphan.jpg", Body=CLEAN)
-    env = {**os.environ, **stack.aws.environment()}
+    env = stack.operator_environment()  # sync reads B: an operator's job, not the function's
     sync = [sys.executable, "-m", "exif_stripper.cli", "sync", "--source", stack.source,
             "--dest", stack.dest, "--prefix", prefix]  # fmt: skip
     plan = subprocess.run([*sync, "--dry-run"], env=env, capture_output=True, text=True, check=True)
@@ -388,16 +400,222 @@ def test_sync_repairs_an_emptied_bucket_b(
     assert "0 missing, 0 stale, 0 orphaned" in again.stdout
 
 
-def test_the_smoke_test_passes_on_the_embedded_aws(
-    stack: Stack, user_a: S3Client, user_b: S3Client
+# --- the function's identity ---------------------------------------------------------------------
+
+
+def test_the_worker_acts_as_the_functions_execution_role(
+    stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
+    key = f"{prefix}photo.jpg"
+    before = stack.aws.request_audit()
     with stack.worker():
-        result = run_smoke(
-            user_a,
-            user_b,
-            stack.source,
-            stack.dest,
-            timeout=SETTLE,
-            delete=lambda key: stack.delete_as(user_a, key),  # moto's delete-marker gap
-        )
-    assert len(result.checks) == 3
+        user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+        assert wait_for_copy(user_b, stack, key, CLEAN) is not None
+    during = stack.aws.request_audit().since(before)
+    role = f"assumed-role/{stack.role_name}"
+    assert during.count("s3", principal=role) >= 2  # GetObject on A, PutObject on B
+    assert during.count("sqs", principal=role) >= 2  # ReceiveMessage, DeleteMessageBatch
+    assert during.count(principal="root") == 0
+    assert during.role_sessions == {stack.role_name: 1}  # one session lasts the whole run
+    identity = stack.role("sts").get_caller_identity()
+    assert identity["Arn"] == f"arn:aws:sts::123456789012:{role}/{stack.function_name}"
+
+
+def test_the_worker_renews_its_role_session_before_it_expires(
+    stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
+) -> None:
+    # 900 s is the shortest session AWS grants, and inside botocore's 15-minute refresh
+    # window from the start: the worker must fetch a new session each time it signs. moto
+    # never rejects an expired session (moto_server.py), so this shows renewal working
+    # under enforcement, not expiry being enforced.
+    keys = [f"{prefix}{i}.jpg" for i in range(2)]
+    before = stack.aws.request_audit()
+    with stack.worker(session_seconds=900):
+        for key in keys:
+            user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+        for key in keys:
+            assert wait_for_copy(user_b, stack, key, CLEAN) is not None
+    during = stack.aws.request_audit().since(before)
+    assert during.role_sessions.get(stack.role_name, 0) > 1
+    assert during.count(checked=False) == 0
+
+
+@pytest.fixture(scope="module")
+def large_upload(stack: Stack, user_a: S3Client, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 20 MiB photo in bucket A (its copy needs a multipart upload of three parts), its
+    event taken off the queue: the tests below run the function's steps themselves."""
+    large = samples.write_large_jpeg(tmp_path_factory.mktemp("large") / "l.jpg", 20 * 2**20)
+    key = f"large-{uuid.uuid4().hex[:8]}.jpg"
+    user_a.upload_file(str(large.path), stack.source, key)
+    drain(stack)
+    return key
+
+
+class ConnectionLost(ConnectionError):
+    """What the network does to an upload now and then."""
+
+
+def function_pipeline(stack: Stack, **settings: str) -> Pipeline:
+    """The function's pipeline in this process, signing as its execution role."""
+    environment = {"SOURCE_BUCKET": stack.source, "DEST_BUCKET": stack.dest, **settings}
+    return Pipeline(stack.role("s3"), Settings.from_env(environment))
+
+
+def test_a_large_output_that_fails_partway_is_aborted_under_the_functions_role(
+    stack: Stack, large_upload: str
+) -> None:
+    pipeline = function_pipeline(stack)
+    parts: list[int] = []
+
+    def lose_the_second_part(params: dict[str, Any], **_: Any) -> None:
+        parts.append(params["PartNumber"])
+        if len(parts) == 2:
+            raise ConnectionLost("connection reset while sending part 2")
+
+    pipeline.s3.meta.events.register("provide-client-params.s3.UploadPart", lose_the_second_part)
+    with pytest.raises(ConnectionLost):  # not AccessDenied: the role may abort (issue 9)
+        pipeline.created(large_upload)
+    assert parts == [1, 2]  # it failed partway, after a part was stored
+    assert written_to_b(stack, large_upload) == ([], [])  # no copy, no open upload
+
+
+def test_a_photo_rejected_for_its_size_writes_nothing_under_the_functions_role(
+    stack: Stack, large_upload: str
+) -> None:
+    # The byte limit is found while streaming: after 12 MiB, when the first part of the
+    # copy has been sent, so the rejection must abort the upload as well as write nothing.
+    outcome = function_pipeline(stack, MAX_BYTES=str(12 * 2**20)).created(large_upload)
+    assert outcome.action == "rejected"
+    assert outcome.reason.startswith("too-large")
+    assert written_to_b(stack, large_upload) == ([], [])
+
+
+# --- who may do what: SPEC §3 on the enforcing emulator ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def access_results(
+    stack: Stack, user_a: S3Client, user_b: S3Client, report_lines: list[str]
+) -> dict[access.Cell, str]:
+    """Every cell, tried with User A's and User B's own keys and a session of the role."""
+    results = access.try_access(
+        {"User A": user_a, "User B": user_b, "function role": stack.role("s3")},
+        {"bucket A": stack.source, "bucket B": stack.dest},
+        stack.admin("s3"),
+        prefix=f"access-{uuid.uuid4().hex[:8]}/",
+    )
+    drain(stack)  # the events of User A's writes: nothing to do with the tests after
+    report_lines.append("access (SPEC §3) on the embedded AWS, IAM enforced; ! = differs:")
+    report_lines.extend(access.format_table(results))
+    return results
+
+
+@pytest.mark.parametrize(
+    "cell",
+    access.all_cells(),
+    ids=lambda c: f"{c.principal}-{c.bucket}-{c.operation}".replace(" ", "_"),
+)
+def test_each_identity_may_do_exactly_what_spec_section_3_allows(
+    cell: access.Cell, access_results: dict[access.Cell, str]
+) -> None:
+    assert access_results[cell] == cell.expected
+
+
+# --- the smoke test, as `docker compose run test` runs it ----------------------------------------
+
+
+@pytest.fixture
+def smoke_command(stack: Stack, tmp_path: Path) -> list[str]:
+    """`python -m tests.harness.smoke --env dev` with a `terragrunt` on PATH that answers
+    `output -json` with this stack's names, as the units of live/dev would."""
+    outputs = {
+        "buckets": {"uploads_bucket_name": stack.source, "web_bucket_name": stack.dest},
+        "iam-users": {"user_a_name": stack.user_a, "user_b_name": stack.user_b},
+    }
+    answers = tmp_path / "outputs.json"
+    answers.write_text(
+        json.dumps({unit: {k: {"value": v} for k, v in o.items()} for unit, o in outputs.items()})
+    )
+    fake = tmp_path / "bin" / "terragrunt"
+    fake.parent.mkdir()
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        "assert sys.argv[1:] == ['output', '-json'], sys.argv\n"
+        f"print(json.dumps(json.load(open({str(answers)!r}))[os.path.basename(os.getcwd())]))\n"
+    )
+    fake.chmod(0o755)
+    return [str(fake.parent), sys.executable, "-m", "tests.harness.smoke", "--env", "dev"]
+
+
+def run_smoke_command(
+    stack: Stack, command: list[str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The command as an operator runs it: the caller is the harness's admin IAM user."""
+    path, *argv = command
+    env = {**stack.operator_environment(), "PATH": f"{path}:{os.environ['PATH']}"}
+    return subprocess.run(
+        [*argv, *args],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def access_keys(stack: Stack, user: str) -> set[str]:
+    listed = stack.admin("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
+    return {key["AccessKeyId"] for key in listed}
+
+
+def test_the_smoke_test_passes_on_the_embedded_aws_with_keys_it_makes_and_deletes(
+    stack: Stack,
+    user_a: S3Client,
+    user_b: S3Client,
+    smoke_command: list[str],
+    report_lines: list[str],
+) -> None:
+    keys_before = {user: access_keys(stack, user) for user in (stack.user_a, stack.user_b)}
+    with stack.worker():
+        done = run_smoke_command(stack, smoke_command, "--timeout", str(SETTLE))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "smoke test passed" in done.stdout
+    for check in (
+        "the copy is encrypted at rest (AES256)",
+        "User B may not write to bucket B",
+        "User A may not read bucket B",
+    ):
+        assert f"ok: {check}" in done.stdout
+    assert "access keys deleted" in done.stdout
+    assert {user: access_keys(stack, user) for user in keys_before} == keys_before
+    report_lines.append("smoke test (--env) on the embedded AWS:")
+    report_lines.extend(f"  {line}" for line in done.stdout.splitlines())
+
+
+def test_the_smoke_test_deletes_its_keys_when_a_step_fails(
+    stack: Stack, user_a: S3Client, user_b: S3Client, smoke_command: list[str]
+) -> None:
+    keys_before = {user: access_keys(stack, user) for user in (stack.user_a, stack.user_b)}
+    done = run_smoke_command(stack, smoke_command, "--timeout", "2")  # no worker: no copy
+    drain(stack)
+    assert done.returncode == 1
+    assert "timed out after 2 s waiting for the copy in B" in done.stderr
+    assert "access keys deleted" in done.stdout
+    assert {user: access_keys(stack, user) for user in keys_before} == keys_before
+
+
+# --- last: nothing escaped IAM ------------------------------------------------------------------
+
+
+def test_no_request_after_the_apply_escaped_iam(stack: Stack, report_lines: list[str]) -> None:
+    audit = stack.enforcement_audit()
+    report_lines.append(
+        f"IAM enforcement after the apply: {audit.count('s3')} S3 and {audit.count('sqs')} SQS "
+        f"requests, {audit.count(checked=False)} unchecked; "
+        f"role sessions handed out {dict(audit.role_sessions)}"
+    )
+    assert audit.count("s3") > 0
+    assert audit.count("sqs") > 0
+    assert stack.enforcement_gaps() == []
