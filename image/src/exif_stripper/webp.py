@@ -120,6 +120,12 @@ class Spooled:
     def close(self) -> None:
         self._file.close()
 
+    def __enter__(self) -> Spooled:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 # --- the bitstream headers --------------------------------------------------------------------
 
