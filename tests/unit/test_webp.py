@@ -347,7 +347,7 @@ def test_keep_tag_writes_an_exif_with_only_the_orientation() -> None:
         assert identifying_findings_many([out], KEEP_TAG_ALLOWED) == [[]]
 
 
-def test_keep_tag_gives_a_simple_file_the_vp8x_that_exif_needs() -> None:
+def test_keep_tag_writes_the_tag_after_the_picture_and_announces_it() -> None:
     plain = sw.pillow_webp(samples.photo_image(40, 30), lossless=True)
     data = sw.container(
         [
@@ -358,6 +358,17 @@ def test_keep_tag_gives_a_simple_file_the_vp8x_that_exif_needs() -> None:
     )
     out, _, _ = strip(data, KEEP_TAG)
     assert sw.fourccs(out) == [b"VP8X", b"VP8L", b"EXIF"]
+    assert sw.walk(out)[0].payload[0] == sw.EXIF_FLAG
+
+
+def test_a_simple_file_has_no_orientation_to_keep() -> None:
+    # Without VP8X no decoder reads EXIF, so there is nothing to keep or apply.
+    plain = sw.pillow_webp(samples.photo_image(40, 30), lossless=True)
+    data = sw.container([sw.walk(plain)[0].raw, sw.riff_chunk(b"EXIF", sw.exif_payload(6))])
+    for policy in OrientationPolicy:
+        out, _, facts = strip(data, policy)
+        assert out == plain
+        assert facts.rotation == "none"
 
 
 def test_drop_leaves_the_pixels_as_stored() -> None:

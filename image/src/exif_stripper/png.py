@@ -94,10 +94,9 @@ class Header:
         return (width * self.bits_per_pixel + 7) // 8
 
     def encode(self) -> bytes:
-        return struct.pack(
-            ">IIBBBBB", self.width, self.height, self.depth, self.colour_type, 0, 0,
-            int(self.interlaced),
-        )  # fmt: skip
+        """IHDR's payload: compression and filter method 0 (the only ones defined)."""
+        fields = (self.width, self.height, self.depth, self.colour_type, 0, 0)
+        return struct.pack(">IIBBBBB", *fields, int(self.interlaced))
 
 
 def parse_header(payload: bytes | memoryview, offset: int) -> Header:

@@ -304,19 +304,15 @@ class Planner:
     # -- a simple file: VP8 or VP8L, nothing else --------------------------------------------
 
     def _simple(self, first: _Chunk, rest: list[_Chunk]) -> None:
+        """A file without VP8X: its bitstream, and nothing else counts. Decoders read no
+        EXIF here (it needs VP8X), so there is no orientation to apply or keep."""
         image = self._bitstream(first)
         facts = self.plan.facts
         facts.width, facts.height = image.width, image.height
         self.plan.lossless = image.lossless
         for found in rest:  # libwebp reads nothing after the bitstream of a simple file
             self._drop_chunk(found)
-        self._plan_orientation()
-        if self.plan.keeps_orientation_tag:
-            # EXIF needs the extended format: a VP8X that says what the simple file said.
-            flags = EXIF_FLAG | (ALPHA_FLAG if image.alpha else 0)
-            self.plan.items.append(vp8x(flags, image.width, image.height))
         self._copy(first)
-        self._append_orientation_tag()
 
     # -- the extended format ---------------------------------------------------------------
 
