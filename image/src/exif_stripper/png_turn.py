@@ -36,6 +36,7 @@ from zlib_ng import zlib_ng
 
 from .errors import Undecodable
 from .png import SIGNATURE, Header, chunk, parse_header
+from .transform import upright_transposition
 
 try:
     from ._pngfilter import filter as filter_rows
@@ -61,16 +62,6 @@ ADAM7: Final = (
     (1, 0, 2, 2),
     (0, 1, 1, 2),
 )
-#: Pillow's transposition that undoes each EXIF orientation (as ImageOps.exif_transpose).
-_TRANSPOSE: Final = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 _DATA_CHUNK: Final = 1024 * 1024  # bytes of compressed data per IDAT or fdAT written
 
 
@@ -288,7 +279,7 @@ def pack_cells(cells: bytes, width: int, height: int, header: Header) -> bytes:
 
 def turn_cells(cells: bytes, width: int, height: int, per_cell: int, orientation: int) -> bytes:
     """Turn a grid of cells; a cell of several bytes is turned byte plane by byte plane."""
-    operation = _TRANSPOSE[orientation]
+    operation = upright_transposition(orientation)
     if per_cell == 1:
         return Image.frombytes("L", (width, height), cells).transpose(operation).tobytes()
     turned = bytearray(len(cells))

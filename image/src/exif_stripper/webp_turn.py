@@ -22,16 +22,8 @@ from typing import Final
 
 from PIL import Image, ImageSequence
 
-#: Pillow's transposition that undoes each EXIF orientation (as ImageOps.exif_transpose).
-_TRANSPOSE: Final = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
+from .transform import upright_transposition
+
 #: libwebp's quality for the lossy re-encode: visually lossless on photographs.
 LOSSY_QUALITY: Final = 95
 
@@ -44,7 +36,7 @@ def turn_cost(width: int, height: int, frames: int, compressed: int) -> int:
 
 def turn_webp(webp: bytes, orientation: int, *, lossless: bool, animated: bool) -> bytes:
     """`webp` with its pixels turned as EXIF `orientation` says."""
-    operation = _TRANSPOSE[orientation]
+    operation = upright_transposition(orientation)
     options: dict[str, object] = {"lossless": lossless, "exact": True, "method": 4}
     if lossless:
         options["quality"] = 100  # for lossless, the effort spent on compression
