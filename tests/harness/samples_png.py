@@ -464,3 +464,27 @@ def pnginfo(**texts: str) -> PngImagePlugin.PngInfo:
     for key, value in texts.items():
         info.add_text(key, value)
     return info
+
+
+# =========================================================================================
+# The benchmark's corpus
+# =========================================================================================
+
+
+def rechunked(png: bytes, idat_size: int) -> bytes:
+    """The same PNG with its image data in IDAT chunks of `idat_size` bytes."""
+    chunks = walk(png)
+    runs = [i for i, c in enumerate(chunks) if c.kind == b"IDAT"]  # consecutive (5.6)
+    data = b"".join(chunks[i].payload for i in runs)
+    idat = [png_chunk(b"IDAT", data[i : i + idat_size]) for i in range(0, len(data), idat_size)]
+    before = [png_chunk(c.kind, c.payload) for c in chunks[: runs[0]]]
+    after = [png_chunk(c.kind, c.payload) for c in chunks[runs[-1] + 1 :]]
+    return SIGNATURE + b"".join(before + idat + after)
+
+
+def camera_png(width: int = 4000, height: int = 3000, *, seed: int = 0) -> bytes:
+    """A photo saved as PNG by an editor: every kind of metadata, and the image data in
+    8 KiB IDAT chunks as libpng writes them (the most chunks per megabyte)."""
+    image = samples.photo_image(width, height, seed=seed, noise=8)
+    png = rechunked(pillow_png(image, compress_level=1), 8192)
+    return insert_after(png, b"IHDR", [iccp_chunk(), *metadata_chunks(1)])

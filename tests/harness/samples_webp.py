@@ -143,3 +143,20 @@ def frames_rgba(data: bytes) -> list[tuple[tuple[int, int], bytes]]:
 
     with Image.open(io.BytesIO(data)) as image:
         return [(f.size, f.convert("RGBA").tobytes()) for f in ImageSequence.Iterator(image)]
+
+
+def camera_webp(width: int = 4000, height: int = 3000, *, seed: int = 0) -> bytes:
+    """A phone photo saved as WebP (lossy, quality 85) with EXIF, XMP and an ICC profile."""
+    image = samples.photo_image(width, height, seed=seed, noise=8)
+    encoded = pillow_webp(image, quality=85, method=2)
+    (bitstream,) = walk(encoded)
+    flags = ICC_FLAG | EXIF_FLAG | XMP_FLAG
+    return container(
+        [
+            vp8x(flags, width, height),
+            riff_chunk(b"ICCP", icc_profiles.matrix_rgb()),
+            bitstream.raw,
+            riff_chunk(b"EXIF", exif_payload()),
+            riff_chunk(b"XMP ", samples.xmp_packet()),
+        ]
+    )
