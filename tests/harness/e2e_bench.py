@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -182,11 +182,14 @@ def _burst(
         ))  # fmt: skip
     events = _take_events(stack, prefix, count)
     with ExitStack() as running:
-        with _batch_threads(threads):
-            started = [
-                running.enter_context(stack.worker(log_name=f"{prefix[:-1]}-{n}.log"))
-                for n in range(workers)
-            ]
+        started = [
+            running.enter_context(
+                stack.worker(
+                    log_name=f"{prefix[:-1]}-{n}.log", settings={"BATCH_THREADS": str(threads)}
+                )
+            )
+            for n in range(workers)
+        ]
         for worker in started:
             _until_polling(worker)
         emulator = _emulator_pid(stack)
@@ -217,21 +220,6 @@ def _burst(
         sqs_requests=sqs_calls / count,
         s3_share=sum(line["s3_seconds"] for line in lines) / steps,
     )
-
-
-@contextmanager
-def _batch_threads(threads: int) -> Iterator[None]:
-    """BATCH_THREADS for the workers started inside: the harness passes this process's
-    environment on to the worker, as Lambda passes the function's settings."""
-    saved = os.environ.get("BATCH_THREADS")
-    os.environ["BATCH_THREADS"] = str(threads)
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["BATCH_THREADS"]
-        else:
-            os.environ["BATCH_THREADS"] = saved
 
 
 def _take_events(stack: Stack, prefix: str, count: int) -> list[str]:

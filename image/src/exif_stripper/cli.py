@@ -28,7 +28,7 @@ from . import __version__, files
 from .errors import SanitizeError
 from .sanitize import (
     DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_PIXELS,
+    DamagedPolicy,
     Options,
     OrientationPolicy,
 )
@@ -127,10 +127,24 @@ def _add_sanitizer_options(
             "Orientation tag; drop: ignore orientation",
         )
     parser.add_argument(
-        "--max-bytes", type=_positive, default=None if from_env else DEFAULT_MAX_BYTES
+        "--damaged",
+        choices=[policy.value for policy in DamagedPolicy],
+        default=None if from_env else DamagedPolicy.REENCODE.value,
+        help="reencode: a JPEG that cannot be passed on losslessly is decoded and encoded "
+        "again from its pixels (default); reject: it is refused",
     )
     parser.add_argument(
-        "--max-pixels", type=_positive, default=None if from_env else DEFAULT_MAX_PIXELS
+        "--max-bytes",
+        type=_positive,
+        default=None if from_env else DEFAULT_MAX_BYTES,
+        help=f"largest input accepted (default {DEFAULT_MAX_BYTES})",
+    )
+    parser.add_argument(
+        "--pixel-budget-mb",
+        type=_positive,
+        default=None,
+        help="memory that turning or re-encoding one picture may take (default: from "
+        "PIXEL_BUDGET_MB, else from the machine)",
     )
 
 
@@ -143,7 +157,13 @@ def _positive(text: str) -> int:
 
 def _options(args: argparse.Namespace) -> Options:
     policy = OrientationPolicy(getattr(args, "orientation", OrientationPolicy.DROP.value))
-    return Options(policy, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
+    budget = args.pixel_budget_mb
+    return Options(
+        policy,
+        damaged=DamagedPolicy(args.damaged),
+        max_bytes=args.max_bytes,
+        pixel_budget=None if budget is None else budget * 1024 * 1024,
+    )
 
 
 class _Messages:
@@ -222,7 +242,11 @@ def _strip_one(
     try:
         with files.open_input(source) as handle:
             files.refuse_oversized(handle, options.max_bytes)
-            files.write_output(files.Source(handle, name), target, options, protect)
+            src = files.Source(handle, name, options.max_bytes)
+            try:
+                files.write_output(src, target, options, protect)
+            finally:
+                src.close()
     except SanitizeError as error:
         _say(f"{name}: {error}")
         return REJECTED
@@ -370,8 +394,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         "SOURCE_BUCKET": args.source,
         "DEST_BUCKET": args.dest,
         "ORIENTATION_POLICY": args.orientation,
+        "DAMAGED_POLICY": args.damaged,
         "MAX_BYTES": args.max_bytes,
-        "MAX_PIXELS": args.max_pixels,
+        "PIXEL_BUDGET_MB": args.pixel_budget_mb,
     }
     env = {**os.environ, **{name: str(value) for name, value in flags.items() if value}}
     try:
@@ -486,6 +511,8 @@ def render_inspection(name: str, result: Inspection) -> str:
     else:
         lines.append("  no identifying data found")
     lines.append(f"  strip would remove {result.removed_bytes:,} bytes")
+    if result.reencoded:
+        lines.append(f"  strip would re-encode it from its pixels: {result.reencoded}")
     return "\n".join(lines)
 
 

@@ -82,6 +82,7 @@ class Outcome:
     bytes_out: int = 0
     removed: list[str] = field(default_factory=list)
     rotation: str = "none"
+    method: str = ""  # how a written copy was made: "lossless", or "re-encoded" (see reason)
     source_etag: str = ""
     seconds: float = 0.0  # the whole step
     s3_seconds: float = 0.0  # of which spent waiting on S3 (reads, writes, requests)
@@ -170,40 +171,64 @@ class Pipeline:
             limit = self.settings.max_bytes
             error = TooLarge(f"object of {size} bytes exceeds the limit of {limit} bytes", limit)
             return self._reject(key, error, bytes_in=0, etag=etag, clock=clock)
-        upload = S3Upload(
-            self.s3,
-            self.settings.dest_bucket,
-            key,
-            content_type="image/jpeg",
-            metadata={
-                META_ETAG: etag,
-                META_VERSION: version.version_id,
-                META_SANITIZER: __version__,
-                META_POLICY: self.settings.orientation.value,
-            },
-        )
+
+        def new_upload() -> S3Upload:
+            return S3Upload(
+                self.s3,
+                self.settings.dest_bucket,
+                key,
+                content_type="image/jpeg",
+                metadata={
+                    META_ETAG: etag,
+                    META_VERSION: version.version_id,
+                    META_SANITIZER: __version__,
+                    META_POLICY: self.settings.orientation.value,
+                },
+            )
+
         body = _TimedReader(source["Body"], clock)
+        writer = _TimedWriter(new_upload(), clock)
+        second_look = _SecondLook(self, key, etag, writer, new_upload)
         try:
-            report = sanitize_stream(body, _TimedWriter(upload, clock), self.settings.sanitizer)
+            report = sanitize_stream(body, writer, self.settings.sanitizer, fallback=second_look)
             with clock:
-                upload.commit()
+                writer.upload.commit()
         except SanitizeError as error:
             with clock:
-                upload.abort()
+                writer.upload.abort()
             return self._reject(key, error, bytes_in=body.size, etag=etag, clock=clock)
         except BaseException:
             with clock:
-                upload.abort()
+                writer.upload.abort()
             raise
         return Outcome(
             key,
             "written",
+            reason=report.reason,
             bytes_in=report.bytes_in,
             bytes_out=report.bytes_out,
             removed=report.removed_kinds,
             rotation=report.rotation,
+            method=report.method,
             source_etag=etag,
         )
+
+    def read_again(self, key: str, etag: str) -> bytes:
+        """The object `etag` names, in full, for the re-encode of a damaged photo.
+
+        If-Match makes sure these are the bytes the first read began (a version id would
+        need s3:GetObjectVersion); if A changed meanwhile S3 answers 412, the record fails
+        and the queue brings it back to a fresh start.
+        """
+        bucket = self.settings.source_bucket
+        body = self.s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')["Body"]
+        try:
+            data: bytes = body.read(self.settings.max_bytes + 1)
+        finally:
+            body.close()
+        if len(data) > self.settings.max_bytes:
+            raise TooLarge(f"file exceeds the limit of {self.settings.max_bytes} bytes", 0)
+        return data
 
     def _reject(
         self, key: str, error: SanitizeError, *, bytes_in: int, etag: str, clock: _Clock
@@ -322,9 +347,37 @@ class _TimedReader:
 
 class _TimedWriter:
     def __init__(self, upload: S3Upload, clock: _Clock) -> None:
-        self._upload = upload
-        self._clock = clock
+        self.upload = upload
+        self.clock = clock
 
     def write(self, data: bytes | memoryview, /) -> int:
-        with self._clock:
-            return self._upload.write(data)
+        with self.clock:
+            return self.upload.write(data)
+
+
+class _SecondLook:
+    """The sanitizer's `Fallback` here: the same object again, and a new upload."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        key: str,
+        etag: str,
+        writer: _TimedWriter,
+        new_upload: Callable[[], S3Upload],
+    ) -> None:
+        self._pipeline = pipeline
+        self._key = key
+        self._etag = etag
+        self._writer = writer
+        self._new_upload = new_upload
+
+    def reread(self) -> bytes:
+        with self._writer.clock:
+            return self._pipeline.read_again(self._key, self._etag)
+
+    def restart(self) -> _TimedWriter:
+        with self._writer.clock:
+            self._writer.upload.abort()
+        self._writer.upload = self._new_upload()
+        return self._writer
