@@ -20,6 +20,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
@@ -488,3 +489,28 @@ def camera_png(width: int = 4000, height: int = 3000, *, seed: int = 0) -> bytes
     image = samples.photo_image(width, height, seed=seed, noise=8)
     png = rechunked(pillow_png(image, compress_level=1), 8192)
     return insert_after(png, b"IHDR", [iccp_chunk(), *metadata_chunks(1)])
+
+
+def demo_samples() -> dict[str, bytes]:
+    """PNGs for `make demo`: an edited photo full of text chunks, a sideways one."""
+    return {
+        "edited-text-chunks.png": photo_png(480, 320, seed=51),
+        "sideways-orientation-6.png": photo_png(320, 240, orientation=6, seed=52, trailer=False),
+    }
+
+
+def write_large_png(path: Path, size: int, *, seed: int = 0) -> None:
+    """A PNG of about `size` bytes, written in 8 KiB IDAT chunks as libpng does, with a text
+    chunk before them. Its image data is random: it is never inflated on the lossless path,
+    which is what a memory measurement of that path needs (no decoder could show it)."""
+    import random
+
+    rng = random.Random(seed)
+    block = rng.randbytes(8192)
+    idat = png_chunk(b"IDAT", block)
+    header = struct.pack(">IIBBBBB", 20_000, 20_000, 8, 2, 0, 0, 0)
+    with path.open("wb") as out:
+        out.write(SIGNATURE + png_chunk(b"IHDR", header) + text_chunk("Author", "Jane"))
+        for _ in range(size // len(idat)):
+            out.write(idat)
+        out.write(png_chunk(b"IEND", b""))

@@ -160,3 +160,11 @@ def camera_webp(width: int = 4000, height: int = 3000, *, seed: int = 0) -> byte
             riff_chunk(b"XMP ", samples.xmp_packet()),
         ]
     )
+
+
+def demo_samples() -> dict[str, bytes]:
+    """WebPs for `make demo`: a phone's lossy photo, and a lossless one stored sideways."""
+    return {
+        "phone-exif-xmp.webp": photo_webp(480, 320),
+        "sideways-lossless-8.webp": photo_webp(320, 240, lossless=True, orientation=8),
+    }

@@ -226,6 +226,14 @@ def test_broken_animations_are_rejected(
         strip(apng_with(chunks))
 
 
+def test_a_second_actl_is_rejected_even_after_an_invalid_one() -> None:
+    # libpng's APNG patch skips an invalid acTL and takes the next; Pillow gives up on the
+    # animation: which frames are shown depends on the decoder, so the file is refused.
+    invalid = (b"acTL", b"\x00" * 8)  # 0 frames
+    with pytest.raises(BadChunk, match="second acTL"):
+        strip(apng_with([invalid, *GOOD_APNG]))
+
+
 def test_an_fdat_before_the_image_data_is_rejected() -> None:
     chunks = [
         GOOD_APNG[0],

@@ -481,11 +481,12 @@ class Cutter:
             # Decoders ignore a profile they cannot read; the output has none.
             self._drop("ICC profile (invalid)", b"iCCP", at, length + 12)
             return
+        rewritten = chunk(b"iCCP", iccp_payload(clean.data))
         if clean.removed or not payload.startswith(ICC_NAME + b"\x00"):
-            # Written again, not cut: what changed is counted, no region of the input.
-            removed = max(0, len(profile) - len(clean.data))
+            # Written again, not cut: what the file loses is counted, no region of it.
+            removed = max(0, length + 12 - len(rewritten))
             self._drop("ICC profile text and identity", b"iCCP", at, removed)
-        self._keep(chunk(b"iCCP", iccp_payload(clean.data)))
+        self._keep(rewritten)
 
     def _exif(self, length: int, at: int) -> None:
         """Dropped; before the image data its Orientation is read first (Table 7)."""
@@ -504,9 +505,11 @@ class Cutter:
         and without one every fcTL and fdAT), and so the output holds the still image.
         """
         payload, good = self._held_payload(b"acTL", length, at)
-        if self._animation is not None:
-            self._drop("acTL (duplicate)", b"acTL", at, length + 12)
-            return
+        if b"acTL" in self._seen:
+            # libpng's APNG patch skips an invalid acTL and takes a later one, other
+            # decoders take the first or none: a second acTL leaves what is shown open.
+            raise BadChunk("a second acTL", at)
+        self._seen.add(b"acTL")
         problem = "bad CRC" if not good else "out of place" if self._idat is not _BEFORE else ""
         frames, _plays = struct.unpack(">II", payload) if len(payload) == 8 else (0, 0)
         if not problem and not 1 <= frames <= MAX_LENGTH:

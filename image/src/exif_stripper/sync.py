@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
 
-from .pipeline import Outcome, Pipeline, is_jpeg_key
+from .formats import is_image_key
+from .pipeline import Outcome, Pipeline
 
 THREADS: Final = 16  # S3 calls are I/O; the sanitizer releases the GIL in its scanner
 
@@ -34,7 +35,7 @@ def plan(pipeline: Pipeline, prefix: str = "") -> Plan:
     """Compare the listings of A and B (under `prefix`) and B's provenance metadata."""
     settings = pipeline.settings
     listed = _listing(pipeline, settings.source_bucket, prefix)
-    source = {key: etag for key, etag in listed if is_jpeg_key(key)}
+    source = {key: etag for key, etag in listed if is_image_key(key)}
     copies = {key for key, _ in _listing(pipeline, settings.dest_bucket, prefix)}
     result = Plan(missing=sorted(source.keys() - copies), orphaned=sorted(copies - source.keys()))
     both = sorted(source.keys() & copies)

@@ -90,6 +90,12 @@ class InMemory:
     def pieces(self, offset: int, size: int) -> Iterator[Piece]:
         yield self._data[offset : offset + size]
 
+    def __enter__(self) -> InMemory:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
 
 class Spooled:
     """A stream written to a spool (memory, then a temporary file) so it can be read twice."""
