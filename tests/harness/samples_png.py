@@ -160,14 +160,20 @@ def time_chunk() -> bytes:
 
 
 def c2pa_chunk() -> bytes:
-    """caBX: a C2PA manifest store (a JUMBF box) naming who made the picture."""
-    claim = b'{"claim_generator":"Phone Camera 4.2","author":"Jane Photographer","url":"https://contentauth.example"}'
-    box = (
-        struct.pack(">I4s", 8 + 8 + len(claim), b"jumb")
-        + struct.pack(">I4s", 8 + len(claim), b"c2pa")
-        + claim
+    """caBX: a C2PA manifest store, a JUMBF superbox (ISO/IEC 19566-5) whose description
+    box says "c2pa" and whose JSON names who made the picture and with what."""
+    claim = (
+        b'{"claim_generator":"Phone Camera 4.2","author":"Jane Photographer",'
+        b'"url":"https://contentauth.example"}'
     )
-    return png_chunk(b"caBX", box)
+    c2pa_uuid = bytes.fromhex("6332706100110010800000aa00389b71")
+    description = _box(b"jumd", c2pa_uuid + b"\x03" + b"c2pa\x00")
+    return png_chunk(b"caBX", _box(b"jumb", description + _box(b"json", claim)))
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    """An ISO BMFF box: 32-bit size (itself included), type, payload."""
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
 
 
 def private_chunk() -> bytes:
