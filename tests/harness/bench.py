@@ -14,6 +14,8 @@ Sections (all by default; `--only NAME` for one):
   formats    PNG and WebP: in-process MB/s beside a Pillow re-encode and `exiftool -all=`,
              exact turns, and the memory a 200 MB PNG takes to stream
   e2e        upload -> object in bucket B on the embedded AWS with one worker
+  backfill   a bucket of 20,000 photos: planning (merge vs the old planner), sync --enqueue,
+             the workers draining the queue, B against sanitize(A) (backfill_bench.py)
 
 The corpus is generated once into build/bench/ (12 MP camera photos carrying EXIF, GPS,
 XMP, ICC and a thumbnail); `--corpus DIR` (make bench CORPUS=dir) uses your own photos:
@@ -786,16 +788,9 @@ def _stream_large_png() -> None:
 # --- main -----------------------------------------------------------------------------------------
 
 SECTIONS: Final = (
-    "sanitizer",
-    "cli",
-    "rotation",
-    "turns",
-    "memory",
-    "resources",
-    "icc",
-    "formats",
-    "e2e",
-)
+    "sanitizer", "cli", "rotation", "turns", "memory", "resources", "icc", "formats", "e2e",
+    "backfill",
+)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -808,6 +803,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--photos", type=int, default=200, help="uploads for the e2e section")
+    parser.add_argument("--keys", type=int, default=20_000, help="bucket A for the backfill")
     args = parser.parse_args(argv)
     sections = args.only or SECTIONS
     corpus_dir = args.corpus or BUILD / "corpus"
@@ -843,6 +839,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tests.harness.e2e_bench import bench_end_to_end
 
         bench_end_to_end(args.photos)
+    if "backfill" in sections:
+        from tests.harness.backfill_bench import bench_backfill
+
+        bench_backfill(args.keys)
     return 0
 
 

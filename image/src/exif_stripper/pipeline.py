@@ -7,11 +7,10 @@ that raced with a newer upload or delete notices it in the re-check after its wr
 goes again (`Pipeline._converge` says why it cannot leave that to the newer event). The
 function never reads bucket B: its role may only write and delete there (SPEC §3), so a
 duplicate event costs one more PutObject, not a GetObject permission. (`sync`, run by an
-operator, does read B to plan.)
+operator, lists B to plan.)
 
 Outcomes, one per key and event:
     written    B now holds the sanitized current A
-    unchanged  B already held it (reported by `sync` only)
     deleted    A no longer has the key, so B no longer has it either
     kept       a removal event, but A has the key again: the creation event will follow
     rejected   A's object is not an image we can vouch for: nothing written, B cleared
@@ -245,19 +244,6 @@ class Pipeline:
             self._delete_copy(key)  # B must not go on showing an older picture
         return Outcome(key, "rejected", reason=str(error), bytes_in=bytes_in, source_etag=etag)
 
-    def is_current(self, copy: dict[str, Any], etag: str) -> bool:
-        """True when `copy` (B's HeadObject) was made from source ETag `etag` as we would now.
-
-        For `sync`, which plans with an operator's credentials; the function itself has no
-        permission to read bucket B.
-        """
-        meta: dict[str, str] = copy.get("Metadata", {})
-        return (
-            meta.get(META_ETAG) == etag
-            and meta.get(META_SANITIZER) == __version__
-            and meta.get(META_POLICY) == self.settings.orientation.value
-        )
-
     # -- removed ------------------------------------------------------------------------
 
     def removed(self, key: str) -> Outcome:
@@ -289,10 +275,6 @@ class Pipeline:
     def _source_version(self, key: str) -> SourceVersion | None:
         head = self._head(self.settings.source_bucket, key)
         return None if head is None else SourceVersion.of(head)
-
-    def head_copy(self, key: str) -> dict[str, Any] | None:
-        """B's HeadObject for `key` (for `sync`; the function may not read B)."""
-        return self._head(self.settings.dest_bucket, key)
 
     def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
         try:
