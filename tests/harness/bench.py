@@ -411,6 +411,20 @@ print(before, after, seconds, report.bytes_in, python_peak)
 """
 
 
+def _measure_streaming(path: Path) -> tuple[float, float, float, int, float]:
+    """Stream `path` to a scratch file in a fresh process: peak RSS (MiB) after the imports
+    and after the run, seconds, bytes read, and the peak of Python's allocations (MiB)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = subprocess.run(
+            [sys.executable, "-c", _MEASURE, str(path), f"{scratch}/out{path.suffix}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+    before, after, seconds = int(out[0]) / 1024, int(out[1]) / 1024, float(out[2])
+    return before, after, seconds, int(out[3]), int(out[4]) / 2**20
+
+
 def bench_memory(sizes_mb: Sequence[int]) -> None:
     BUILD.mkdir(parents=True, exist_ok=True)
     print("memory: a fresh process streams a large JPEG file to file")
@@ -419,15 +433,7 @@ def bench_memory(sizes_mb: Sequence[int]) -> None:
         path = BUILD / f"large-{size}mb.jpg"
         if not path.exists():
             samples.write_large_jpeg(path, size * 1024 * 1024, width=4096)
-        with tempfile.TemporaryDirectory() as scratch:
-            out = subprocess.run(
-                [sys.executable, "-c", _MEASURE, str(path), f"{scratch}/out.jpg"],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.split()
-        before, after, seconds = int(out[0]) / 1024, int(out[1]) / 1024, float(out[2])
-        size_in, python_peak = int(out[3]), int(out[4]) / 2**20
+        before, after, seconds, size_in, python_peak = _measure_streaming(path)
         added = after - before
         per_mb.append(seconds / (size_in / MB))
         print(
@@ -769,15 +775,8 @@ def _stream_large_png() -> None:
     path = BUILD / "large-200mb.png"
     if not path.exists():
         samples_png.write_large_png(path, 200 * MB)
-    with tempfile.TemporaryDirectory() as scratch:
-        out = subprocess.run(
-            [sys.executable, "-c", _MEASURE, str(path), f"{scratch}/out.png"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-    before, after, seconds = int(out[0]) / 1024, int(out[1]) / 1024, float(out[2])
-    size = int(out[3]) / MB
+    before, after, seconds, size_in, _ = _measure_streaming(path)
+    size = size_in / MB
     print(
         f"  streaming a {size:.0f} MB PNG (8 KiB IDAT chunks) file to file: peak RSS "
         f"{after:.1f} MiB (+{after - before:.1f} after imports), {seconds:.2f} s, "
