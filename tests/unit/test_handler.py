@@ -27,7 +27,7 @@ from exif_stripper import __version__, handler
 from exif_stripper.config import DEFAULT_BATCH_THREADS, ConfigError, Settings
 from exif_stripper.pipeline import MAX_ROUNDS, Pipeline
 from exif_stripper.sanitize import DamagedPolicy
-from tests.harness import samples
+from tests.harness import samples, samples_png, samples_webp
 from tests.harness.oracle import exiftool_reports, findings
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def test_keys_are_decoded_once_exactly(s3: S3Client, key: str) -> None:
     assert keys(s3, DEST) == [key]
 
 
-def test_keys_that_are_not_jpegs_are_skipped(s3: S3Client) -> None:
+def test_keys_that_are_not_images_are_skipped(s3: S3Client) -> None:
     s3.put_object(Bucket=SOURCE, Key="notes.txt", Body=b"hello")
     assert failures(handler.handle(sqs_event(created("notes.txt")))) == []
     assert keys(s3, DEST) == []
@@ -276,12 +276,46 @@ def test_the_function_never_reads_bucket_b(s3: S3Client) -> None:
 # --- rejected and failing -----------------------------------------------------------------------
 
 
-def test_a_png_named_jpg_is_rejected_not_retried_and_nothing_is_written(s3: S3Client) -> None:
-    s3.put_object(Bucket=SOURCE, Key="fake.jpg", Body=b"\x89PNG\r\n\x1a\n" + bytes(100))
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"GIF89a" + bytes(100), "unsupported-format"),
+        (b"\x00\x00\x00\x18ftypheic" + bytes(100), "unsupported-format"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "bad-chunk"),
+    ],
+    ids=["a GIF", "a HEIC", "a broken PNG"],
+)
+def test_content_we_cannot_vouch_for_is_rejected_not_retried_and_nothing_is_written(
+    s3: S3Client, body: bytes, code: str
+) -> None:
+    s3.put_object(Bucket=SOURCE, Key="fake.jpg", Body=body)
     response = handler.handle(sqs_event(created("fake.jpg")))
     assert failures(response) == []  # not retried: it would fail the same way forever
     assert keys(s3, DEST) == []
     assert counted("ObjectsRejected") == 1
+    assert handler.current_pipeline().created("fake.jpg").reason.startswith(f"{code}: ")
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "content_type"),
+    [
+        ("shot.png", samples_png.photo_png(), "image/png"),
+        ("anim.PNG", samples_png.apng(), "image/png"),
+        ("phone.webp", samples_webp.photo_webp(), "image/webp"),
+        ("screenshot-named.jpg", samples_png.photo_png(), "image/png"),
+        ("webp-named.jpeg", samples_webp.photo_webp(lossless=True), "image/webp"),
+    ],
+)
+def test_png_and_webp_uploads_appear_sanitized_with_their_content_type(
+    s3: S3Client, key: str, body: bytes, content_type: str
+) -> None:
+    s3.put_object(Bucket=SOURCE, Key=key, Body=body)
+    assert failures(handler.handle(sqs_event(created(key)))) == []
+    copy = s3.get_object(Bucket=DEST, Key=key)
+    data = copy["Body"].read()
+    assert copy["ContentType"] == content_type
+    assert findings(exiftool_reports([data])[0]) == []
+    assert counted("ObjectsWritten") == 1
 
 
 def test_a_rejected_overwrite_removes_the_older_copy_from_b(s3: S3Client) -> None:

@@ -15,8 +15,10 @@ Outcomes, one per key and event:
     written    B now holds the sanitized current A
     deleted    A no longer has the key, so B no longer has it either
     kept       a removal event, but A has the key again: the creation event will follow
-    rejected   A's object is not a JPEG we can vouch for: nothing written, B cleared
-    skipped    not a .jpg/.jpeg key
+    rejected   A's object is not an image we can vouch for: nothing written, B cleared
+    skipped    not a .jpg, .jpeg, .png or .webp key
+The object's content decides its format, and the copy's Content-Type follows it: a PNG
+named `.jpg` is sanitized as a PNG and served as `image/png`.
 Transient failures raise (botocore errors, `SourceKeptChanging`): the queue retries them,
 then dead-letters.
 """
@@ -33,13 +35,13 @@ from botocore.exceptions import ClientError
 from . import __version__
 from .config import Settings
 from .errors import SanitizeError, TooLarge
-from .sanitize import Reader, sanitize_stream
+from .formats import is_image_key
+from .sanitize import Reader, identify, sanitize_stream
 from .upload import S3Upload
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-JPEG_SUFFIXES: Final = (".jpg", ".jpeg")
 # User metadata on every object in B: where it came from and what made it. The source's
 # own user metadata is never copied (it is exactly the kind of thing that identifies).
 META_ETAG: Final = "source-etag"
@@ -52,6 +54,7 @@ _MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 # than we can copy it is retried later by the queue rather than here, so one hot key
 # cannot hold a thread (and its batch) for long.
 MAX_ROUNDS: Final = 3
+NOT_AN_IMAGE_KEY: Final = "not a .jpg, .jpeg, .png or .webp key"
 
 
 class SourceKeptChanging(RuntimeError):
@@ -84,14 +87,11 @@ class Outcome:
     removed: list[str] = field(default_factory=list)
     rotation: str = "none"
     method: str = ""  # how a written copy was made: "lossless", or "re-encoded" (see reason)
+    format: str = ""  # what the object holds: "jpeg", "png" or "webp"
     source_etag: str = ""
     seconds: float = 0.0  # the whole step
     s3_seconds: float = 0.0  # of which spent waiting on S3 (reads, writes, requests)
     rounds: int = 1  # more than 1: A changed while we worked, and we went again
-
-
-def is_jpeg_key(key: str) -> bool:
-    return key.lower().endswith(JPEG_SUFFIXES)
 
 
 class Pipeline:
@@ -108,8 +108,8 @@ class Pipeline:
         return _timed(key, self._created)
 
     def _created(self, key: str, clock: _Clock) -> Outcome:
-        if not is_jpeg_key(key):
-            return Outcome(key, "skipped", reason="not a .jpg/.jpeg key")
+        if not is_image_key(key):
+            return Outcome(key, "skipped", reason=NOT_AN_IMAGE_KEY)
         return self._converge(key, clock, self._mirror)
 
     def _converge(self, key: str, clock: _Clock, first_step: _Step) -> Outcome:
@@ -173,12 +173,20 @@ class Pipeline:
             error = TooLarge(f"object of {size} bytes exceeds the limit of {limit} bytes", limit)
             return self._reject(key, error, bytes_in=0, etag=etag, clock=clock)
 
+        body = _TimedReader(source["Body"], clock)
+        try:
+            # The content, not the key, says what the object is, and the upload is made
+            # with the Content-Type that follows from it.
+            kind, stream = identify(body)
+        except SanitizeError as error:
+            return self._reject(key, error, bytes_in=body.size, etag=etag, clock=clock)
+
         def new_upload() -> S3Upload:
             return S3Upload(
                 self.s3,
                 self.settings.dest_bucket,
                 key,
-                content_type="image/jpeg",
+                content_type=kind.content_type,
                 metadata={
                     META_ETAG: etag,
                     META_VERSION: version.version_id,
@@ -187,11 +195,10 @@ class Pipeline:
                 },
             )
 
-        body = _TimedReader(source["Body"], clock)
         writer = _TimedWriter(new_upload(), clock)
         second_look = _SecondLook(self, key, etag, writer, new_upload)
         try:
-            report = sanitize_stream(body, writer, self.settings.sanitizer, fallback=second_look)
+            report = sanitize_stream(stream, writer, self.settings.sanitizer, fallback=second_look)
             with clock:
                 writer.upload.commit()
         except SanitizeError as error:
@@ -211,6 +218,7 @@ class Pipeline:
             removed=report.removed_kinds,
             rotation=report.rotation,
             method=report.method,
+            format=report.format,
             source_etag=etag,
         )
 
@@ -245,8 +253,8 @@ class Pipeline:
         return _timed(key, self._removed)
 
     def _removed(self, key: str, clock: _Clock) -> Outcome:
-        if not is_jpeg_key(key):
-            return Outcome(key, "skipped", reason="not a .jpg/.jpeg key")
+        if not is_image_key(key):
+            return Outcome(key, "skipped", reason=NOT_AN_IMAGE_KEY)
         with clock:
             present = self._source_version(key)
         if present is not None:
