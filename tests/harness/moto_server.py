@@ -50,8 +50,12 @@ It serves moto exactly as ``python -m moto.server`` does, with two additions und
   version, which moto does announce, is not what a user does.) Every client that deletes,
   the AWS CLI and the smoke test included, is thereby treated as S3 would treat it.
 
-This file imports only moto, botocore, werkzeug and the standard library, so it runs as a
-script from any working directory.
+* **SQS scales with a queue's depth** (``moto_scaling.py`` beside this file): moto counts
+  the whole queue on every SendMessage and scans it twice per DeleteMessage, which makes
+  a backfill of 20,000 messages quadratic.
+
+This file imports only moto, botocore, werkzeug, the standard library and
+``moto_scaling.py`` (found beside it), so it runs as a script from any working directory.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ from datetime import UTC
 from typing import Any, Final
 from urllib.parse import parse_qs
 
+import moto_scaling  # beside this script, which runs as one (sys.path[0] is its folder)
 from botocore.awsrequest import AWSRequest
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
@@ -155,6 +160,7 @@ def correct_moto() -> None:
     # moto imports IAMRequest from this module at each request, so the patch is seen there.
     access_control.IAMRequest = _IAMRequest  # type: ignore[misc]
     S3Backend._set_delete_marker = _set_delete_marker_and_notify  # type: ignore[method-assign]
+    moto_scaling.apply()
 
 
 # --- the audit -----------------------------------------------------------------------------
