@@ -4,6 +4,7 @@
     exif-stripper inspect FILE [--json]
     exif-stripper worker --queue-url URL [--source A --dest B]
     exif-stripper sync [--source A --dest B] [--prefix P] [--dry-run]
+    exif-stripper redrive --from DLQ_URL --to QUEUE_URL
 
 IN and OUT are files, `-` (stdin, stdout) or directories (recursive, relative paths
 kept); what else they may be (FIFOs, devices, links) and how OUT is written is in
@@ -105,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--prefix", default="", help="only keys that start with this")
     _add_bucket_options(sync)
     sync.set_defaults(command=_sync)
+
+    redrive = commands.add_parser(
+        "redrive", help="move the dead-letter queue's messages back to the event queue"
+    )
+    redrive.add_argument("--from", dest="dead_letters", required=True, metavar="DLQ_URL")
+    redrive.add_argument("--to", dest="queue", required=True, metavar="QUEUE_URL")
+    redrive.set_defaults(command=_redrive)
     return parser
 
 
@@ -436,6 +444,20 @@ def _sync(args: argparse.Namespace) -> int:
     counts = Counter(outcome.action for outcome in outcomes)
     print(", ".join(f"{count} {action}" for action, count in sorted(counts.items())))
     return REJECTED if counts["rejected"] else OK
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    from .aws import sqs_client
+    from .redrive import redrive
+
+    result = redrive(sqs_client(), args.dead_letters, args.queue)
+    print(f"moved {result.moved} messages from {args.dead_letters} to {args.queue}")
+    if result.failed:
+        _say(
+            f"redrive: {result.failed} messages could not be sent; they stay in {args.dead_letters}"
+        )
+        return IO_ERROR
+    return OK
 
 
 # --- inspect ---------------------------------------------------------------------------------
