@@ -32,12 +32,15 @@ locals {
   lambda_architecture = "arm64"
   lambda_memory_size  = 1024 # MB; rotating a large photo decodes its pixels
   lambda_timeout      = 60   # seconds
+  # Records of a batch processed at once (the function's BATCH_THREADS), records per
+  # invocation, and how long the queue may wait to fill a batch: docs/capacity.md.
+  lambda_batch_threads          = 10
+  queue_batch_size              = 10
+  queue_batching_window_seconds = 0
   # -1: no reservation; the function shares the account's unreserved concurrency.
   lambda_reserved_concurrency = -1
   # Most concurrent invocations the queue drives (2 is the smallest SQS allows).
   queue_maximum_concurrency = 2
-  # Records of one SQS batch the function processes at once (its work is mostly S3 I/O).
-  lambda_batch_threads = 8
   # false pauses processing: events wait in the queue (SPEC §2) until it is true again.
   processing_enabled = true
 

@@ -38,14 +38,22 @@ locals {
   lambda_architecture = "arm64"
   lambda_memory_size  = 2048 # MB; more memory is more CPU for rotations (1769 MB = 1 vCPU)
   lambda_timeout      = 120  # seconds
-  # Reserved for the function and capping it, so a burst of uploads cannot starve the other
-  # functions of the account (AWS keeps at least 100 unreserved).
-  lambda_reserved_concurrency = 20
-  # Most concurrent invocations the queue drives; at most lambda_reserved_concurrency, or the
-  # surplus is throttled.
-  queue_maximum_concurrency = 20
-  # Records of one SQS batch the function processes at once (its work is mostly S3 I/O).
-  lambda_batch_threads = 8
+  # Sized in docs/capacity.md from what `make bench` measures per photo. 2048 MB above is the
+  # pixel budget for turning a 200 MP photo, and 1.16 vCPU: as much as one Python process uses.
+  # Records of a batch processed at once (the function's BATCH_THREADS): the CPU is full from
+  # about 6, and 10 is one wave for a batch of 10.
+  lambda_batch_threads = 10
+  # Records per invocation, and how long the queue may wait to fill a batch (seconds): in a
+  # burst batches fill anyway, and a window would only delay the quiet hours.
+  queue_batch_size              = 10
+  queue_batching_window_seconds = 0
+  # A burst of 1,000 photos/s of 3.7 MB needs 39 instances at 26 photos/s each; 60 absorb it
+  # with no message older than about 15 s while the queue's pollers ramp up (docs/capacity.md,
+  # section 3). Reserved as much as the queue drives, so nothing is throttled, and capped
+  # there, so a burst cannot starve the account's other functions. AWS keeps 100 unreserved,
+  # so the account's concurrency quota must be at least 160: README, "Operating it".
+  lambda_reserved_concurrency = 60
+  queue_maximum_concurrency   = 60
   # false pauses processing: events wait in the queue (SPEC §2) until it is true again.
   processing_enabled = true
 

@@ -149,7 +149,7 @@ variable "damaged_policy" {
 variable "batch_threads" {
   description = "Records of one SQS batch the function processes concurrently (BATCH_THREADS); the work is mostly S3 I/O. Two events of one key still run in order."
   type        = number
-  default     = 8
+  default     = 10
 
   validation {
     condition     = var.batch_threads >= 1 && var.batch_threads <= 64 && floor(var.batch_threads) == var.batch_threads

@@ -647,7 +647,7 @@ def test_function_runs_the_image_with_the_documented_settings(
         "ORIENTATION_POLICY": "apply",
         "MAX_BYTES": "536870912",  # 512 MiB, the README's limit
         "DAMAGED_POLICY": "reencode",
-        "BATCH_THREADS": "8",
+        "BATCH_THREADS": "10",
         "LOG_LEVEL": "INFO",
         "POWERTOOLS_SERVICE_NAME": "exif-stripper",
         "POWERTOOLS_METRICS_NAMESPACE": "ExifStripper",

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
@@ -26,7 +27,7 @@ from botocore.exceptions import ClientError
 from exif_stripper.config import Settings
 from exif_stripper.pipeline import Pipeline
 from tests.harness import access, samples
-from tests.harness.local_stack import Stack, deployed_stack, wait_until
+from tests.harness.local_stack import Stack, Worker, deployed_stack, wait_until
 from tests.harness.oracle import exiftool_reports, findings
 from tests.harness.smoke import read_object
 from tests.harness.terraform_stack import REPO_ROOT
@@ -325,6 +326,66 @@ def test_a_worker_killed_mid_batch_loses_nothing(
         for key, data in photos.items():
             assert wait_for_copy(user_b, stack, key, samples.reference_strip(data)) is not None
         assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
+
+
+# --- races: A changes while a copy is being made -------------------------------------------------
+# Two workers, so the newer events can run while the older one is still in hand. The first
+# photo is large (slow to copy); the overwrites land once a worker has started to read it,
+# so that worker finds A changed after its write and must go again (the unit tests inject
+# the same at exact points; this is the same on the real queue, with real concurrency).
+
+
+def being_read(stack: Stack, key: str) -> bool:
+    """True once the emulator has started to answer a GetObject of `key` in bucket A."""
+    request = f'"GET /{stack.source}/{quote(key)} HTTP/1.1"'
+    return request in stack.aws.log_path.read_text(errors="replace")
+
+
+def rounds_logged(workers: list[Worker], key: str) -> list[int]:
+    lines = [json.loads(line) for w in workers for line in w.lines() if line.startswith("{")]
+    return [line["rounds"] for line in lines if line.get("key") == key and "rounds" in line]
+
+
+@pytest.fixture(scope="module")
+def slow_photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("race") / "slow.jpg"
+    return samples.write_large_jpeg(path, 20 * 1024 * 1024, width=1024).path.read_bytes()
+
+
+def test_two_quick_overwrites_end_with_the_last_photo_in_b(
+    stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str, slow_photo: bytes
+) -> None:
+    key = f"{prefix}photo.jpg"
+    second, third = samples.motion_photo_sample(), samples.mpo_sample()
+    with (
+        stack.worker(log_name=f"{prefix[:-1]}-1.log") as one,
+        stack.worker(log_name=f"{prefix[:-1]}-2.log") as two,
+    ):
+        user_a.put_object(Bucket=stack.source, Key=key, Body=slow_photo)
+        assert wait_until(lambda: being_read(stack, key), SETTLE, 0.01)
+        user_a.put_object(Bucket=stack.source, Key=key, Body=second)
+        user_a.put_object(Bucket=stack.source, Key=key, Body=third)
+        assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
+    # every event has run and both workers have stopped: what B holds now, it keeps
+    assert copy_of(user_b, stack, key) == samples.reference_strip(third)
+    assert max(rounds_logged([one, two], key)) >= 2  # the slow copy saw A change, went again
+
+
+def test_an_overwrite_and_a_delete_during_a_copy_leave_nothing_in_b(
+    stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str, slow_photo: bytes
+) -> None:
+    key = f"{prefix}photo.jpg"
+    with (
+        stack.worker(log_name=f"{prefix[:-1]}-1.log") as one,
+        stack.worker(log_name=f"{prefix[:-1]}-2.log") as two,
+    ):
+        user_a.put_object(Bucket=stack.source, Key=key, Body=slow_photo)
+        assert wait_until(lambda: being_read(stack, key), SETTLE, 0.01)
+        user_a.put_object(Bucket=stack.source, Key=key, Body=samples.motion_photo_sample())
+        user_a.delete_object(Bucket=stack.source, Key=key)
+        assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
+    assert copy_of(user_b, stack, key) is None
+    assert max(rounds_logged([one, two], key)) >= 2
 
 
 # --- size ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import pytest
 
 from exif_stripper import budget, transform
 from exif_stripper.budget import MiB, default_pixel_budget, derived_budget
+from exif_stripper.config import DEFAULT_BATCH_THREADS
 from exif_stripper.errors import TooLarge
 from tests.harness import samples, turns
 
@@ -28,7 +29,7 @@ from tests.harness import samples, turns
 
 def test_the_lambda_budget_is_its_memory_less_the_runtime_and_the_records_beside_it() -> None:
     env = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048"}
-    expected = 2048 * MiB - budget.RUNTIME_BYTES - 8 * budget.RECORD_BYTES
+    expected = 2048 * MiB - budget.RUNTIME_BYTES - DEFAULT_BATCH_THREADS * budget.RECORD_BYTES
     assert default_pixel_budget(env) == expected
     assert derived_budget(2048) == expected
 

@@ -9,19 +9,23 @@ reordering, deletes, rejections and transient errors.
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from exif_stripper import __version__, handler
-from exif_stripper.config import ConfigError, Settings
-from exif_stripper.pipeline import Pipeline
+from exif_stripper.config import DEFAULT_BATCH_THREADS, ConfigError, Settings
+from exif_stripper.pipeline import MAX_ROUNDS, Pipeline
 from tests.harness import samples
 from tests.harness.oracle import exiftool_reports, findings
 
@@ -79,7 +83,10 @@ def sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
                 "messageId": str(uuid.uuid4()),
                 "receiptHandle": "handle",
                 "body": json.dumps(body),
-                "attributes": {"ApproximateReceiveCount": "1"},
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": str(int(time.time() * 1000)),
+                },
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",
@@ -110,6 +117,37 @@ def counted(name: str) -> float:
 
 def keys(s3: S3Client, bucket: str) -> list[str]:
     return [item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def copy_in_b(s3: S3Client, key: str) -> bytes:
+    return s3.get_object(Bucket=DEST, Key=key)["Body"].read()
+
+
+def after_each(
+    monkeypatch: pytest.MonkeyPatch,
+    s3: S3Client,
+    operation: str,
+    key: str,
+    actions: list[Any],
+    bucket: str = SOURCE,
+) -> None:
+    """Run the next of `actions` right after each `operation` (a client method) on `key`
+    returns: another user's upload or delete landing at exactly that moment."""
+    real = getattr(s3, operation)
+    pending = list(actions)
+
+    def wrapped(**kwargs: Any) -> Any:
+        result = real(**kwargs)
+        if kwargs.get("Bucket") == bucket and kwargs.get("Key") == key and pending:
+            pending.pop(0)()
+        return result
+
+    monkeypatch.setattr(s3, operation, wrapped)
+
+
+def upload(s3: S3Client, key: str, body: bytes, log: list[dict[str, Any]]) -> Any:
+    """An upload to A to run later; its response is appended to `log`."""
+    return lambda: log.append(dict(s3.put_object(Bucket=SOURCE, Key=key, Body=body)))
 
 
 # --- created -------------------------------------------------------------------------------------
@@ -255,6 +293,32 @@ def test_a_large_rejected_photo_leaves_no_multipart_upload_behind(
     assert s3.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []
 
 
+def test_an_object_over_max_bytes_is_refused_by_its_size_before_its_body_is_read(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    handler.handle(sqs_event(created("a.jpg")))  # an older copy, made under a larger limit
+    limit = len(PHOTO) - 1
+    handler.use_pipeline(Pipeline(s3, Settings(SOURCE, DEST, max_bytes=limit)))
+    real_get, reads = s3.get_object, []
+
+    def spied(**kwargs: Any) -> Any:
+        response = real_get(**kwargs)
+        body = response["Body"]
+        read = body.read
+        body.read = lambda *args: reads.append(args) or read(*args)  # type: ignore[method-assign]
+        return response
+
+    monkeypatch.setattr(s3, "get_object", spied)
+    response = handler.handle(sqs_event(created("a.jpg")))
+    assert failures(response) == []  # not retried: it would be refused the same way forever
+    assert reads == []
+    assert keys(s3, DEST) == []  # and the older copy is gone, as for any rejected overwrite
+    assert counted("ObjectsRejected") == 1
+    outcome = handler.current_pipeline().created("a.jpg")
+    assert outcome.reason.startswith(f"too-large: object of {len(PHOTO)} bytes exceeds the limit")
+
+
 def test_one_failing_record_fails_alone(s3: S3Client, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("a.jpg", "b.jpg", "c.jpg"):
         s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
@@ -321,6 +385,242 @@ def test_a_direct_s3_event_is_processed(s3: S3Client) -> None:
     assert keys(s3, DEST) == ["manual.jpg"]
 
 
+# --- races: A changes between our read and the re-check after our write -------------------
+# The newer event is never delivered in these tests: the step that raced must converge on
+# its own, as it must when the newer event was processed before its stale write landed.
+
+
+def test_an_overwrite_during_processing_ends_with_the_newer_photo_in_b(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    newer, uploads = samples.motion_photo_sample(), []
+    after_each(monkeypatch, s3, "get_object", "a.jpg", [upload(s3, "a.jpg", newer, uploads)])
+    outcome = handler.current_pipeline().created("a.jpg")
+    assert (outcome.action, outcome.rounds) == ("written", 2)
+    copy = s3.get_object(Bucket=DEST, Key="a.jpg")
+    assert copy["Body"].read() == samples.reference_strip(newer)
+    # the recorded version is the one whose bytes were copied
+    assert copy["Metadata"]["source-version-id"] == uploads[0]["VersionId"]
+    assert copy["Metadata"]["source-etag"] == uploads[0]["ETag"].strip('"')
+
+
+def test_two_quick_overwrites_end_with_the_last_photo_in_b(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    second, third, uploads = samples.motion_photo_sample(), samples.mpo_sample(), []
+    overwrites = [upload(s3, "a.jpg", second, uploads), upload(s3, "a.jpg", third, uploads)]
+    after_each(monkeypatch, s3, "get_object", "a.jpg", overwrites)
+    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []
+    assert copy_in_b(s3, "a.jpg") == samples.reference_strip(third)
+    assert len(uploads) == 2  # both overwrites landed while the record was in hand
+
+
+def test_an_overwrite_then_a_delete_during_processing_leave_nothing_in_b(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    uploads: list[dict[str, Any]] = []
+
+    def overwrite_then_delete() -> None:
+        upload(s3, "a.jpg", samples.mpo_sample(), uploads)()
+        s3.delete_object(Bucket=SOURCE, Key="a.jpg")
+
+    after_each(monkeypatch, s3, "get_object", "a.jpg", [overwrite_then_delete])
+    outcome = handler.current_pipeline().created("a.jpg")
+    assert (outcome.action, outcome.rounds) == ("deleted", 2)
+    assert keys(s3, DEST) == []
+
+
+def test_a_delete_during_processing_leaves_nothing_in_b(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    delete = [lambda: s3.delete_object(Bucket=SOURCE, Key="a.jpg")]
+    after_each(monkeypatch, s3, "get_object", "a.jpg", delete)
+    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []
+    assert keys(s3, DEST) == []
+
+
+def test_a_good_photo_replacing_a_rejected_one_during_processing_reaches_b(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=b"\x89PNG\r\n\x1a\n" + bytes(100))
+    after_each(monkeypatch, s3, "get_object", "a.jpg", [upload(s3, "a.jpg", PHOTO, [])])
+    outcome = handler.current_pipeline().created("a.jpg")
+    assert (outcome.action, outcome.rounds) == ("written", 2)
+    assert copy_in_b(s3, "a.jpg") == samples.reference_strip(PHOTO)
+
+
+def test_a_photo_recreated_while_its_delete_is_processed_stays_in_b(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The removal saw no key in A, then the upload landed (and its event may already have
+    # run) just before the removal deleted the copy from B.
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    handler.handle(sqs_event(created("a.jpg")))
+    s3.delete_object(Bucket=SOURCE, Key="a.jpg")
+    newer = samples.mpo_sample()
+    recreate = [upload(s3, "a.jpg", newer, [])]
+    after_each(monkeypatch, s3, "delete_object", "a.jpg", recreate, bucket=DEST)
+    outcome = handler.current_pipeline().removed("a.jpg")
+    assert (outcome.action, outcome.rounds) == ("written", 2)
+    assert copy_in_b(s3, "a.jpg") == samples.reference_strip(newer)
+
+
+def test_an_overwrite_is_noticed_on_an_unversioned_bucket_too(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = "uploads-unversioned"
+    s3.create_bucket(Bucket=plain, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    pipeline = Pipeline(s3, Settings(plain, DEST))
+    s3.put_object(Bucket=plain, Key="a.jpg", Body=PHOTO)
+    newer = samples.motion_photo_sample()
+    overwrite = [lambda: s3.put_object(Bucket=plain, Key="a.jpg", Body=newer)]
+    after_each(monkeypatch, s3, "get_object", "a.jpg", overwrite, bucket=plain)
+    assert pipeline.created("a.jpg").rounds == 2
+    copy = s3.get_object(Bucket=DEST, Key="a.jpg")
+    assert copy["Body"].read() == samples.reference_strip(newer)
+    assert copy["Metadata"]["source-version-id"] == "null"
+
+
+def test_a_key_that_never_holds_still_goes_back_to_the_queue(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("a.jpg", "b.jpg"):
+        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+    overwrites = [upload(s3, "a.jpg", samples.kitchen_sink(seed=i), []) for i in range(MAX_ROUNDS)]
+    after_each(monkeypatch, s3, "get_object", "a.jpg", overwrites)
+    event = sqs_event(created("a.jpg"), created("b.jpg"))
+    response = handler.handle(event)
+    assert failures(response) == [event["Records"][0]["messageId"]]  # retried later
+    assert copy_in_b(s3, "b.jpg") == samples.reference_strip(PHOTO)
+    assert counted("Errors") == 1
+
+
+# --- a batch on threads ---------------------------------------------------------------------------
+
+
+def test_records_of_a_batch_run_at_the_same_time(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each read waits until four reads are under way; one at a time, the first would wait
+    # forever (here: 10 s, then the batch fails).
+    threads = 4
+    handler.use_pipeline(Pipeline(s3, Settings(SOURCE, DEST, batch_threads=threads)))
+    names = [f"{i}.jpg" for i in range(threads)]
+    for key in names:
+        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+    real_get, together = s3.get_object, threading.Barrier(threads, timeout=10)
+
+    def meet(**kwargs: Any) -> Any:
+        together.wait()
+        return real_get(**kwargs)
+
+    monkeypatch.setattr(s3, "get_object", meet)
+    assert failures(handler.handle(sqs_event(*map(created, names)))) == []
+    assert sorted(keys(s3, DEST)) == names
+
+
+def test_one_batch_thread_runs_records_one_at_a_time(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler.use_pipeline(Pipeline(s3, Settings(SOURCE, DEST, batch_threads=1)))
+    names = [f"{i}.jpg" for i in range(4)]
+    for key in names:
+        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+    active, most = [0], [0]
+    real_get = s3.get_object
+
+    def counting(**kwargs: Any) -> Any:
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        time.sleep(0.02)
+        active[0] -= 1
+        return real_get(**kwargs)
+
+    monkeypatch.setattr(s3, "get_object", counting)
+    assert failures(handler.handle(sqs_event(*map(created, names)))) == []
+    assert most[0] == 1
+
+
+def test_events_of_one_key_run_in_batch_order_and_never_at_once(s3: S3Client) -> None:
+    pipeline = handler.current_pipeline()
+    for key in ("a.jpg", "b.jpg", "c.jpg"):
+        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+    steps: list[tuple[str, str, float, float]] = []
+
+    def traced(kind: str, step: Any) -> Any:
+        def run(key: str) -> Any:
+            started = time.perf_counter()
+            if key == "a.jpg" and not steps:
+                time.sleep(0.2)  # the first step of a.jpg is slow: a chance to overtake it
+            outcome = step(key)
+            steps.append((key, kind, started, time.perf_counter()))
+            return outcome
+
+        return run
+
+    pipeline.created = traced("created", pipeline.created)  # type: ignore[method-assign]
+    pipeline.removed = traced("removed", pipeline.removed)  # type: ignore[method-assign]
+    batch = [created("a.jpg"), created("b.jpg"), removed("a.jpg"), created("c.jpg")]
+    assert failures(handler.handle(sqs_event(*batch, created("a.jpg")))) == []
+    of_a = [step for step in steps if step[0] == "a.jpg"]
+    assert [kind for _, kind, _, _ in of_a] == ["created", "removed", "created"]
+    assert all(before[3] <= after[2] for before, after in pairwise(of_a))
+    assert steps[0][0] != "a.jpg"  # the other keys did not wait for a.jpg
+
+
+def test_partial_failures_stay_exact_when_records_run_at_once(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"{i}.jpg" for i in range(10)]
+    failing = {"2.jpg", "5.jpg", "9.jpg"}
+    for key in names:
+        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+    real_get = s3.get_object
+
+    def throttled(**kwargs: Any) -> Any:
+        if kwargs["Key"] in failing:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow"}}, "GetObject")
+        return real_get(**kwargs)
+
+    monkeypatch.setattr(s3, "get_object", throttled)
+    event = sqs_event(*map(created, names))
+    response = handler.handle(event)
+    ids = [record["messageId"] for record in event["Records"]]
+    assert failures(response) == [ids[names.index(key)] for key in sorted(failing)]
+    assert sorted(keys(s3, DEST)) == sorted(set(names) - failing)
+    assert (counted("Errors"), counted("ObjectsWritten")) == (3, 7)
+    assert counted("BytesIn") == 7 * len(PHOTO)
+
+
+def test_a_batch_in_which_every_record_fails_fails_as_a_whole(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Powertools raises then, so the Lambda invocation (and the worker) sees the failure.
+    def unavailable(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "x"}}, "GetObject")
+
+    monkeypatch.setattr(s3, "get_object", unavailable)
+    with pytest.raises(BatchProcessingError):
+        handler.handle(sqs_event(*map(created, ["a.jpg", "b.jpg", "c.jpg"])))
+    assert counted("Errors") == 3
+
+
+def test_records_naming_one_key_form_one_chain_in_batch_order() -> None:
+    space_as_plus = created("a b.jpg")
+    space_as_percent = created("a b.jpg")
+    space_as_percent["Records"][0]["s3"]["object"]["key"] = "a%20b.jpg"
+    event = sqs_event(
+        space_as_plus, created("x.jpg"), removed("a b.jpg"), {"Event": "s3:TestEvent"},
+        created("x.jpg"), space_as_percent,
+    )  # fmt: skip
+    event["Records"].append({**event["Records"][0], "messageId": "m", "body": "not json"})
+    assert handler.chains_by_key(event["Records"]) == [[0, 2, 5], [1, 4], [3], [6]]
+
+
 # --- configuration --------------------------------------------------------------------------------
 
 
@@ -337,6 +637,9 @@ def test_the_same_bucket_twice_refuses_to_start() -> None:
         ({"MAX_BYTES": "lots"}, "MAX_BYTES must be a whole number"),
         ({"MAX_PIXELS": "0"}, "must be positive"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL must be one of"),
+        ({"BATCH_THREADS": "0"}, "BATCH_THREADS must be between 1 and 64"),
+        ({"BATCH_THREADS": "65"}, "BATCH_THREADS must be between 1 and 64"),
+        ({"BATCH_THREADS": "many"}, "BATCH_THREADS must be a whole number"),
     ],
 )
 def test_bad_settings_fail_with_a_message_that_names_them(
@@ -356,7 +659,12 @@ def test_settings_are_read_from_the_environment() -> None:
             "MAX_BYTES": "1000",
             "MAX_PIXELS": "2000",
             "LOG_LEVEL": "debug",
+            "BATCH_THREADS": "3",
         }
     )
     assert settings.sanitizer.orientation.value == "keep-tag"
     assert (settings.max_bytes, settings.max_pixels, settings.log_level) == (1000, 2000, "DEBUG")
+    assert settings.batch_threads == 3
+    assert Settings.from_env({"SOURCE_BUCKET": "a", "DEST_BUCKET": "b"}).batch_threads == (
+        DEFAULT_BATCH_THREADS
+    )

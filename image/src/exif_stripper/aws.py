@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
+from .config import MAX_BATCH_THREADS
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
@@ -22,7 +24,8 @@ CLIENT_CONFIG: Final = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,
     read_timeout=60,
-    max_pool_connections=32,
+    # A batch's threads share the client; each may stream the source while it uploads.
+    max_pool_connections=2 * MAX_BATCH_THREADS,
 )
 
 

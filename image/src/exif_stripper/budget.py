@@ -40,7 +40,7 @@ RUNTIME_BYTES: Final = 128 * MiB
 #: and the copy of it being sent (upload.py), and the S3 response stream's buffers.
 RECORD_BYTES: Final = 32 * MiB
 #: Records of one batch in flight at once when BATCH_THREADS is not set (config.py's default).
-DEFAULT_RECORDS_IN_FLIGHT: Final = 8
+DEFAULT_RECORDS_IN_FLIGHT: Final = 10
 #: Without a Lambda environment (the CLI, `sync`): the budget of the production function
 #: (live/prod: 2048 MB), so a photo the CLI turns is one the function turns too.
 CLI_MEMORY_MB: Final = 2048

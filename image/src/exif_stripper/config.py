@@ -15,6 +15,13 @@ from typing import Final
 from .sanitize import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Options, OrientationPolicy
 
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Records of one SQS batch processed at once. The work is mostly waiting on S3, so threads
+# overlap it; the default is measured (docs/capacity.md, `make bench`'s e2e section).
+DEFAULT_BATCH_THREADS: Final = 10
+# As the exif-lambda module's batch_threads allows. Each thread holds up to two S3
+# connections (the source's body while the copy is sent): the clients' pool has
+# 2 x MAX_BATCH_THREADS (aws.py).
+MAX_BATCH_THREADS: Final = 64
 
 
 class ConfigError(ValueError):
@@ -29,6 +36,7 @@ class Settings:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     log_level: str = "INFO"
+    batch_threads: int = DEFAULT_BATCH_THREADS
 
     def __post_init__(self) -> None:
         if not self.source_bucket or not self.dest_bucket:
@@ -42,6 +50,8 @@ class Settings:
             )
         if self.max_bytes <= 0 or self.max_pixels <= 0:
             raise ConfigError("MAX_BYTES and MAX_PIXELS must be positive")
+        if not 1 <= self.batch_threads <= MAX_BATCH_THREADS:
+            raise ConfigError(f"BATCH_THREADS must be between 1 and {MAX_BATCH_THREADS}")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
 
@@ -58,6 +68,7 @@ class Settings:
             max_bytes=_integer(env, "MAX_BYTES", DEFAULT_MAX_BYTES),
             max_pixels=_integer(env, "MAX_PIXELS", DEFAULT_MAX_PIXELS),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            batch_threads=_integer(env, "BATCH_THREADS", DEFAULT_BATCH_THREADS),
         )
 
 
@@ -76,4 +87,4 @@ def _integer(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number of bytes/pixels, not {text!r}") from None
+        raise ConfigError(f"{name} must be a whole number, not {text!r}") from None

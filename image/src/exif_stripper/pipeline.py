@@ -2,11 +2,12 @@
 
 Events arrive at least once and in any order, so nothing here trusts the event beyond
 its key: every step reads the current state of bucket A and moves B towards
-"sanitize(current A)" (SPEC §2). Repeating a step writes the same bytes again; a step
-that raced with a newer upload or delete is corrected by the newer event, or by the
-re-check after writing. The function never reads bucket B: its role may only write and
-delete there (SPEC §3), so a duplicate event costs one more PutObject, not a GetObject
-permission. (`sync`, run by an operator, does read B to plan.)
+"sanitize(current A)" (SPEC §2). Repeating a step writes the same bytes again. A step
+that raced with a newer upload or delete notices it in the re-check after its write and
+goes again (`Pipeline._converge` says why it cannot leave that to the newer event). The
+function never reads bucket B: its role may only write and delete there (SPEC §3), so a
+duplicate event costs one more PutObject, not a GetObject permission. (`sync`, run by an
+operator, does read B to plan.)
 
 Outcomes, one per key and event:
     written    B now holds the sanitized current A
@@ -15,7 +16,8 @@ Outcomes, one per key and event:
     kept       a removal event, but A has the key again: the creation event will follow
     rejected   A's object is not a JPEG we can vouch for: nothing written, B cleared
     skipped    not a .jpg/.jpeg key
-Transient failures raise (botocore errors): the queue retries them, then dead-letters.
+Transient failures raise (botocore errors, `SourceKeptChanging`): the queue retries them,
+then dead-letters.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from botocore.exceptions import ClientError
 
 from . import __version__
 from .config import Settings
-from .errors import SanitizeError
+from .errors import SanitizeError, TooLarge
 from .sanitize import Reader, sanitize_stream
 from .upload import S3Upload
 
@@ -44,6 +46,31 @@ META_VERSION: Final = "source-version-id"
 META_SANITIZER: Final = "sanitizer-version"
 META_POLICY: Final = "orientation-policy"
 _MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound"})
+# Rounds of "mirror A into B, then check A did not change meanwhile" before the record is
+# handed back to the queue. Two quick overwrites need two rounds; a key rewritten faster
+# than we can copy it is retried later by the queue rather than here, so one hot key
+# cannot hold a thread (and its batch) for long.
+MAX_ROUNDS: Final = 3
+
+
+class SourceKeptChanging(RuntimeError):
+    """The key of bucket A changed during every round; the queue will try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceVersion:
+    """Which object of bucket A a step saw: its version id ("null" when the bucket is not
+    versioned) and its ETag. Version ids are never reused, so a changed key never compares
+    equal; on an unversioned bucket an overwrite with the very same bytes may, and then B
+    is right as it is."""
+
+    version_id: str
+    etag: str
+
+    @classmethod
+    def of(cls, response: dict[str, Any]) -> SourceVersion:
+        """From a GetObject or HeadObject response."""
+        return cls(response.get("VersionId") or "null", response["ETag"].strip('"'))
 
 
 @dataclass(slots=True)
@@ -58,6 +85,7 @@ class Outcome:
     source_etag: str = ""
     seconds: float = 0.0  # the whole step
     s3_seconds: float = 0.0  # of which spent waiting on S3 (reads, writes, requests)
+    rounds: int = 1  # more than 1: A changed while we worked, and we went again
 
 
 def is_jpeg_key(key: str) -> bool:
@@ -80,27 +108,68 @@ class Pipeline:
     def _created(self, key: str, clock: _Clock) -> Outcome:
         if not is_jpeg_key(key):
             return Outcome(key, "skipped", reason="not a .jpg/.jpeg key")
+        return self._converge(key, clock, self._mirror)
+
+    def _converge(self, key: str, clock: _Clock, first_step: _Step) -> Outcome:
+        """Run `first_step`, then mirror A into B until A held still while we worked.
+
+        After each step A is read again (HeadObject). If it is not the object the step saw,
+        an overwrite or a delete raced with us and B may hold the older picture. Leaving
+        that to the newer event is not enough: events are delivered at least once but in
+        any order and concurrently, so the newer event may already have been processed
+        (its copy written, then overwritten by ours) and no event for this key may ever
+        come again. So we go again ourselves, up to MAX_ROUNDS, and then hand the record
+        back to the queue. Whoever writes B last re-checks A after that write, so the last
+        write is always checked; a change after the last check has an event of its own,
+        and that event's step reads A after the change.
+        """
+        outcome, saw = first_step(key, clock)
+        for rounds in range(1, MAX_ROUNDS + 1):
+            with clock:
+                now = self._source_version(key)
+            if now == saw:
+                outcome.rounds = rounds
+                return outcome
+            if rounds < MAX_ROUNDS:
+                outcome, saw = self._mirror(key, clock)
+        raise SourceKeptChanging(f"{key!r} changed in bucket A during each of {MAX_ROUNDS} rounds")
+
+    def _mirror(self, key: str, clock: _Clock) -> tuple[Outcome, SourceVersion | None]:
+        """One round: B := sanitize(current A), or nothing when A has no such key.
+
+        Returns the outcome and the version of A it was made from. The bytes and the
+        version come from the one GetObject response, so they always belong together; a
+        GetObject by VersionId would also need s3:GetObjectVersion, which the role does
+        not have (SPEC §3).
+        """
         with clock:
             source = self._get(key)
         if source is None:
             with clock:
                 self._delete_copy(key)
-            return Outcome(key, "deleted", reason="the key is no longer in the source bucket")
-        etag = source["ETag"].strip('"')
+            return Outcome(key, "deleted", reason="the key is no longer in the source bucket"), None
+        version = SourceVersion.of(source)
         try:
-            outcome = self._write_copy(key, source, etag, clock)
+            return self._write_copy(key, source, version, clock), version
         finally:
             source["Body"].close()
-        if outcome.action == "written":
-            with clock:
-                still_there = self._head_source(key)
-            if not still_there:  # deleted while we worked: converge
-                with clock:
-                    self._delete_copy(key)
-                outcome.action, outcome.reason = "deleted", "deleted from the source meanwhile"
-        return outcome
 
-    def _write_copy(self, key: str, source: dict[str, Any], etag: str, clock: _Clock) -> Outcome:
+    def _clear(self, key: str, clock: _Clock) -> tuple[Outcome, SourceVersion | None]:
+        """One round of a removal whose key A no longer has: B loses it too."""
+        with clock:
+            self._delete_copy(key)
+        return Outcome(key, "deleted"), None
+
+    def _write_copy(
+        self, key: str, source: dict[str, Any], version: SourceVersion, clock: _Clock
+    ) -> Outcome:
+        etag = version.etag
+        size: int = source["ContentLength"]
+        if size > self.settings.max_bytes:
+            # Refused by its size, before a byte of the body is read (issue 8).
+            limit = self.settings.max_bytes
+            error = TooLarge(f"object of {size} bytes exceeds the limit of {limit} bytes", limit)
+            return self._reject(key, error, bytes_in=0, etag=etag, clock=clock)
         upload = S3Upload(
             self.s3,
             self.settings.dest_bucket,
@@ -108,7 +177,7 @@ class Pipeline:
             content_type="image/jpeg",
             metadata={
                 META_ETAG: etag,
-                META_VERSION: source.get("VersionId") or "null",
+                META_VERSION: version.version_id,
                 META_SANITIZER: __version__,
                 META_POLICY: self.settings.orientation.value,
             },
@@ -121,8 +190,7 @@ class Pipeline:
         except SanitizeError as error:
             with clock:
                 upload.abort()
-                self._delete_copy(key)  # B must not go on showing an older picture
-            return Outcome(key, "rejected", reason=str(error), bytes_in=body.size, source_etag=etag)
+            return self._reject(key, error, bytes_in=body.size, etag=etag, clock=clock)
         except BaseException:
             with clock:
                 upload.abort()
@@ -136,6 +204,13 @@ class Pipeline:
             rotation=report.rotation,
             source_etag=etag,
         )
+
+    def _reject(
+        self, key: str, error: SanitizeError, *, bytes_in: int, etag: str, clock: _Clock
+    ) -> Outcome:
+        with clock:
+            self._delete_copy(key)  # B must not go on showing an older picture
+        return Outcome(key, "rejected", reason=str(error), bytes_in=bytes_in, source_etag=etag)
 
     def is_current(self, copy: dict[str, Any], etag: str) -> bool:
         """True when `copy` (B's HeadObject) was made from source ETag `etag` as we would now.
@@ -160,10 +235,13 @@ class Pipeline:
         if not is_jpeg_key(key):
             return Outcome(key, "skipped", reason="not a .jpg/.jpeg key")
         with clock:
-            if self._head_source(key):
-                return Outcome(key, "kept", reason="the key exists again in the source bucket")
-            self._delete_copy(key)
-        return Outcome(key, "deleted")
+            present = self._source_version(key)
+        if present is not None:
+            # A has the key again, so S3 sent a creation event for it, which will be
+            # delivered at least once and mirrors A when it runs; if it ran already, B is
+            # right as it is. Either way there is nothing to undo here.
+            return Outcome(key, "kept", reason="the key exists again in the source bucket")
+        return self._converge(key, clock, self._clear)
 
     # -- S3 calls, with "not there" as a value rather than an exception --------------------
 
@@ -175,8 +253,9 @@ class Pipeline:
                 return None
             raise
 
-    def _head_source(self, key: str) -> bool:
-        return self._head(self.settings.source_bucket, key) is not None
+    def _source_version(self, key: str) -> SourceVersion | None:
+        head = self._head(self.settings.source_bucket, key)
+        return None if head is None else SourceVersion.of(head)
 
     def head_copy(self, key: str) -> dict[str, Any] | None:
         """B's HeadObject for `key` (for `sync`; the function may not read B)."""
@@ -201,6 +280,8 @@ def _is_missing(error: ClientError) -> bool:
 
 
 # --- timing: how much of a step is S3 and how much is the sanitizer ------------------------
+
+_Step = Callable[[str, "_Clock"], tuple[Outcome, SourceVersion | None]]
 
 
 def _timed(key: str, step: Callable[[str, _Clock], Outcome]) -> Outcome:

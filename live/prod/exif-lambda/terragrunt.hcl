@@ -77,6 +77,9 @@ inputs = {
   enabled                        = local.env.processing_enabled
   batch_threads                  = local.env.lambda_batch_threads
 
+  batch_size                         = local.env.queue_batch_size
+  maximum_batching_window_in_seconds = local.env.queue_batching_window_seconds
+
   log_retention_days  = local.env.log_retention_days
   alarm_sns_topic_arn = local.env.alarm_sns_topic_arn
 }
