@@ -91,7 +91,6 @@ class Options:
     # sets 6 x the function's timeout on AWS, and short enough that a killed worker's batch
     # comes back soon (and that a message failing every time is dead-lettered in ~30 s).
     visibility: int = 6
-    batch_threads: int = 4  # BATCH_THREADS of each worker
     kill_every: tuple[float, float] = (3.0, 9.0)  # seconds between random SIGKILLs
     duplicate_rate: float = 0.10  # events sent again (now or later)
     late_rate: float = 0.30  # on a change, the key's previous event sent again, late
@@ -179,7 +178,7 @@ class Fleet:
             "--record", str(record), "worker", "--queue-url", stack.queue_url,
             "--wait-seconds", "1", "--visibility-timeout", str(options.visibility),
         ]  # fmt: skip
-        self._env = stack.worker_environment(settings={"BATCH_THREADS": str(options.batch_threads)})
+        self._env = stack.worker_environment()
         self._slots: list[Worker | None] = [None] * size
         self._lock = threading.Lock()
         self.runs: list[WorkerRun] = []
@@ -195,7 +194,7 @@ class Fleet:
         with self._lock:
             for slot, worker in enumerate(self._slots):
                 if worker is not None:
-                    self._end(worker, worker.stop(timeout=30), killed=False)
+                    self._end(worker, worker.stop(timeout=30), killed=False, stopped=True)
                     self._slots[slot] = None
 
     def _start(self, slot: int) -> None:
@@ -207,9 +206,9 @@ class Fleet:
         )
         self._slots[slot] = Worker(process, log, log_file)
 
-    def _end(self, worker: Worker, returncode: int, *, killed: bool) -> None:
+    def _end(self, worker: Worker, returncode: int, *, killed: bool, stopped: bool = False) -> None:
         at = time.time() if killed else None
-        self.runs.append(WorkerRun(worker.process.pid, worker.log, at, returncode))
+        self.runs.append(WorkerRun(worker.process.pid, worker.log, at, returncode, stopped))
 
     def kill(self, slots: Sequence[int] | None = None) -> None:
         """SIGKILL these workers (all by default) and start new ones in their place."""
@@ -511,9 +510,12 @@ def reset(stack: Stack) -> None:
             for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
         ]
         for start in range(0, len(entries), 1000):
-            s3.delete_objects(
-                Bucket=bucket, Delete={"Objects": entries[start : start + 1000], "Quiet": True}
-            )  # type: ignore[typeddict-item]
+            batch = entries[start : start + 1000]
+            answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})  # type: ignore[typeddict-item]
+            if errors := answer.get("Errors"):
+                raise RuntimeError(f"could not empty {bucket}: {errors[:3]}")
+        if left := s3.list_object_versions(Bucket=bucket).get("Versions"):
+            raise RuntimeError(f"{bucket} still holds {[v['Key'] for v in left[:5]]}")
     for url in (stack.queue_url, stack.dlq_url):
         sqs.purge_queue(QueueUrl=url)
     wait_until(lambda: queue_depth(sqs, stack.queue_url) + queue_depth(sqs, stack.dlq_url) == 0, 30)

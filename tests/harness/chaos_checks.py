@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -270,6 +271,7 @@ class WorkerRun:
     log: Path
     killed_at: float | None  # time.time() of the harness's SIGKILL
     returncode: int | None
+    stopped: bool = False  # the harness asked it to stop (SIGTERM)
 
 
 @dataclass
@@ -325,7 +327,10 @@ def fault_accounting(
 def worker_check(runs: Sequence[WorkerRun]) -> Check:
     problems = []
     for run in runs:
-        if run.killed_at is None and run.returncode != 0:
+        # A worker asked to stop before it set up its handler dies of the SIGTERM itself:
+        # it held nothing yet, and ended because it was asked to.
+        asked = run.stopped and run.returncode in (0, -signal.SIGTERM)
+        if run.killed_at is None and not asked:
             tail = run.log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
             problems.append(f"worker {run.pid} ended with {run.returncode}: {tail[0][:200]}")
     killed = sum(1 for run in runs if run.killed_at is not None)
