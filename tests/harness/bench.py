@@ -7,9 +7,13 @@ Sections (all by default; `--only NAME` for one):
   rotation   photos that need turning: ours against `jpegtran -perfect -rotate 90`
   turns      PSNR and size of turns over a mix of layouts, qualities and sizes (issue 8.5)
   memory     peak RSS added while streaming a ~200 MB JPEG, and time per MB at 3 sizes
-  resources  pixel work within the budget: a 200 MP photo, 240 MP declared in 1.4 MB
+  resources  hostile structure (16 MiB of empty APP3 or DHT segments, of big APPn, of
+             junk) and pixel work within the budget (a 200 MP photo, 240 MP
+             declared in 1.4 MB): peak RSS, time
   icc        cleaning an ICC profile full of identity: a small one and a 16 MiB one
   e2e        upload -> object in bucket B on the embedded AWS with one worker
+  backfill   a bucket of 20,000 photos: planning (merge vs the old planner), sync --enqueue,
+             the workers draining the queue, B against sanitize(A) (backfill_bench.py)
 
 The corpus is generated once into build/bench/ (12 MP camera photos carrying EXIF, GPS,
 XMP, ICC and a thumbnail); `--corpus DIR` (make bench CORPUS=dir) uses your own photos:
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -37,9 +42,11 @@ from typing import Final
 from PIL import Image
 
 import exif_stripper
+from exif_stripper.budget import default_pixel_budget
 from exif_stripper.errors import SanitizeError
+from exif_stripper.headers import parse_frame
 from exif_stripper.icc import sanitize_profile
-from exif_stripper.jpeg import Frame, Tokenizer
+from exif_stripper.jpeg import Frame, Segment
 from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes
 from exif_stripper.transform import make_upright, turbojpeg
 from tests.harness import icc_profiles, samples, turns
@@ -368,10 +375,8 @@ def bench_rotation(count: int, rounds: int) -> None:
 
 
 def _frame(jpeg: bytes) -> Frame:
-    tokenizer = Tokenizer(max_bytes=len(jpeg), max_pixels=10**9)
-    tokenizer.feed(jpeg)
-    assert tokenizer.frame is not None
-    return tokenizer.frame
+    sof = samples.walk_markers(jpeg).first(samples.SOF0)
+    return parse_frame(Segment(sof.marker, sof.start, sof.payload(jpeg))).frame
 
 
 # --- memory --------------------------------------------------------------------------------------
@@ -488,7 +493,104 @@ def bench_turns() -> None:
         )
 
 
-# --- resources ------------------------------------------------------------------------------------
+# --- resources ------------------------------------------------------------------------------
+
+_RESOURCE: Final = """
+import sys, time
+from exif_stripper.errors import SanitizeError
+from exif_stripper.sanitize import sanitize_stream
+
+def peak_rss_kib():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+
+class Null:
+    def write(self, data):
+        return len(data)
+
+before = peak_rss_kib()
+started = time.perf_counter()
+with open(sys.argv[1], "rb") as src:
+    try:
+        report = sanitize_stream(src, Null())
+        outcome = f"{report.method}, {report.bytes_out} bytes out"
+    except SanitizeError as error:
+        outcome = str(error)
+print(before, peak_rss_kib(), time.perf_counter() - started)
+print(outcome)
+"""
+MIB: Final = 1024 * 1024
+
+
+def hostile_files() -> dict[str, bytes]:
+    """Inputs of 16 MiB (or one that declares far more pixels than it holds) whose
+    structure, not size, is the attack (issue 8, "Why" point 5)."""
+    photo = samples.compose(samples.base_jpeg(64, 48, seed=90), [samples.exif_segment()])
+    head, body = photo[:2], photo[2:]
+    big_app = samples.app_segment(3, bytes(samples.MAX_SEGMENT_PAYLOAD))
+    sideways = samples.huge_grey_jpeg(20_000, 12_000)
+    return {
+        "4 Mi empty APP3 segments (16 MiB)": head + b"\xff\xe3\x00\x02" * (4 * MIB) + body,
+        "4 Mi empty DHT segments (16 MiB)": head + b"\xff\xc4\x00\x02" * (4 * MIB) + body,
+        "256 APP3 segments of 64 KiB (16 MiB)": head + big_app * 256 + body,
+        "16 MiB of junk between two segments": samples.insert_before(
+            photo, samples.SOF0, bytes(range(1, 251)) * (16 * MIB // 250)
+        ),
+        "240 MP declared, orientation 6 (apply)": samples.compose(
+            sideways, [samples.exif_segment(samples.CameraExif(orientation=6))]
+        ),
+    }
+
+
+def _resources_structure() -> None:
+    folder = BUILD / "resources"
+    folder.mkdir(parents=True, exist_ok=True)
+    print("resources: a fresh process streams each file (CLI defaults unless said)")
+    for name, data in hostile_files().items():
+        path = folder / (name.split(" (")[0].replace(" ", "-").replace(",", "") + ".jpg")
+        if not path.exists() or path.stat().st_size != len(data):
+            path.write_bytes(data)
+        budgets = [None]
+        if "240 MP" in name:
+            # Pixel work is bounded by the budget, not by the file's size: a small budget
+            # refuses it before any work, the default one (that of prod's 2048 MB
+            # function) lets it run within the budget.
+            budgets = [64, None]
+        for budget in budgets:
+            _measure_resources(name, path, len(data), budget)
+
+
+def _measure_resources(name: str, path: Path, size: int, budget_mb: int | None) -> None:
+    env = dict(os.environ)
+    env.pop("PIXEL_BUDGET_MB", None)
+    if budget_mb is not None:
+        env["PIXEL_BUDGET_MB"] = str(budget_mb)
+    out = subprocess.run(
+        [sys.executable, "-c", _RESOURCE, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout.splitlines()
+    before, peak, seconds = (float(v) for v in out[0].split())
+    peak_mib = peak / 1024
+    budget = "default budget" if budget_mb is None else f"budget {budget_mb} MiB"
+    print(
+        f"  {name}, {budget}: {size / MIB:.1f} MiB, peak RSS {peak_mib:.0f} MiB "
+        f"(+{(peak - before) / 1024:.0f} after imports), {seconds:.3f} s: {out[1][:90]}"
+    )
+    if "240 MP" in name and budget_mb is None:
+        # Pixel work the budget allows (prod's 2048 MB function) is bounded by the budget.
+        limit = default_pixel_budget({}) / MIB
+        print(
+            f"    goal pixel work within the budget ({limit:.0f} MiB): {verdict(peak_mib < limit)}"
+        )
+        return
+    # Time per 16 MiB of input (a smaller file gets the whole second).
+    per_16 = seconds / max(1.0, size / (16 * MIB))
+    ok = peak_mib < 128 and per_16 < 1
+    print(f"    goal < 128 MiB peak and < 1 s per 16 MiB: {verdict(ok)}")
+
 
 _PIXEL_WORK: Final = """
 import json, sys, time
@@ -518,7 +620,7 @@ print(json.dumps([outcome, rss("VmHWM:"), before, seconds, limit]))
 """
 
 
-def bench_resources() -> None:
+def _resources_pixel_work() -> None:
     """Issue 8 point 6: pixel work within the budget of the dev and prod functions."""
     BUILD.mkdir(parents=True, exist_ok=True)
     pictures = {
@@ -551,6 +653,13 @@ def bench_resources() -> None:
                 )
 
 
+def bench_resources() -> None:
+    """Issue 8 point 6: memory flat and time linear whatever the structure, pixel
+    work within the budget."""
+    _resources_structure()
+    _resources_pixel_work()
+
+
 # --- ICC profiles ------------------------------------------------------------------------------
 
 
@@ -570,7 +679,9 @@ def bench_icc(rounds: int) -> None:
 
 # --- main -----------------------------------------------------------------------------------------
 
-SECTIONS: Final = ("sanitizer", "cli", "rotation", "turns", "memory", "resources", "icc", "e2e")
+SECTIONS: Final = (
+    "sanitizer", "cli", "rotation", "turns", "memory", "resources", "icc", "e2e", "backfill",
+)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -581,6 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--photos", type=int, default=200, help="uploads for the e2e section")
+    parser.add_argument("--keys", type=int, default=20_000, help="bucket A for the backfill")
     args = parser.parse_args(argv)
     sections = args.only or SECTIONS
     corpus_dir = args.corpus or BUILD / "corpus"
@@ -614,6 +726,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tests.harness.e2e_bench import bench_end_to_end
 
         bench_end_to_end(args.photos)
+    if "backfill" in sections:
+        from tests.harness.backfill_bench import bench_backfill
+
+        bench_backfill(args.keys)
     return 0
 
 

@@ -61,6 +61,7 @@ This file imports only moto, botocore, werkzeug, the standard library and
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -73,7 +74,7 @@ from urllib.parse import parse_qs
 
 import moto_scaling  # beside this script, which runs as one (sys.path[0] is its folder)
 from botocore.awsrequest import AWSRequest
-from moto import settings
+from moto import backends, settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam import access_control
@@ -88,6 +89,8 @@ from moto.s3 import notifications
 from moto.s3.models import FakeDeleteMarker, S3Backend
 from moto.sts.models import sts_backends
 from werkzeug.serving import run_simple
+
+_list_of_moto_modules = backends.list_of_moto_modules
 
 PREFIX: Final = "/_harness/"
 TOKEN: Final = os.environ.get("EMBEDDED_AWS_TOKEN", "")
@@ -160,6 +163,12 @@ def correct_moto() -> None:
     # moto imports IAMRequest from this module at each request, so the patch is seen there.
     access_control.IAMRequest = _IAMRequest  # type: ignore[misc]
     S3Backend._set_delete_marker = _set_delete_marker_and_notify  # type: ignore[method-assign]
+    # moto's dispatcher lists its own package folder (a directory scan and a stat per
+    # service) on every request to learn the service names, which never change while the
+    # server runs: a fifth of its time per request, measured. Listed once here.
+    backends.list_of_moto_modules = functools.cache(  # type: ignore[assignment]
+        lambda: tuple(_list_of_moto_modules())
+    )
     moto_scaling.apply()
 
 
@@ -298,6 +307,23 @@ class HarnessApplication:
         return "404 Not Found", {"message": f"no harness endpoint {name!r}"}
 
 
+class _RequestHandler(MotoRequestHandler):
+    """moto's request handler, with werkzeug's request log line written directly.
+
+    Werkzeug sends each line through the logging machinery (a logger, a coloured stream
+    handler, their locks): a sixth of the server's time per request, measured with py-spy
+    on a burst of SendMessageBatch. The line is the same, so what reads the log (tests,
+    the e2e bench) reads it as before.
+    """
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        status = getattr(code, "value", code)
+        sys.stderr.write(
+            f"{self.address_string()} - - [{self.log_date_time_string()}] "
+            f'"{self.requestline}" {status} {size}\n'
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -307,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     correct_moto()
     app = HarnessApplication(DomainDispatcherApplication(create_backend_app))
-    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    run_simple(args.host, args.port, app, threaded=True, request_handler=_RequestHandler)
 
 
 if __name__ == "__main__":

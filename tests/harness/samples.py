@@ -1210,28 +1210,146 @@ def remove_segments(jpeg: bytes, markers: Iterable[int]) -> bytes:
     return b"".join(kept) + jpeg[layout.end :]
 
 
-#: Segments SPEC section 1 keeps whatever they hold: tables, frames, scans (RSTn inside).
-_KEPT_MARKERS = frozenset({0xD8, 0xD9, DQT, DHT, 0xCC, DRI, SOS} | SOF_MARKERS)
-
-
 def reference_strip(jpeg: bytes) -> bytes:
     """What SPEC section 1 says a sanitized JPEG is (no rotation), computed independently.
 
-    Keeps SOI, APP0 JFIF (its thumbnail cut off, the thumbnail size set to 0x0), APP2
-    ICC_PROFILE chunks, APP14 Adobe, tables, frames and scans, and the primary EOI; drops
-    every other segment and everything after that EOI. A differential reference for the
-    sanitizer's tests and a known-clean input for the oracle's.
+    For the well-formed files built here: SOI; APP0 JFIF cut to its 14 header bytes with
+    a 0x0 thumbnail; the ICC profile cleaned, in chunks again; APP14 Adobe as its 12
+    defined bytes (version 100, no flags); the frame header; then before each scan the
+    tables it reads that a decoder of the output does not hold yet (one DQT, then one DHT,
+    then DRI if the restart interval changes), the scan header (a sequential scan says
+    Ss=0, Se=63, Ah=Al=0; a table selector the scan does not read is 0) and the scan's
+    data; EOI.
+    Everything else is dropped, and so is everything after the primary EOI. A
+    differential reference for the sanitizer's tests and a known-clean input for the
+    oracle's.
     """
-    kept_app = {APP2: ICC_HEADER, APP14: b"Adobe"}
-    out = bytearray()
-    for seg in walk_markers(jpeg).segments:
+    layout = walk_markers(jpeg)
+    header = bytearray(SOI)
+    icc: list[bytes] = []
+    adobe = b""
+    frame = b""
+    body = bytearray()
+    tables = _ReferenceTables()
+    for seg in layout.segments:
         payload = seg.payload(jpeg)
-        kept_app_segment = seg.marker in kept_app and payload.startswith(kept_app[seg.marker])
-        if seg.marker in _KEPT_MARKERS or kept_app_segment:
-            out += jpeg[seg.start : seg.end]
-        elif seg.marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
-            out += segment(APP0, payload[:12] + b"\x00\x00")  # header fields, no thumbnail
-    return bytes(out)
+        if seg.marker == APP0 and payload.startswith(b"JFIF\x00") and len(header) == 2:
+            header += segment(APP0, payload[:12] + b"\x00\x00")
+        elif seg.marker == APP2 and payload.startswith(ICC_HEADER) and not body:
+            icc.append(payload)
+        elif seg.marker == APP14 and payload.startswith(b"Adobe") and not adobe:
+            adobe = segment(APP14, b"Adobe" + struct.pack(">HHHB", 100, 0, 0, payload[11]))
+        elif seg.marker in SOF_MARKERS:
+            frame = jpeg[seg.start : seg.end]
+            tables.frame(payload, progressive=seg.marker == SOF2)
+        elif seg.marker in (DQT, DHT, DRI):
+            tables.define(seg.marker, payload)
+        elif seg.marker == SOS:
+            length = struct.unpack_from(">H", jpeg, seg.start + 2)[0]
+            body += tables.before_scan(payload)
+            body += jpeg[seg.start + 2 + length : seg.end]
+    return bytes(header + _reference_icc(icc) + adobe + frame + body + EOI)
+
+
+def _reference_icc(chunks: list[bytes]) -> bytes:
+    """The ICC chunks as the output carries them: the profile cleaned by icc.py (whose own
+    tests show it keeps the colours), or nothing when the chunks form no valid profile."""
+    from exif_stripper.icc import IccError, jpeg_chunks, reassemble_jpeg_chunks, sanitize_profile
+
+    if not chunks:
+        return b""
+    try:
+        profile = sanitize_profile(reassemble_jpeg_chunks(chunks)).data
+        return b"".join(segment(APP2, chunk) for chunk in jpeg_chunks(profile))
+    except IccError:
+        return b""
+
+
+def reference_removed_bytes(jpeg: bytes) -> int:
+    """How many bytes of metadata `reference_strip` leaves out: every APPn and COM segment
+    but the ICC chunks and the first JFIF's 18-byte header, what cleaning the ICC profile
+    takes out of it, and all after the primary EOI. (Merging tables or ICC chunks into
+    fewer segments saves a few bytes more; those are not metadata.)"""
+    from exif_stripper.icc import reassemble_jpeg_chunks, sanitize_profile
+
+    layout = walk_markers(jpeg)
+    removed = len(jpeg) - layout.end
+    jfif_seen = False
+    icc = []
+    for seg in layout.segments:
+        payload = seg.payload(jpeg)
+        if seg.marker == APP2 and payload.startswith(ICC_HEADER):
+            icc.append(payload)
+            continue
+        if 0xE0 <= seg.marker <= 0xEF or seg.marker == COM:
+            removed += seg.end - seg.start
+            if seg.marker == APP0 and payload.startswith(b"JFIF\x00") and not jfif_seen:
+                jfif_seen = True
+                removed -= 18
+    if icc:
+        profile = reassemble_jpeg_chunks(icc)
+        removed += max(0, len(profile) - len(sanitize_profile(profile).data))
+    return removed
+
+
+class _ReferenceTables:
+    """The tables of `reference_strip`: which ones each scan reads, and which are new."""
+
+    def __init__(self) -> None:
+        self.current: dict[tuple[int, int], bytes] = {}  # (DQT or DHT class, id) -> entry
+        self.written: dict[tuple[int, int], bytes] = {}
+        self.restart = (0, 0)  # (current, written)
+        self.quant_of: dict[int, int] = {}
+        self.latched: set[int] = set()
+        self.progressive = False
+
+    def frame(self, payload: bytes, *, progressive: bool) -> None:
+        self.progressive = progressive
+        for i in range(payload[5]):
+            self.quant_of[payload[6 + 3 * i]] = payload[8 + 3 * i]
+
+    def define(self, marker: int, payload: bytes) -> None:
+        pos = 0
+        while pos < len(payload):
+            if marker == DRI:
+                self.restart = (struct.unpack(">H", payload)[0], self.restart[1])
+                return
+            if marker == DQT:
+                size = 1 + (128 if payload[pos] >> 4 else 64)
+                self.current[(DQT, payload[pos] & 15)] = payload[pos : pos + size]
+            else:
+                size = 17 + sum(payload[pos + 1 : pos + 17])
+                self.current[(payload[pos] >> 4, payload[pos] & 15)] = payload[pos : pos + size]
+            pos += size
+
+    def before_scan(self, payload: bytes) -> bytes:
+        count = payload[0]
+        ss, se, approximation = payload[1 + 2 * count : 4 + 2 * count]
+        uses_dc = not self.progressive or (ss == 0 and approximation >> 4 == 0)
+        uses_ac = not self.progressive or ss > 0
+        needed = set()
+        scan = bytearray((count,))
+        for i in range(count):
+            component, selectors = payload[1 + 2 * i], payload[2 + 2 * i]
+            dc, ac = (selectors >> 4) * uses_dc, (selectors & 15) * uses_ac
+            scan += bytes((component, dc << 4 | ac))
+            if component not in self.latched:
+                needed.add((DQT, self.quant_of[component]))
+            needed |= {(0, dc)} if uses_dc else set()
+            needed |= {(1, ac)} if uses_ac else set()
+            self.latched.add(component)
+        scan += bytes((ss, se, approximation)) if self.progressive else bytes((0, 63, 0))
+        new = [key for key in sorted(needed) if self.written.get(key) != self.current[key]]
+        self.written.update((key, self.current[key]) for key in new)
+        out = bytearray()
+        quant = [self.current[key] for key in new if key[0] == DQT]
+        huffman = [self.current[key] for key in new if key[0] != DQT]
+        out += segment(DQT, b"".join(quant)) if quant else b""
+        out += segment(DHT, b"".join(huffman)) if huffman else b""
+        if self.restart[0] != self.restart[1]:
+            out += segment(DRI, struct.pack(">H", self.restart[0]))
+            self.restart = (self.restart[0], self.restart[0])
+        return bytes(out + segment(SOS, bytes(scan)))
 
 
 class MpType(IntEnum):
@@ -1695,3 +1813,80 @@ def expected_large_rows(strip: bytes, height: int) -> Iterator[tuple[int, Image.
     tile = decode(strip)
     for y in range(0, height, tile.height):
         yield y, tile.crop((0, 0, tile.width, min(tile.height, height - y)))
+
+
+# =========================================================================================
+# Damage, as cameras, editors and broken uploads leave it
+# =========================================================================================
+#
+# Each builder takes a valid JPEG and damages it in one way that libjpeg (and so every
+# browser) still displays. The sanitizer must keep the picture and drop the damage.
+
+
+def insert_before(jpeg: bytes, marker: int, data: bytes) -> bytes:
+    """`data` inserted right before the first segment with this marker."""
+    return insert_at(jpeg, walk_markers(jpeg).first(marker).start, data)
+
+
+def insert_at(jpeg: bytes, at: int, data: bytes) -> bytes:
+    return jpeg[:at] + data + jpeg[at:]
+
+
+def with_length(jpeg: bytes, marker: int, delta: int) -> bytes:
+    """The first segment with this marker, its length field changed by `delta` (it lies)."""
+    seg = walk_markers(jpeg).first(marker)
+    out = bytearray(jpeg)
+    (length,) = struct.unpack_from(">H", jpeg, seg.start + 2)
+    struct.pack_into(">H", out, seg.start + 2, length + delta)
+    return bytes(out)
+
+
+def in_scan(jpeg: bytes, data: bytes, fraction: float = 0.4, scan: int = 0) -> bytes:
+    """`data` inserted into a scan's entropy-coded data, between two whole data bytes."""
+    chosen = walk_markers(jpeg).scans[scan]
+    (length,) = struct.unpack_from(">H", jpeg, chosen.start + 2)
+    start = chosen.start + 2 + length
+    at = start + int((chosen.end - start) * fraction)
+    while jpeg[at - 1] == 0xFF or jpeg[at] in (0x00, *range(0xD0, 0xD8)):
+        at += 1  # never split a stuffed 0xFF00 or a restart marker
+    return jpeg[:at] + data + jpeg[at:]
+
+
+def cut_in_scan(jpeg: bytes, fraction: float = 0.6, scan: int = -1) -> bytes:
+    """The file cut short inside a scan's entropy-coded data (an upload that stopped)."""
+    chosen = walk_markers(jpeg).scans[scan]
+    return jpeg[: chosen.start + int((chosen.end - chosen.start) * fraction)]
+
+
+def exif_with_embedded_jpeg(embedded: bytes, *, maker_note: bool = False) -> bytes:
+    """An EXIF APP1 carrying a JPEG: as the IFD1 thumbnail, or inside the maker note
+    (as some cameras keep a preview there)."""
+    if not maker_note:
+        return exif_segment(replace(CameraExif(), thumbnail=embedded))
+    note = b"PREVIEW\x00" + embedded + b"\x00" * 16
+    ifd0 = Ifd("ifd0", (ascii_field(0x010F, "CANARYCAM"), Link(0x8769, "exif")))
+    exif = Ifd("exif", (undefined_field(0x927C, note), ascii_field(0xA431, "SERIAL-CANARY")))
+    return segment(APP1, EXIF_HEADER + build_tiff([ifd0, exif]))
+
+
+def huge_grey_jpeg(width: int, height: int, *, level: int = 96) -> bytes:
+    """A flat grey baseline JPEG of any size up to 65535 x 65535, built in a few MB.
+
+    One MCU row is encoded (with a restart marker after it) and repeated down the
+    picture, as `write_large_jpeg` does; a flat row costs a few bits per block, so even
+    280 megapixels take about 3 MB.
+    """
+    row = Image.new("L", (width, 8), level)
+    strip = encode_jpeg(row, Encoding(quality=50, restart_rows=1))
+    layout = walk_markers(strip)
+    scan, sof = layout.first(SOS), layout.first(SOF0)
+    header_end = scan.start + 2 + struct.unpack_from(">H", strip, scan.start + 2)[0]
+    interval = _restart_intervals(strip[header_end : scan.end])[0]
+    rows = -(-height // 8)
+    out = bytearray(strip[:header_end])
+    struct.pack_into(">H", out, sof.start + 5, height)
+    for i in range(rows):
+        out += interval
+        if i < rows - 1:
+            out += bytes((0xFF, RST0 + i % 8))
+    return bytes(out + EOI)

@@ -15,7 +15,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -416,7 +418,10 @@ def test_a_100_mb_photo_goes_through_with_flat_memory(
         head = wait_until(lambda: _head(user_b, stack, key), 120)
         peak = _peak_rss_mib(worker.process.pid)
     assert head is not None, "the large photo never arrived in bucket B"
-    assert head["ContentLength"] == large.size  # it had nothing to remove
+    # Nothing to remove: only its tables, one segment each, are written in one DQT and one
+    # DHT (as for the strip its rows repeat, which has the same header).
+    merged = len(large.strip) - len(samples.reference_strip(large.strip))
+    assert head["ContentLength"] == large.size - merged
     mib = large.size / 2**20
     line = f"worker peak RSS {warm:.0f} MiB after a small photo, {peak:.0f} MiB after {mib:.0f} MiB"
     print(line)
@@ -434,31 +439,95 @@ def _head(reader: S3Client, stack: Stack, key: str) -> dict[str, Any] | None:
 # --- repair and the smoke test -------------------------------------------------------------------
 
 
-def test_sync_repairs_an_emptied_bucket_b(
+def run_sync(stack: Stack, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`exif-stripper sync` as an operator runs it: a command of its own, with an operator's
+    credentials (sync reads B: an operator's job, not the function's)."""
+    env = stack.operator_environment()
+    command = [sys.executable, "-m", "exif_stripper.cli", "sync",
+               "--source", stack.source, "--dest", stack.dest, *flags]  # fmt: skip
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_sync_repairs_an_emptied_bucket_b_here(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
     photos = {f"{prefix}{i}.jpg": samples.kitchen_sink(seed=40 + i) for i in range(3)}
     for key, data in photos.items():
         user_a.put_object(Bucket=stack.source, Key=key, Body=data)
     drain(stack)  # the events are lost: B never hears of these uploads
-    admin_s3 = stack.admin("s3")
-    admin_s3.put_object(Bucket=stack.dest, Key=f"{prefix}orphan.jpg", Body=CLEAN)
-    env = stack.operator_environment()  # sync reads B: an operator's job, not the function's
-    sync = [sys.executable, "-m", "exif_stripper.cli", "sync", "--source", stack.source,
-            "--dest", stack.dest, "--prefix", prefix]  # fmt: skip
-    plan = subprocess.run([*sync, "--dry-run"], env=env, capture_output=True, text=True, check=True)
-    for key in photos:
-        assert f"missing   {key}" in plan.stdout
-    assert f"orphaned  {prefix}orphan.jpg" in plan.stdout
+    stack.admin("s3").put_object(Bucket=stack.dest, Key=f"{prefix}orphan.jpg", Body=CLEAN)
+    plan = run_sync(stack, "--prefix", prefix, "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    assert (
+        plan.stdout == "plan: 3 missing, 0 stale, 0 reprocess, 1 orphaned, 0 current, 0 ignored\n"
+    )
     assert copy_of(user_b, stack, f"{prefix}0.jpg") is None  # a dry run changes nothing
-    subprocess.run(sync, env=env, capture_output=True, text=True, check=True)
+
+    done = run_sync(stack, "--prefix", prefix)
+    assert done.returncode == 0, done.stderr
+    *outcomes, plan_line, done_line = done.stdout.splitlines()  # stdout is sync's own, only
+    assert sorted(outcomes) == sorted(
+        [f"written   {key}" for key in photos] + [f"deleted   {prefix}orphan.jpg"]
+    )
+    assert plan_line == "plan: 3 missing, 0 stale, 0 reprocess, 1 orphaned, 0 current, 0 ignored"
+    assert done_line == "done: 1 deleted, 3 written"
     for key, data in photos.items():
         assert copy_of(user_b, stack, key) == samples.reference_strip(data)
     assert copy_of(user_b, stack, f"{prefix}orphan.jpg") is None
-    again = subprocess.run(
-        [*sync, "--dry-run"], env=env, capture_output=True, text=True, check=True
+    again = run_sync(stack, "--prefix", prefix, "--dry-run")
+    assert again.stdout.startswith("plan: 0 missing, 0 stale, 0 reprocess, 0 orphaned, 3 current")
+
+
+def test_a_backfill_through_the_queue_makes_b_equal_sanitize_a(
+    stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
+) -> None:
+    photos = [samples.kitchen_sink(width=160, height=120, seed=60 + i) for i in range(4)]
+    uploads = {f"{prefix}{i:02d} {name}.jpg": photos[i % 4] for i, name in enumerate(
+        ["a", "b+c", "ü", "フォト", "d"] * 5
+    )}  # fmt: skip
+    live, old = list(uploads)[:8], list(uploads)[8:]
+    stale, orphan = live[0], f"{prefix}orphan.jpg"
+    # Before the backfill: 8 photos (and one since deleted) went through the live
+    # pipeline; 17 older ones never did, their events long gone.
+    first = {**{key: uploads[key] for key in live}, orphan: photos[0]}
+    with stack.worker(log_name=f"{prefix[:-1]}-live.log"):
+        for key, data in first.items():
+            user_a.put_object(Bucket=stack.source, Key=key, Body=data)
+        for key, data in first.items():
+            assert wait_for_copy(user_b, stack, key, samples.reference_strip(data))
+    drain(stack)
+    time.sleep(1.1)  # LastModified has whole seconds: the overwrite must be a second later
+    uploads[stale] = samples.mpo_sample()
+    for key in [stale, *old]:
+        user_a.put_object(Bucket=stack.source, Key=key, Body=uploads[key])
+    user_a.delete_object(Bucket=stack.source, Key=orphan)
+    drain(stack)
+
+    dead_before = queue_depth(stack, stack.dlq_url)  # other tests' messages
+    sent = run_sync(stack, "--prefix", prefix, "--enqueue", stack.queue_url)
+    assert sent.returncode == 0, sent.stderr
+    plan_line, sent_line = sent.stdout.splitlines()
+    assert plan_line == "plan: 17 missing, 1 stale, 0 reprocess, 1 orphaned, 7 current, 0 ignored"
+    assert sent_line.startswith(f"sent: 19 messages to {stack.queue_url} in ")
+    assert all(copy_of(user_b, stack, key) is None for key in old)  # the queue does the work
+
+    with stack.worker(log_name=f"{prefix[:-1]}-backfill.log") as worker:
+        assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, 120)
+    for key, data in uploads.items():
+        assert copy_of(user_b, stack, key) == samples.reference_strip(data), key
+    assert copy_of(user_b, stack, orphan) is None
+    written = Counter(
+        line["key"]
+        for line in map(json.loads, filter(lambda text: text.startswith("{"), worker.lines()))
+        if line.get("action") == "written"
     )
-    assert "0 missing, 0 stale, 0 orphaned" in again.stdout
+    assert [written[key] for key in [stale, *old]] == [1] * 18  # once each
+    assert [written[key] for key in live[1:]] == [0] * 7  # current: untouched
+    assert queue_depth(stack, stack.dlq_url) == dead_before  # nothing failed
+    again = run_sync(stack, "--prefix", prefix, "--dry-run")
+    assert again.stdout.startswith("plan: 0 missing, 0 stale, 0 reprocess, 0 orphaned, 25 current")
 
 
 # --- the function's identity ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from exif_stripper.cli import main
-from tests.harness import samples
+from tests.harness import icc_profiles, samples
 from tests.harness.oracle import exiftool_reports, findings
 
 PHOTO = samples.kitchen_sink(width=160, height=120)
@@ -65,13 +65,29 @@ def test_strip_stdin_to_stdout() -> None:
     assert findings(exiftool_reports([done.stdout])[0]) == []
 
 
+def _broken_last_scan(jpeg: bytes) -> bytes:
+    """The JPEG with its last scan naming a component the frame does not have.
+
+    The fault comes after the first scans, so a rejection happens after output began.
+    """
+    last = samples.walk_markers(jpeg).scans[-1]
+    broken = bytearray(jpeg)
+    broken[last.start + 5] = 0x99  # the scan's first component id
+    return bytes(broken)
+
+
 def test_rejected_stdin_writes_nothing_to_stdout() -> None:
-    cut = samples.reference_strip(PHOTO)[:-500]  # ends inside the last scan
-    done = subprocess.run([*CLI, "strip", "-", "-"], input=cut, capture_output=True, check=False)
+    broken = _broken_last_scan(PHOTO)
+    done = subprocess.run(
+        [*CLI, "strip", "--damaged", "reject", "-", "-"],
+        input=broken,
+        capture_output=True,
+        check=False,
+    )
     assert done.returncode == 3
     assert done.stdout == b""
     assert done.stderr.decode().count("\n") == 1
-    assert "<stdin>: truncated" in done.stderr.decode()
+    assert "<stdin>: bad-segment" in done.stderr.decode()
 
 
 def test_rejected_file_exits_3_with_one_line_and_leaves_no_output(
@@ -92,8 +108,8 @@ def test_rejected_file_exits_3_with_one_line_and_leaves_no_output(
 def test_a_rejected_file_keeps_an_older_output_intact(tmp_path: Path) -> None:
     source, target = tmp_path / "in.jpg", tmp_path / "out.jpg"
     target.write_bytes(b"previous")
-    source.write_bytes(samples.reference_strip(PHOTO)[:-100])
-    assert main(["strip", str(source), str(target)]) == 3
+    source.write_bytes(_broken_last_scan(PHOTO))
+    assert main(["strip", "--damaged", "reject", str(source), str(target)]) == 3
     assert target.read_bytes() == b"previous"
 
 
@@ -212,7 +228,7 @@ def test_inspect_json_lists_what_would_be_removed(
     assert "48.858" in gps[0]  # the Eiffel Tower, from EXIF
     removed = {s["what"] for s in report["segments"] if s["action"] == "remove"}
     assert {"EXIF", "XMP", "IPTC/Photoshop", "trailer"} <= removed
-    assert report["removed_bytes"] == len(PHOTO) - len(samples.reference_strip(PHOTO))
+    assert report["removed_bytes"] == samples.reference_removed_bytes(PHOTO)
 
 
 def test_inspect_text_shows_segments_and_findings(
@@ -242,3 +258,20 @@ def test_inspect_of_a_bad_file_exits_3(tmp_path: Path) -> None:
     source = tmp_path / "bad.jpg"
     source.write_bytes(NOT_A_JPEG)
     assert main(["inspect", str(source)]) == 3
+
+
+def test_inspect_lists_the_text_an_icc_profile_identifies_by(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = icc_profiles.matrix_rgb()
+    source = tmp_path / "calibrated.jpg"
+    source.write_bytes(samples.compose(samples.base_jpeg(seed=80), samples.icc_segments(profile)))
+    assert main(["inspect", str(source), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    texts = [f["detail"] for f in report["findings"] if f["source"] == "ICC"]
+    assert any(icc_profiles.OWNER in text for text in texts)
+    cleaned = tmp_path / "clean.jpg"
+    assert main(["strip", str(source), str(cleaned)]) == 0
+    assert main(["inspect", str(cleaned), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [f for f in report["findings"] if f["source"] == "ICC"] == []

@@ -26,6 +26,7 @@ from moto import mock_aws
 from exif_stripper import __version__, handler
 from exif_stripper.config import DEFAULT_BATCH_THREADS, ConfigError, Settings
 from exif_stripper.pipeline import MAX_ROUNDS, Pipeline
+from exif_stripper.sanitize import DamagedPolicy
 from tests.harness import samples
 from tests.harness.oracle import exiftool_reports, findings
 
@@ -34,6 +35,13 @@ if TYPE_CHECKING:
 
 SOURCE, DEST = "uploads-a", "web-b"
 PHOTO = samples.kitchen_sink(width=160, height=120)
+PHOTO_BASELINE = samples.compose(samples.base_jpeg(160, 120, seed=5), [samples.exif_segment()])
+# A second frame header after the image data: refused losslessly, shown by libjpeg.
+DAMAGED = (
+    PHOTO_BASELINE[:-2]
+    + PHOTO_BASELINE[samples.walk_markers(PHOTO_BASELINE).first(samples.SOF0).start :][:19]
+    + samples.EOI
+)
 
 
 @pytest.fixture
@@ -232,7 +240,7 @@ def test_a_large_photo_goes_up_in_parts(s3: S3Client, tmp_path: Any) -> None:
     s3.upload_file(str(large.path), SOURCE, "large.jpg")
     assert failures(handler.handle(sqs_event(created("large.jpg")))) == []
     head = s3.head_object(Bucket=DEST, Key="large.jpg")
-    assert head["ContentLength"] == large.size
+    assert head["ContentLength"] == len(samples.reference_strip(large.path.read_bytes()))
     assert "-" in head["ETag"]  # a multipart ETag: "<md5 of part md5s>-<parts>"
 
 
@@ -277,17 +285,63 @@ def test_a_png_named_jpg_is_rejected_not_retried_and_nothing_is_written(s3: S3Cl
 def test_a_rejected_overwrite_removes_the_older_copy_from_b(s3: S3Client) -> None:
     s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
     handler.handle(sqs_event(created("a.jpg")))
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=samples.reference_strip(PHOTO)[:-300])
+    frame = samples.walk_markers(PHOTO).first(samples.SOF2)
+    cut = PHOTO[: frame.start + 6]  # no image data: nothing to keep, nothing to decode
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=cut)
     handler.handle(sqs_event(created("a.jpg")))
     assert keys(s3, DEST) == []
+
+
+def test_a_damaged_photo_is_read_again_and_re_encoded(s3: S3Client) -> None:
+    put = s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=DAMAGED)
+    reads: list[dict[str, Any]] = []
+    s3.meta.events.register(
+        "before-parameter-build.s3.GetObject", lambda params, **_: reads.append(dict(params))
+    )
+    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []
+    assert len(reads) == 2
+    assert reads[1]["IfMatch"] == put["ETag"]  # the same bytes as the first read
+    copy = s3.get_object(Bucket=DEST, Key="a.jpg")
+    assert copy["Metadata"]["source-version-id"] == put["VersionId"]
+    assert findings(exiftool_reports([copy["Body"].read()])[0]) == []
+    assert s3.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []
+
+
+def test_a_damaged_photo_replaced_while_it_is_read_again_goes_back_to_the_queue(
+    s3: S3Client,
+) -> None:
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=DAMAGED)
+    reads: list[int] = []
+
+    def replace_after_the_first_read(**_: Any) -> None:
+        reads.append(1)
+        if len(reads) == 1:  # the upload is replaced while the function works
+            s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+
+    s3.meta.events.register("after-call.s3.GetObject", replace_after_the_first_read)
+    with pytest.raises(BatchProcessingError):  # its one record failed: the queue retries it
+        handler.handle(sqs_event(created("a.jpg")))
+    assert keys(s3, DEST) == []
+    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []  # redelivered
+    body = s3.get_object(Bucket=DEST, Key="a.jpg")["Body"].read()
+    assert body == samples.reference_strip(PHOTO)
+
+
+def test_a_re_encoded_photo_is_counted(s3: S3Client) -> None:
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=DAMAGED)
+    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []
+    assert counted("ObjectsWritten") == 1
+    assert counted("ObjectsReencoded") == 1
 
 
 def test_a_large_rejected_photo_leaves_no_multipart_upload_behind(
     s3: S3Client, tmp_path: Any
 ) -> None:
+    handler.use_pipeline(Pipeline(s3, Settings(SOURCE, DEST, damaged=DamagedPolicy.REJECT)))
     large = samples.write_large_jpeg(tmp_path / "large.jpg", 20 * 1024 * 1024, width=1024)
-    truncated = large.path.read_bytes()[:-1000]  # fails after several parts were sent
-    s3.put_object(Bucket=SOURCE, Key="cut.jpg", Body=truncated)
+    # A malformed table after the image data: refused after several parts were sent.
+    broken = large.path.read_bytes()[:-2] + b"\xff\xc4\x00\x03\x00" + samples.EOI
+    s3.put_object(Bucket=SOURCE, Key="cut.jpg", Body=broken)
     handler.handle(sqs_event(created("cut.jpg")))
     assert keys(s3, DEST) == []
     assert s3.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []
@@ -693,7 +747,9 @@ def test_the_same_bucket_twice_refuses_to_start() -> None:
         ({}, "SOURCE_BUCKET and DEST_BUCKET must both be set"),
         ({"ORIENTATION_POLICY": "sideways"}, "ORIENTATION_POLICY must be one of"),
         ({"MAX_BYTES": "lots"}, "MAX_BYTES must be a whole number"),
-        ({"MAX_PIXELS": "0"}, "must be positive"),
+        ({"MAX_BYTES": "0"}, "must be positive"),
+        ({"PIXEL_BUDGET_MB": "0"}, "PIXEL_BUDGET_MB must be a whole number of MiB above 0"),
+        ({"DAMAGED_POLICY": "ignore"}, "DAMAGED_POLICY must be one of reencode, reject"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL must be one of"),
         ({"BATCH_THREADS": "0"}, "BATCH_THREADS must be between 1 and 64"),
         ({"BATCH_THREADS": "65"}, "BATCH_THREADS must be between 1 and 64"),
@@ -714,14 +770,17 @@ def test_settings_are_read_from_the_environment() -> None:
             "SOURCE_BUCKET": "a",
             "DEST_BUCKET": "b",
             "ORIENTATION_POLICY": "keep-tag",
+            "DAMAGED_POLICY": "reject",
             "MAX_BYTES": "1000",
-            "MAX_PIXELS": "2000",
+            "PIXEL_BUDGET_MB": "300",
             "LOG_LEVEL": "debug",
             "BATCH_THREADS": "3",
         }
     )
-    assert settings.sanitizer.orientation.value == "keep-tag"
-    assert (settings.max_bytes, settings.max_pixels, settings.log_level) == (1000, 2000, "DEBUG")
+    options = settings.sanitizer
+    assert (options.orientation.value, options.damaged.value) == ("keep-tag", "reject")
+    assert (options.max_bytes, options.pixel_budget) == (1000, 300 * 1024 * 1024)
+    assert settings.log_level == "DEBUG"
     assert settings.batch_threads == 3
     assert Settings.from_env({"SOURCE_BUCKET": "a", "DEST_BUCKET": "b"}).batch_threads == (
         DEFAULT_BATCH_THREADS

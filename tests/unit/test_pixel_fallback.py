@@ -119,6 +119,16 @@ def test_a_progressive_photo_cut_inside_a_table_shows_the_scans_before_it() -> N
     assert samples.psnr(samples.decode(output), _shown(source[:table])) >= 40
 
 
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+def test_a_broken_table_after_the_last_scan_keeps_the_whole_picture(progressive: bool) -> None:
+    # libjpeg has shown every row when it meets the table, and stops there (get_dht).
+    source = _photo(progressive=progressive)
+    eoi = samples.jpeg_end(source) - 2
+    broken_dht = samples.segment(samples.DHT, b"\x00" + b"\xff" * 16 + b"\x01" * 5)
+    output = _fallback(source[:eoi] + broken_dht + samples.EOI, orientation=None)
+    assert samples.psnr(samples.decode(output), samples.decode(source)) >= 40
+
+
 def test_the_output_holds_the_pixels_and_the_given_icc_profile_and_nothing_else() -> None:
     source = samples.kitchen_sink()  # EXIF, GPS, XMP, IPTC, comment, MPF, trailer, ...
     output = _fallback(source[: len(source) - 100])

@@ -8,10 +8,11 @@ partial answer.
 from __future__ import annotations
 
 import io
+import random
 import struct
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -21,11 +22,18 @@ from exif_stripper.errors import (
     SanitizeError,
     TooLarge,
     Truncated,
+    Undecodable,
     Unsupported,
 )
 from exif_stripper.jpeg import Tokenizer
-from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes, sanitize_stream
-from tests.harness import samples
+from exif_stripper.sanitize import (
+    DamagedPolicy,
+    Options,
+    OrientationPolicy,
+    sanitize_bytes,
+    sanitize_stream,
+)
+from tests.harness import fuzzing, samples
 
 PHOTO = samples.compose(samples.base_jpeg(seed=30), [samples.exif_segment()])
 LAYOUT = samples.walk_markers(PHOTO)
@@ -51,8 +59,9 @@ def _with_sof(width: int, height: int, components: int = 3) -> bytes:
 
 
 def _reject(data: bytes, **limits: int) -> SanitizeError:
+    options = Options(OrientationPolicy.DROP, damaged=DamagedPolicy.REJECT, **limits)
     with pytest.raises(SanitizeError) as caught:
-        sanitize_bytes(data, Options(OrientationPolicy.DROP, **limits))
+        sanitize_bytes(data, options)
     return caught.value
 
 
@@ -78,31 +87,6 @@ def test_a_header_cut_short_is_truncated_at_the_end_of_the_file() -> None:
     assert error.offset == len(cut)
 
 
-def test_a_scan_cut_short_is_truncated() -> None:
-    scan = LAYOUT.scans[0]
-    cut = PHOTO[: scan.start + (scan.end - scan.start) // 2]
-    error = _reject(cut)
-    assert isinstance(error, Truncated)
-    assert "inside a scan" in error.reason
-    assert error.offset == len(cut)
-
-
-def test_a_missing_end_of_image_marker_is_truncated() -> None:
-    error = _reject(PHOTO[:-2])
-    assert isinstance(error, Truncated)
-
-
-def test_a_segment_length_that_lies_longer_is_a_bad_segment() -> None:
-    app1 = _segment_at(samples.APP1)
-    length = app1.end - app1.start - 2
-    lying = bytearray(PHOTO)
-    struct.pack_into(">H", lying, app1.start + 2, length + 7)
-    error = _reject(bytes(lying))
-    assert isinstance(error, BadSegment)
-    assert error.offset == app1.end + 7  # where a marker should have been
-    assert "length that lies" in error.reason
-
-
 def test_a_table_length_that_lies_shorter_is_a_bad_segment() -> None:
     dqt = _segment_at(samples.DQT)
     lying = bytearray(PHOTO)
@@ -119,19 +103,20 @@ def test_absurd_dimensions_are_too_large() -> None:
     assert error.offset == _segment_at(samples.SOF0).start
 
 
-def test_the_pixel_limit_is_configurable() -> None:
-    assert isinstance(_reject(PHOTO, max_pixels=64 * 48 - 1), TooLarge)
-    sanitize_bytes(PHOTO, Options(max_pixels=64 * 48))
-
-
 def test_the_size_limit_is_configurable() -> None:
     error = _reject(PHOTO, max_bytes=len(PHOTO) - 1)
     assert isinstance(error, TooLarge)
     sanitize_bytes(PHOTO, Options(max_bytes=len(PHOTO)))
 
 
-def test_zero_width_is_a_bad_segment() -> None:
-    assert isinstance(_reject(_with_sof(0, 48)), BadSegment)
+def test_a_frame_libjpeg_refuses_is_undecodable_without_a_re_encode() -> None:
+    # Nothing can be decoded under a frame header libjpeg refuses (get_sof,
+    # initial_setup): no re-encode is tried, whatever the policy.
+    error = _reject(_with_sof(0, 48))
+    assert isinstance(error, Undecodable)
+    assert error.offset == _segment_at(samples.SOF0).start
+    with pytest.raises(Undecodable, match="width is 0"):
+        sanitize_bytes(_with_sof(0, 48))
 
 
 def test_height_defined_later_by_dnl_is_unsupported() -> None:
@@ -164,7 +149,8 @@ def test_a_second_start_of_image_is_a_bad_segment() -> None:
 
 
 def test_errors_read_as_one_line_with_code_reason_and_offset() -> None:
-    error = _reject(PHOTO[:-2])
+    dqt = _segment_at(samples.DQT)
+    error = _reject(PHOTO[: dqt.start + 10])
     assert str(error) == f"truncated: {error.reason} (at byte {error.offset})"
     assert "\n" not in str(error)
 
@@ -178,68 +164,20 @@ def test_a_rejected_stream_ends_before_any_output_is_released() -> None:
     assert out.getvalue() == b""
 
 
-# --- the property -------------------------------------------------------------------------
-
-SEEDS = {
-    "baseline with EXIF": PHOTO,
-    "progressive kitchen sink": samples.kitchen_sink(width=64, height=48),
-    "restart markers": samples.base_jpeg(
-        48, 32, seed=31, encoding=samples.Encoding(restart_rows=1)
-    ),
-    "orientation 6, odd size": samples.oriented_jpeg(6, (21, 13)),
-    "orientation 3, whole MCUs": samples.oriented_jpeg(3, (32, 16)),
-    "CMYK": samples.base_jpeg(16, 16, seed=32, mode="CMYK"),
-}
-KEPT = {"SOI", "APP0", "APP1", "APP2", "APP14", "DQT", "DHT", "DAC", "DRI", "SOS", "EOI"}
-
-
-@st.composite
-def mutated_jpegs(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(list(SEEDS.values()))))
-    for _ in range(draw(st.integers(1, 4))):
-        where = draw(st.integers(0, len(data) - 1))
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "repeat"]))
-        if kind == "flip":
-            data[where] ^= 1 << draw(st.integers(0, 7))
-        elif kind == "truncate":
-            del data[where:]
-        elif kind == "insert":
-            data[where:where] = draw(st.binary(min_size=1, max_size=8))
-        elif kind == "delete":
-            del data[where : where + draw(st.integers(1, 64))]
-        else:
-            size = draw(st.integers(1, 256))
-            data[where:where] = data[where : where + size]
-        if not data:
-            break
-    return bytes(data)
-
-
-@settings(
-    max_examples=400,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(data=mutated_jpegs(), policy=st.sampled_from(list(OrientationPolicy)))
-def test_any_mutation_gives_a_clean_jpeg_or_a_typed_rejection(
-    data: bytes, policy: OrientationPolicy
-) -> None:
-    try:
-        result = sanitize_bytes(data, Options(policy))
-    except SanitizeError:
-        return
-    layout = samples.walk_markers(result.jpeg)  # an independent reader
-    assert layout.end == len(result.jpeg)
-    names = {name if not name.startswith("SOF") else "SOS" for name in layout.names()}
-    assert names <= KEPT
-    if "APP1" in names:
-        assert policy is OrientationPolicy.KEEP_TAG
+# --- the work per byte ----------------------------------------------------------------------
 
 
 @settings(max_examples=100, deadline=None)
-@given(data=mutated_jpegs(), chunk=st.integers(1, 512))
-def test_tokenizer_work_stays_linear_in_the_input(data: bytes, chunk: int) -> None:
-    tokenizer = Tokenizer(max_bytes=len(data) + 1, max_pixels=10**9)
+@given(
+    name=st.sampled_from(sorted(fuzzing.seeds())),
+    rng=st.randoms(use_true_random=False),
+    chunk=st.integers(1, 512),
+)
+def test_tokenizer_work_stays_linear_in_the_input(
+    name: str, rng: random.Random, chunk: int
+) -> None:
+    data = fuzzing.mutate(fuzzing.seeds()[name], rng)
+    tokenizer = Tokenizer(max_bytes=len(data) + 1, tolerant=True)
     try:
         for start in range(0, len(data), chunk):
             tokenizer.feed(data[start : start + chunk])

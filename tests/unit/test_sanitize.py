@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import io
 import random
+import zlib
 from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageCms
 
+from exif_stripper import headers, icc
+from exif_stripper.icc import identifying_text, sanitize_profile
 from exif_stripper.sanitize import (
     Options,
     OrientationPolicy,
@@ -25,7 +28,7 @@ from exif_stripper.sanitize import (
     sanitize_bytes,
     sanitize_stream,
 )
-from tests.harness import samples
+from tests.harness import icc_profiles, samples
 from tests.harness.oracle import exiftool_reports, findings
 
 DROP = Options(OrientationPolicy.DROP)
@@ -143,13 +146,79 @@ def _scans(jpeg: bytes) -> list[bytes]:
     return [jpeg[scan.start : scan.end] for scan in layout.scans]
 
 
-def test_icc_profile_is_kept_byte_identical_across_chunks(
+def test_icc_profile_across_chunks_is_reassembled_and_cleaned(
     cases: dict[str, tuple[bytes, Result]],
 ) -> None:
     data, result = cases["multi-chunk ICC"]
     profile = Image.open(io.BytesIO(data)).info["icc_profile"]
-    assert Image.open(io.BytesIO(result.jpeg)).info["icc_profile"] == profile
-    assert samples.walk_markers(result.jpeg).names().count("APP2") >= 3
+    assert samples.walk_markers(data).names().count("APP2") >= 3
+    kept = Image.open(io.BytesIO(result.jpeg)).info["icc_profile"]
+    assert kept == sanitize_profile(profile).data
+    assert b"zpad" not in kept  # the private tag that padded it to three chunks
+    assert "ICC profile text and identity" in result.report.removed_kinds
+
+
+# A display profile as calibration tools write it: the owner, the monitor's serial, EDID.
+CALIBRATED = icc_profiles.matrix_rgb()
+
+
+def _with_profile(profile: bytes, chunk_size: int = samples.MAX_ICC_CHUNK) -> bytes:
+    segments = samples.icc_segments(profile, chunk_size=chunk_size)
+    return samples.compose(samples.base_jpeg(seed=16), segments)
+
+
+def test_icc_text_that_identifies_is_removed_and_colours_stay() -> None:
+    data = _with_profile(CALIBRATED, chunk_size=700)
+    assert icc_profiles.canary_hits(data)
+    result = sanitize_bytes(data, DROP)
+    assert icc_profiles.canary_hits(result.jpeg) == []
+    kept = Image.open(io.BytesIO(result.jpeg)).info["icc_profile"]
+    assert identifying_text(kept) == []
+    source = ImageCms.ImageCmsProfile(io.BytesIO(CALIBRATED))
+    cleaned = ImageCms.ImageCmsProfile(io.BytesIO(kept))
+    srgb = ImageCms.createProfile("sRGB")
+    pixels = samples.decode(data)
+    before = ImageCms.profileToProfile(pixels, source, srgb)
+    after = ImageCms.profileToProfile(samples.decode(result.jpeg), cleaned, srgb)
+    assert before is not None
+    assert after is not None
+    assert after.tobytes() == before.tobytes()
+
+
+def test_a_standard_profile_passes_byte_identical(monkeypatch: pytest.MonkeyPatch) -> None:
+    known = icc._KnownProfile("test profile", len(CALIBRATED), zlib.crc32(CALIBRATED))
+    monkeypatch.setattr(icc, "_KNOWN_PROFILES", (known,))
+    monkeypatch.setattr(icc, "_KNOWN_LENGTHS", frozenset({len(CALIBRATED)}))
+    headers._clean_small_profile.cache_clear()
+    try:
+        result = sanitize_bytes(_with_profile(CALIBRATED), DROP)
+    finally:
+        headers._clean_small_profile.cache_clear()
+    assert Image.open(io.BytesIO(result.jpeg)).info["icc_profile"] == CALIBRATED
+    assert result.report.removed_kinds == []
+
+
+@pytest.mark.parametrize(
+    ("chunks", "why"),
+    [
+        (lambda c: c[:-1], "a chunk missing"),
+        (lambda c: c + c[:1], "a chunk twice"),
+        (lambda c: [c[0][:17] + b"\x09" + c[0][18:], *c[1:]], "a wrong count"),
+        (
+            lambda c: [samples.segment(samples.APP2, b"ICC_PROFILE\x00\x01\x01not a profile")],
+            "no profile",
+        ),
+    ],
+)
+def test_icc_chunks_that_form_no_valid_profile_are_dropped(
+    chunks: Callable[[list[bytes]], list[bytes]], why: str
+) -> None:
+    segments = chunks(samples.icc_segments(CALIBRATED, chunk_size=1000))
+    data = samples.compose(samples.base_jpeg(seed=17), segments)
+    result = sanitize_bytes(data, DROP)
+    assert "APP2" not in samples.walk_markers(result.jpeg).names(), why
+    assert result.report.removed["ICC profile (invalid)"].count == len(segments)
+    assert icc_profiles.canary_hits(result.jpeg) == []
 
 
 def test_adobe_segment_is_kept_for_cmyk(cases: dict[str, tuple[bytes, Result]]) -> None:
@@ -178,20 +247,30 @@ def test_report_names_what_was_removed(cases: dict[str, tuple[bytes, Result]]) -
 
 def test_report_counts_bytes(cases: dict[str, tuple[bytes, Result]]) -> None:
     data, result = cases["kitchen sink"]
-    assert result.report.bytes_in == len(data)
-    assert result.report.bytes_out == len(result.jpeg)
-    removed = sum(item.size for item in result.report.removed)
-    # JFIF's 16-byte header survives its thumbnail, everything else removed went whole
-    assert len(data) - removed == len(result.jpeg)
+    report = result.report
+    assert report.bytes_in == len(data)
+    assert report.bytes_out == len(result.jpeg)
+    layout = samples.walk_markers(data)
+    assert report.removed_bytes == samples.reference_removed_bytes(data)
+    assert report.removed["trailer"].bytes == len(data) - layout.end
 
 
 def _kinds(cases: dict[str, tuple[bytes, Result]], name: str) -> list[str]:
     return cases[name][1].report.removed_kinds
 
 
-def test_a_clean_jpeg_passes_through_unchanged() -> None:
+def test_a_clean_jpeg_keeps_every_table_and_scan_byte() -> None:
+    # Pillow writes each table in a segment of its own; the output holds the same
+    # tables, one DQT and one DHT before the scan.
     data = samples.base_jpeg(seed=20)
-    assert sanitize_bytes(data).jpeg == data
+    output = sanitize_bytes(data).jpeg
+    assert samples.walk_markers(output).names() == [
+        "SOI", "APP0", "SOF0", "DQT", "DHT", "SOS", "EOI"
+    ]  # fmt: skip
+    assert _scans(output) == _scans(data)
+    names = samples.walk_markers(data).names()
+    merged = names.count("DQT") + names.count("DHT") - 2
+    assert len(data) - len(output) == 4 * merged  # marker and length of each merged segment
 
 
 def test_sanitizing_twice_changes_nothing(cases: dict[str, tuple[bytes, Result]]) -> None:
@@ -240,7 +319,7 @@ def test_stream_work_stays_linear_when_input_trickles_in_byte_by_byte() -> None:
     from exif_stripper.jpeg import Tokenizer
 
     data = _KITCHEN_SINK
-    tokenizer = Tokenizer(max_bytes=len(data), max_pixels=10**9)
+    tokenizer = Tokenizer(max_bytes=len(data), tolerant=True)
     for i in range(len(data)):
         tokenizer.feed(data[i : i + 1])
     tokenizer.close()

@@ -14,10 +14,11 @@ import pytest
 from exif_stripper import sanitize
 from exif_stripper.errors import VerificationFailed
 from exif_stripper.exif import orientation_only_exif
+from exif_stripper.icc import sanitize_profile
 from exif_stripper.jpeg import Segment
 from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes, sanitize_stream
 from exif_stripper.verify import verify_jpeg
-from tests.harness import samples
+from tests.harness import icc_profiles, samples
 
 CLEAN = samples.reference_strip(samples.compose(samples.base_jpeg(seed=40), []))
 
@@ -74,6 +75,108 @@ def test_dirty_output_fails_verification(dirty: bytes, why: str) -> None:
         verify_jpeg(dirty)
 
 
+def _replace(jpeg: bytes, marker: int, new: bytes) -> bytes:
+    """`jpeg` with its first segment of this marker replaced by `new` (b"" removes it)."""
+    seg = samples.walk_markers(jpeg).first(marker)
+    return jpeg[: seg.start] + new + jpeg[seg.end :]
+
+
+def _payload(jpeg: bytes, marker: int) -> bytes:
+    return samples.walk_markers(jpeg).first(marker).payload(jpeg)
+
+
+DQT_PAYLOAD = _payload(CLEAN, samples.DQT)
+CLEAN_PROFILE = sanitize_profile(icc_profiles.matrix_rgb()).data
+SOS_PAYLOAD = _payload(CLEAN, samples.SOS)
+ALL_ONES_HUFFMAN = bytes((0x00, 2)) + bytes(15) + bytes((0, 1))  # codes 00, 01, 10, 11
+
+
+@pytest.mark.parametrize(
+    ("dirty", "why"),
+    [
+        (
+            samples.insert_before(
+                CLEAN, samples.SOS, samples.segment(samples.DQT, b"\x03" + bytes(64))
+            ),
+            "next scan does not use",
+        ),
+        (_replace(CLEAN, samples.DHT, b""), "before it is defined"),
+        (
+            _replace(
+                CLEAN,
+                samples.DQT,
+                samples.segment(samples.DQT, b"\x20" + DQT_PAYLOAD[1:65] * 2 + DQT_PAYLOAD[65:]),
+            ),
+            "not in canonical form",
+        ),
+        (
+            _replace(
+                CLEAN, samples.SOS, samples.segment(samples.SOS, SOS_PAYLOAD[:-3] + b"\x01\x3f\x00")
+            ),
+            "not in canonical form",
+        ),
+        (
+            samples.insert_before(CLEAN, samples.SOS, samples.segment(0xCC, b"\x00\x10")),
+            "DAC outside an arithmetic frame",
+        ),
+        (
+            samples.insert_before(
+                CLEAN, samples.SOS, samples.segment(samples.DHT, ALL_ONES_HUFFMAN)
+            ),
+            "not a valid code",
+        ),
+        (
+            _with(samples.app_segment(14, b"Adobe\x00\x64\x00\x00\x00\x00\x01extra")),
+            "APP14",
+        ),
+        (_with(samples.app_segment(14, b"Adobe\x00\x65\x80\x00\x00\x00\x01")), "APP14"),
+        (samples.insert_before(CLEAN, samples.DQT, samples.comment_segment("x")), "COM"),
+        (
+            samples.insert_before(
+                CLEAN, samples.SOS, samples.app_segment(2, b"ICC_PROFILE\x00\x01\x01")
+            ),
+            "APP2",
+        ),
+        (
+            CLEAN[:-2] + CLEAN[samples.walk_markers(CLEAN).scans[0].start :],
+            "scan after a complete image",
+        ),
+        (
+            samples.insert_before(CLEAN, samples.SOS, samples.segment(samples.DRI, b"\x00\x00")),
+            "repeats the restart interval",
+        ),
+        (CLEAN[:2] + b"\xff\x00" + CLEAN[2:], "0xFF00 outside"),
+        (_with(*samples.icc_segments(icc_profiles.matrix_rgb())), "ICC profile that is not clean"),
+        (
+            _with(*samples.icc_segments(CLEAN_PROFILE, chunk_size=100)),
+            "ICC chunks not in canonical",
+        ),
+        (_with(*samples.icc_segments(CLEAN_PROFILE, chunk_size=100)[1:]), "invalid ICC profile"),
+    ],
+    ids=[
+        "unused quantization table",
+        "Huffman table not defined",
+        "DQT precision 2",
+        "sequential scan with Ss=1",
+        "DAC in a Huffman frame",
+        "Huffman code of all ones",
+        "Adobe beyond 12 bytes",
+        "Adobe with flags",
+        "COM among the tables",
+        "ICC after the frame",
+        "second scan of a complete image",
+        "DRI that changes nothing",
+        "junk",
+        "ICC profile with identity",
+        "ICC profile in small chunks",
+        "ICC chunk missing",
+    ],
+)
+def test_a_header_no_decoder_reads_as_written_fails_verification(dirty: bytes, why: str) -> None:
+    with pytest.raises(VerificationFailed, match=why):
+        verify_jpeg(dirty)
+
+
 def test_orientation_tag_passes_only_when_allowed_and_only_alone() -> None:
     tag = samples.segment(samples.APP1, orientation_only_exif(6))
     verify_jpeg(_with(tag), allow_orientation_tag=True)
@@ -88,7 +191,7 @@ def keep_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     """A regression in the keep/drop rules: every metadata segment is kept."""
 
     def keep(self: sanitize._Cutter, segment: Segment) -> None:
-        self._keep(segment)
+        self._out.append(segment.encode())
 
     monkeypatch.setattr(sanitize._Cutter, "_cut_metadata", keep)
 

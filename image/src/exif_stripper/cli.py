@@ -3,7 +3,8 @@
     exif-stripper strip [--orientation {apply,keep-tag,drop}] IN OUT
     exif-stripper inspect FILE [--json]
     exif-stripper worker --queue-url URL [--source A --dest B]
-    exif-stripper sync [--source A --dest B] [--prefix P] [--dry-run]
+    exif-stripper sync [--source A --dest B] [--prefix P] [--start-after KEY]
+                       [--inventory MANIFEST] [--reprocess-all] [--enqueue QUEUE_URL] [--dry-run]
     exif-stripper redrive --from DLQ_URL --to QUEUE_URL
 
 IN and OUT are files, `-` (stdin, stdout) or directories (recursive, relative paths
@@ -20,16 +21,16 @@ import argparse
 import os
 import sys
 import threading
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Never
 
 from . import __version__, files
 from .errors import SanitizeError
 from .sanitize import (
     DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_PIXELS,
+    DamagedPolicy,
     Options,
     OrientationPolicy,
 )
@@ -37,10 +38,12 @@ from .sanitize import (
 # Modules only some commands need are imported inside them: `strip` on a folder of photos
 # is measured against `cp -r` (make bench), and Python's start-up is most of a small run.
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
     from tqdm import tqdm
 
     from .config import Settings
     from .inspection import Inspection
+    from .sync import Action, Entry, Tally
 
 OK: Final = 0
 IO_ERROR: Final = 1
@@ -101,9 +104,45 @@ def _parser() -> argparse.ArgumentParser:
     _add_bucket_options(worker)
     worker.set_defaults(command=_worker)
 
-    sync = commands.add_parser("sync", help="make bucket B match bucket A (backfill, repair)")
-    sync.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    sync = commands.add_parser(
+        "sync",
+        help="make bucket B match bucket A (backfill, repair)",
+        description="Plan from the listings of A and B (missing, stale, orphaned copies), "
+        "then send the plan to the function's queue (--enqueue) or process it here.",
+    )
     sync.add_argument("--prefix", default="", help="only keys that start with this")
+    sync.add_argument(
+        "--start-after",
+        default="",
+        metavar="KEY",
+        help="only keys after KEY (S3's order): resumes an interrupted run",
+    )
+    sync.add_argument(
+        "--reprocess-all",
+        action="store_true",
+        help="make every copy again, current ones too (a new sanitizer, a changed policy)",
+    )
+    sync.add_argument(
+        "--inventory",
+        metavar="MANIFEST",
+        help="bucket A's keys from this S3 Inventory manifest.json (a path or "
+        "s3://bucket/key) instead of listing A",
+    )
+    sync.add_argument(
+        "--enqueue",
+        metavar="QUEUE_URL",
+        help="send the plan to the function's queue as S3 events; without it, process here",
+    )
+    sync.add_argument(
+        "--max-queue-depth",
+        type=_positive,
+        metavar="N",
+        help="with --enqueue: wait while the queue holds N messages or more",
+    )
+    sync.add_argument(
+        "--threads", type=_positive, help="concurrent sends (default 8) or local steps (16)"
+    )
+    sync.add_argument("--dry-run", action="store_true", help="print the plan's counts only")
     _add_bucket_options(sync)
     sync.set_defaults(command=_sync)
 
@@ -135,10 +174,24 @@ def _add_sanitizer_options(
             "Orientation tag; drop: ignore orientation",
         )
     parser.add_argument(
-        "--max-bytes", type=_positive, default=None if from_env else DEFAULT_MAX_BYTES
+        "--damaged",
+        choices=[policy.value for policy in DamagedPolicy],
+        default=None if from_env else DamagedPolicy.REENCODE.value,
+        help="reencode: a JPEG that cannot be passed on losslessly is decoded and encoded "
+        "again from its pixels (default); reject: it is refused",
     )
     parser.add_argument(
-        "--max-pixels", type=_positive, default=None if from_env else DEFAULT_MAX_PIXELS
+        "--max-bytes",
+        type=_positive,
+        default=None if from_env else DEFAULT_MAX_BYTES,
+        help=f"largest input accepted (default {DEFAULT_MAX_BYTES})",
+    )
+    parser.add_argument(
+        "--pixel-budget-mb",
+        type=_positive,
+        default=None,
+        help="memory that turning or re-encoding one picture may take (default: from "
+        "PIXEL_BUDGET_MB, else from the machine)",
     )
 
 
@@ -151,7 +204,13 @@ def _positive(text: str) -> int:
 
 def _options(args: argparse.Namespace) -> Options:
     policy = OrientationPolicy(getattr(args, "orientation", OrientationPolicy.DROP.value))
-    return Options(policy, max_bytes=args.max_bytes, max_pixels=args.max_pixels)
+    budget = args.pixel_budget_mb
+    return Options(
+        policy,
+        damaged=DamagedPolicy(args.damaged),
+        max_bytes=args.max_bytes,
+        pixel_budget=None if budget is None else budget * 1024 * 1024,
+    )
 
 
 class _Messages:
@@ -163,9 +222,7 @@ class _Messages:
         self.bar: type[tqdm[int]] | None = None
 
     def say(self, line: str) -> None:
-        # A file name may hold a newline or a terminal's control codes: shown escaped, it
-        # can neither split a message nor forge one.
-        line = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
+        line = printable(line)
         with self._lock:
             if self.bar is not None:
                 self.bar.write(line, file=sys.stderr)
@@ -175,6 +232,13 @@ class _Messages:
 
 
 _MESSAGES: Final = _Messages()
+
+
+def printable(line: str) -> str:
+    """`line` with what is not printable escaped: a file name or an S3 key may hold a
+    newline or a terminal's control codes, and shown escaped it can neither split a line
+    of output nor forge one."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
 
 
 def _say(*parts: object) -> None:
@@ -230,7 +294,11 @@ def _strip_one(
     try:
         with files.open_input(source) as handle:
             files.refuse_oversized(handle, options.max_bytes)
-            files.write_output(files.Source(handle, name), target, options, protect)
+            src = files.Source(handle, name, options.max_bytes)
+            try:
+                files.write_output(src, target, options, protect)
+            finally:
+                src.close()
     except SanitizeError as error:
         _say(f"{name}: {error}")
         return REJECTED
@@ -378,8 +446,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         "SOURCE_BUCKET": args.source,
         "DEST_BUCKET": args.dest,
         "ORIENTATION_POLICY": args.orientation,
+        "DAMAGED_POLICY": args.damaged,
         "MAX_BYTES": args.max_bytes,
-        "MAX_PIXELS": args.max_pixels,
+        "PIXEL_BUDGET_MB": args.pixel_budget_mb,
     }
     env = {**os.environ, **{name: str(value) for name, value in flags.items() if value}}
     try:
@@ -417,33 +486,166 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    """Plan, then act: on the queue (--enqueue) or here. stdout carries only the plan's
+    counts and the outcomes; the progress bar and errors go to stderr."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from . import sync
+    from .aws import s3_client
+    from .inventory import InventoryError
+
+    if args.max_queue_depth and not args.enqueue:
+        raise _UsageError("--max-queue-depth needs --enqueue")
+    settings = _settings(args)
+    s3 = s3_client()
+    progress = _SyncProgress(*(("sent", " messages") if args.enqueue else ("done", " keys")))
+    tally = sync.Tally()
+
+    def counted(actions: Iterable[sync.Action]) -> Iterator[sync.Action]:
+        for action in actions:
+            tally.add(action)
+            progress.planned()
+            yield action
+
+    try:
+        source = _sync_source(args, settings, s3)
+        copies = sync.list_bucket(
+            s3, settings.dest_bucket, prefix=args.prefix, start_after=args.start_after
+        )
+        actions = counted(sync.plan(source, copies, reprocess=args.reprocess_all))
+        if args.dry_run:
+            for _ in actions:
+                pass
+            progress.close()
+            print(f"plan: {tally}")
+            return OK
+        if args.enqueue:
+            return _sync_enqueue(args, settings, actions, tally, progress)
+        return _sync_locally(args, settings, s3, actions, tally, progress)
+    except (sync.ListingOrderError, InventoryError, BotoCoreError, ClientError) as error:
+        progress.close()
+        _say(f"sync: {error}")
+        return IO_ERROR
+    finally:
+        progress.close()  # also on Ctrl-C, so the terminal is left clean
+
+
+def _sync_source(args: argparse.Namespace, settings: Settings, s3: S3Client) -> Iterable[Entry]:
+    """Bucket A's entries: its listing, or the inventory report named by --inventory."""
+    from . import inventory, sync
+
+    if not args.inventory:
+        return sync.list_bucket(
+            s3, settings.source_bucket, prefix=args.prefix, start_after=args.start_after
+        )
+    manifest = inventory.read_manifest(args.inventory, s3)
+    manifest.require_source(settings.source_bucket)
+    return inventory.entries(manifest, s3, prefix=args.prefix, start_after=args.start_after)
+
+
+def _sync_enqueue(
+    args: argparse.Namespace,
+    settings: Settings,
+    actions: Iterable[Action],
+    tally: Tally,
+    progress: _SyncProgress,
+) -> int:
+    import shlex
+
+    from .aws import sqs_client
+    from .enqueue import THREADS, Enqueuer
+
+    enqueuer = Enqueuer(
+        sqs_client(),
+        args.enqueue,
+        settings.source_bucket,
+        threads=args.threads or THREADS,
+        max_depth=args.max_queue_depth,
+    )
+    sent = enqueuer.run(actions, start_after=args.start_after, on_sent=progress.done)
+    progress.close()
+    print(f"plan: {tally}")
+    rate = sent.messages / sent.seconds if sent.seconds else 0.0
+    print(
+        f"sent: {sent.messages:,} messages to {args.enqueue} in {sent.seconds:.1f} s "
+        f"({rate:,.0f} messages/s), {sent.retried:,} sent again"
+    )
+    if sent.complete:
+        return OK
+    resume = f"--start-after {shlex.quote(sent.resume_after)}" if sent.resume_after else ""
+    _say(f"sync: stopped ({sent.stopped}); to resume: exif-stripper sync ... {resume}".rstrip())
+    return 130 if sent.stopped == "interrupted" else IO_ERROR
+
+
+def _sync_locally(
+    args: argparse.Namespace,
+    settings: Settings,
+    s3: S3Client,
+    actions: Iterable[Action],
+    tally: Tally,
+    progress: _SyncProgress,
+) -> int:
     from collections import Counter
 
-    from . import handler, sync
-    from .aws import s3_client
-    from .pipeline import Pipeline
+    from .pipeline import Outcome, Pipeline
+    from .sync import FAILED, THREADS, process_locally
 
-    pipeline = Pipeline(s3_client(), _settings(args))
-    todo = sync.plan(pipeline, args.prefix)
-    for label, keys in (
-        ("missing", todo.missing),
-        ("stale", todo.stale),
-        ("orphaned", todo.orphaned),
-    ):
-        for key in keys:
-            print(f"{label:<9} {key}")
-    print(
-        f"{len(todo.missing)} missing, {len(todo.stale)} stale, {len(todo.orphaned)} orphaned, "
-        f"{todo.current} up to date"
-    )
-    if args.dry_run or todo.empty:
-        return OK
-    outcomes = sync.apply(pipeline, todo)
-    for outcome in outcomes:
-        handler.report(outcome, "sync")
-    counts = Counter(outcome.action for outcome in outcomes)
-    print(", ".join(f"{count} {action}" for action, count in sorted(counts.items())))
+    counts: Counter[str] = Counter()
+
+    def report(outcome: Outcome) -> None:
+        counts[outcome.action] += 1
+        progress.done(1)
+        reason = f"  ({outcome.reason})" if outcome.action in ("rejected", FAILED) else ""
+        progress.write(f"{outcome.action:<9} {outcome.key}{reason}")
+
+    process_locally(Pipeline(s3, settings), actions, report, threads=args.threads or THREADS)
+    progress.close()
+    print(f"plan: {tally}")
+    print("done: " + (", ".join(f"{n:,} {action}" for action, n in sorted(counts.items())) or "-"))
+    if counts[FAILED]:
+        return IO_ERROR
     return REJECTED if counts["rejected"] else OK
+
+
+class _SyncProgress:
+    """Two counters on stderr while it is a terminal (keys planned; messages sent or
+    steps done), and the lines of stdout printed between them. Callbacks may come from
+    any thread."""
+
+    def __init__(self, second: str, unit: str) -> None:
+        self._lock = threading.Lock()
+        self._bars: list[tqdm[Never]] = []
+        if sys.stderr.isatty():
+            from tqdm import tqdm  # only for people watching a terminal
+
+            self._bars = [
+                tqdm(desc="planned", unit=" keys", file=sys.stderr, leave=False),
+                tqdm(desc=second, unit=unit, file=sys.stderr, leave=False, position=1),
+            ]
+
+    def planned(self) -> None:
+        if self._bars:
+            with self._lock:
+                self._bars[0].update(1)
+
+    def done(self, count: int) -> None:
+        if self._bars:
+            with self._lock:
+                self._bars[1].update(count)
+
+    def write(self, line: str) -> None:
+        line = printable(line)
+        with self._lock:
+            if self._bars:
+                self._bars[0].write(line, file=sys.stdout)
+            else:
+                print(line)
+
+    def close(self) -> None:
+        with self._lock:
+            for bar in self._bars:
+                bar.close()
+            self._bars = []
 
 
 def _redrive(args: argparse.Namespace) -> int:
@@ -508,6 +710,8 @@ def render_inspection(name: str, result: Inspection) -> str:
     else:
         lines.append("  no identifying data found")
     lines.append(f"  strip would remove {result.removed_bytes:,} bytes")
+    if result.reencoded:
+        lines.append(f"  strip would re-encode it from its pixels: {result.reencoded}")
     return "\n".join(lines)
 
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from enum import StrEnum
+from typing import Final, TypeVar
 
-from .sanitize import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Options, OrientationPolicy
+from .budget import BudgetError, default_pixel_budget
+from .sanitize import DEFAULT_MAX_BYTES, DamagedPolicy, Options, OrientationPolicy
 
+_Policy = TypeVar("_Policy", bound=StrEnum)
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Records of one SQS batch processed at once. The work is mostly waiting on S3, so threads
 # overlap it; the default is measured (docs/capacity.md, `make bench`'s e2e section).
@@ -33,8 +36,12 @@ class Settings:
     source_bucket: str
     dest_bucket: str
     orientation: OrientationPolicy = OrientationPolicy.APPLY
+    damaged: DamagedPolicy = DamagedPolicy.REENCODE
     max_bytes: int = DEFAULT_MAX_BYTES
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    # Bytes that turning or re-encoding may take (budget.py); None: the default, read when
+    # the work starts. From the environment it is resolved at cold start, so a bad
+    # PIXEL_BUDGET_MB or function memory fails then.
+    pixel_budget: int | None = None
     log_level: str = "INFO"
     batch_threads: int = DEFAULT_BATCH_THREADS
 
@@ -48,8 +55,10 @@ class Settings:
                 f"SOURCE_BUCKET and DEST_BUCKET are the same bucket ({self.source_bucket!r}); "
                 "the processor refuses to start"
             )
-        if self.max_bytes <= 0 or self.max_pixels <= 0:
-            raise ConfigError("MAX_BYTES and MAX_PIXELS must be positive")
+        if self.max_bytes <= 0:
+            raise ConfigError("MAX_BYTES must be positive")
+        if self.pixel_budget is not None and self.pixel_budget < 0:
+            raise ConfigError("the pixel budget cannot be negative")
         if not 1 <= self.batch_threads <= MAX_BATCH_THREADS:
             raise ConfigError(f"BATCH_THREADS must be between 1 and {MAX_BATCH_THREADS}")
         if self.log_level not in LOG_LEVELS:
@@ -57,27 +66,43 @@ class Settings:
 
     @property
     def sanitizer(self) -> Options:
-        return Options(self.orientation, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+        return Options(
+            self.orientation,
+            damaged=self.damaged,
+            max_bytes=self.max_bytes,
+            pixel_budget=self.pixel_budget,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         return cls(
             source_bucket=env.get("SOURCE_BUCKET", ""),
             dest_bucket=env.get("DEST_BUCKET", ""),
-            orientation=_policy(env.get("ORIENTATION_POLICY", OrientationPolicy.APPLY.value)),
+            orientation=_choice(env, "ORIENTATION_POLICY", OrientationPolicy),
+            damaged=_choice(env, "DAMAGED_POLICY", DamagedPolicy),
             max_bytes=_integer(env, "MAX_BYTES", DEFAULT_MAX_BYTES),
-            max_pixels=_integer(env, "MAX_PIXELS", DEFAULT_MAX_PIXELS),
+            pixel_budget=_pixel_budget(env),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             batch_threads=_integer(env, "BATCH_THREADS", DEFAULT_BATCH_THREADS),
         )
 
 
-def _policy(value: str) -> OrientationPolicy:
+def _choice(env: Mapping[str, str], name: str, policy: type[_Policy]) -> _Policy:
+    """A policy by its value; unset means the first one (the default)."""
+    value = env.get(name) or next(iter(policy)).value
     try:
-        return OrientationPolicy(value)
+        return policy(value)
     except ValueError:
-        choices = ", ".join(policy.value for policy in OrientationPolicy)
-        raise ConfigError(f"ORIENTATION_POLICY must be one of {choices}, not {value!r}") from None
+        choices = ", ".join(choice.value for choice in policy)
+        raise ConfigError(f"{name} must be one of {choices}, not {value!r}") from None
+
+
+def _pixel_budget(env: Mapping[str, str]) -> int:
+    """PIXEL_BUDGET_MB, or the budget derived from the function's memory (budget.py)."""
+    try:
+        return default_pixel_budget(env)
+    except BudgetError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _integer(env: Mapping[str, str], name: str, default: int) -> int:

@@ -44,7 +44,8 @@ class Unsupported(SanitizeError):
 
 
 class TooLarge(SanitizeError):
-    """The file or its pixel count exceeds the configured limits."""
+    """The file exceeds the byte limit, holds more segments than any photo, or turning or
+    re-encoding its pixels would take more memory than the budget allows."""
 
     code = "too-large"
 

@@ -27,10 +27,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Final, cast
+from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, cast
 
 from .errors import SanitizeError, TooLarge
 from .sanitize import Options, sanitize_stream
+
+if TYPE_CHECKING:
+    from tempfile import SpooledTemporaryFile
 
 # Below this, output for a stream waits in memory; above, in an anonymous temporary file
 # (fail closed: nothing reaches the stream until the whole output has been verified).
@@ -208,20 +211,56 @@ def unusable_input(source: Path) -> str | None:
 
 class Source:
     """IN as the sanitizer reads it: stops at the next read once a signal arrived, and
-    tells a failed read (named after IN) from a failed write."""
+    tells a failed read (named after IN) from a failed write.
 
-    def __init__(self, handle: BinaryIO, name: str) -> None:
+    A damaged JPEG is read a second time to be re-encoded (`reread`): a file from where it
+    started; a stream from a copy kept as it is read (in memory, then on disk), then what
+    it has not sent yet, up to `max_bytes`.
+    """
+
+    def __init__(self, handle: BinaryIO, name: str, max_bytes: int) -> None:
         self._handle = handle
         self._name = name
+        self._max_bytes = max_bytes
         self._stream = not stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
+        self._start = 0 if self._stream else handle.tell()
+        self._copy: SpooledTemporaryFile[bytes] | None = None
 
     def read(self, size: int, /) -> bytes:
         if _STOP.is_set():
             raise Interrupted(0)
         try:
-            return self._read_stream(size) if self._stream else self._handle.read(size)
+            if not self._stream:
+                return self._handle.read(size)
+            data = self._read_stream(size)
         except OSError as error:
             raise ReadFailed(self._name, error) from error
+        self._keep(data)
+        return data
+
+    def reread(self) -> bytes:
+        """All of IN again, from its first byte."""
+        if not self._stream:
+            self._handle.seek(self._start)
+            return self._handle.read(self._max_bytes + 1)
+        while self.read(_COPY_CHUNK):  # what the first pass did not read
+            if self._copy is not None and self._copy.tell() > self._max_bytes:
+                raise TooLarge(f"file exceeds the limit of {self._max_bytes} bytes", 0)
+        if self._copy is None:
+            return b""
+        self._copy.seek(0)
+        return self._copy.read()
+
+    def close(self) -> None:
+        if self._copy is not None:
+            self._copy.close()
+
+    def _keep(self, data: bytes) -> None:
+        if self._copy is None:
+            import tempfile
+
+            self._copy = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by close()
+        self._copy.write(data)
 
     def _read_stream(self, size: int) -> bytes:
         """One read(2), once there is something to read (a pipe may stall for ever).
@@ -327,7 +366,7 @@ def _write_atomically(src: Source, target: Path, options: Options) -> None:
     try:
         handle = _TEMPORARIES.create(temporary)
         with os.fdopen(handle, "wb") as dst:
-            sanitize_stream(src, dst, options)
+            sanitize_stream(src, dst, options, fallback=_Again(src, dst))
         temporary.chmod(0o666 & ~_UMASK)
         _TEMPORARIES.commit(temporary, target)
     except BaseException:
@@ -345,11 +384,33 @@ def _stream(
     import tempfile
 
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
-        sanitize_stream(src, spool, options)
+        sanitize_stream(src, spool, options, fallback=_Again(src, spool))
         spool.seek(0)
         with open_sink() as sink:
             shutil.copyfileobj(spool, sink, _COPY_CHUNK)
             sink.flush()
+
+
+class _Rewindable(Protocol):
+    def write(self, data: bytes | memoryview, /) -> int: ...
+    def seek(self, offset: int, /) -> int: ...
+    def truncate(self) -> int: ...
+
+
+class _Again:
+    """The sanitizer's `Fallback` here: IN read again, the output started again."""
+
+    def __init__(self, src: Source, dst: _Rewindable) -> None:
+        self._src = src
+        self._dst = dst
+
+    def reread(self) -> bytes:
+        return self._src.reread()
+
+    def restart(self) -> _Rewindable:
+        self._dst.seek(0)
+        self._dst.truncate()
+        return self._dst
 
 
 def _release_reader(fifo: Path) -> None:

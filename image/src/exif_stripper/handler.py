@@ -153,6 +153,9 @@ def report(outcome: Outcome, event_name: str, queued_seconds: float | None = Non
         logger.info(outcome.action, extra=line)
     _count(_COUNTERS[outcome.action], MetricUnit.Count, 1)
     if outcome.action == "written":
+        if outcome.method == "re-encoded":
+            # A subset of ObjectsWritten: damaged photos made again from their pixels.
+            _count("ObjectsReencoded", MetricUnit.Count, 1)
         _count("BytesIn", MetricUnit.Bytes, outcome.bytes_in)
         _count("BytesOut", MetricUnit.Bytes, outcome.bytes_out)
 

@@ -11,6 +11,7 @@ printable text.
 
 from __future__ import annotations
 
+import bisect
 import io
 import math
 import re
@@ -25,8 +26,10 @@ from .jpeg import (
     APP13,
     APP_MARKERS,
     COM,
+    FRAME_MARKERS,
     SOS,
     EntropyData,
+    Junk,
     Segment,
     Tokenizer,
     Trailer,
@@ -34,10 +37,14 @@ from .jpeg import (
 from .sanitize import (
     CHUNK_SIZE,
     DEFAULT_OPTIONS,
+    DamagedPolicy,
+    OnRemoved,
     Options,
     OrientationPolicy,
+    Removed,
     Report,
     describe,
+    may_reencode,
     sanitize_stream,
 )
 from .tiff import Field, Unreadable, read_exif_tree
@@ -70,6 +77,7 @@ class Inspection:
     segments: list[SegmentInfo] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     rejected: str | None = None  # why `strip` would refuse the file, if it would
+    reencoded: str | None = None  # why `strip` would re-encode the pixels, if it would
 
     removed_bytes: int = 0  # what `strip` leaves out, by the sanitizer's own count
 
@@ -83,21 +91,29 @@ def inspect_stream(src: BinaryIO, options: Options = DEFAULT_OPTIONS) -> Inspect
     start = src.tell()
     metadata = _list_segments(src, result, options)
     src.seek(start)
-    report = _dry_run(src, result, options)
+    removed: list[Removed] = []
+    report = _dry_run(src, result, options, removed.append)
     if report is not None:
-        result.removed_bytes = sum(item.size for item in report.removed)
-        result.segments = [_verdict(s, report) for s in result.segments]
+        result.removed_bytes = report.removed_bytes
+        result.segments = _verdicts(result.segments, removed)
     for segment in metadata:
         result.findings.extend(_read_findings(segment))
+    result.findings.extend(_icc_findings(metadata))
     return result
 
 
-def _verdict(segment: SegmentInfo, report: Report) -> SegmentInfo:
-    """The sanitizer's verdict: removed whole, trimmed (JFIF without thumbnail), or kept."""
-    removed = sum(item.size for item in report.removed if item.offset == segment.offset)
-    if not removed:
-        return segment
-    return replace(segment, action="remove" if removed >= segment.size else "trim")
+def _verdicts(segments: list[SegmentInfo], removed: list[Removed]) -> list[SegmentInfo]:
+    """The sanitizer's verdict on each row: removed whole, trimmed (a JFIF thumbnail), kept."""
+    starts = [segment.offset for segment in segments]
+    cut = [0] * len(segments)
+    for item in removed:
+        row = bisect.bisect_right(starts, item.offset) - 1
+        if row >= 0:
+            cut[row] += item.size
+    return [
+        replace(s, action="remove" if size >= s.size else "trim") if size else s
+        for s, size in zip(segments, cut, strict=True)
+    ]
 
 
 # --- pass 1: every segment ------------------------------------------------------------------
@@ -105,7 +121,7 @@ def _verdict(segment: SegmentInfo, report: Report) -> SegmentInfo:
 
 def _list_segments(src: BinaryIO, result: Inspection, options: Options) -> list[Segment]:
     """Fill `result.segments`; return the metadata segments worth reading for findings."""
-    tokens = Tokenizer(max_bytes=options.max_bytes, max_pixels=options.max_pixels)
+    tokens = Tokenizer(max_bytes=options.max_bytes, tolerant=True)
     metadata: list[Segment] = []
     scan: SegmentInfo | None = None  # entropy-coded data, summed up per scan
     trailer: SegmentInfo | None = None
@@ -123,7 +139,13 @@ def _list_segments(src: BinaryIO, result: Inspection, options: Options) -> list[
                 if isinstance(token, Trailer):
                     trailer = _grow(trailer, token, "after EOI", "trailer", "remove")
                     trailer_head = (trailer_head + bytes(token.data[:64]))[:64]
+                elif isinstance(token, Junk):
+                    info = SegmentInfo(token.offset, "junk", token.size, token.kind, "remove")
+                    result.segments.append(info)
                 else:
+                    if token.marker in FRAME_MARKERS and len(token.payload) >= 5:
+                        result.height = int.from_bytes(token.payload[1:3], "big")
+                        result.width = int.from_bytes(token.payload[3:5], "big")
                     result.segments.append(_describe(token))
                     if _is_metadata(token):
                         metadata.append(token)
@@ -133,8 +155,6 @@ def _list_segments(src: BinaryIO, result: Inspection, options: Options) -> list[
     if trailer is not None:
         result.segments.append(trailer)
         result.findings.append(_trailer_finding(trailer_head, trailer.size))
-    if tokens.frame:
-        result.width, result.height = tokens.frame.width, tokens.frame.height
     return metadata
 
 
@@ -159,14 +179,20 @@ def _describe(segment: Segment) -> SegmentInfo:
     return SegmentInfo(segment.offset, segment.name, size, what, "keep")
 
 
-def _dry_run(src: BinaryIO, result: Inspection, options: Options) -> Report | None:
+def _dry_run(
+    src: BinaryIO, result: Inspection, options: Options, on_removed: OnRemoved
+) -> Report | None:
     """Run the real sanitizer (output discarded) so the verdicts are the sanitizer's own."""
+    dry = Options(OrientationPolicy.DROP, damaged=DamagedPolicy.REJECT, max_bytes=options.max_bytes)
     try:
-        dry = Options(OrientationPolicy.DROP, options.max_bytes, options.max_pixels)
-        report = sanitize_stream(src, _Discard(), dry)
+        report = sanitize_stream(src, _Discard(), dry, on_removed=on_removed)
     except SanitizeError as error:
-        result.rejected = result.rejected or str(error)
+        if may_reencode(error, options):
+            result.reencoded = str(error)
+        else:
+            result.rejected = str(error)
         return None
+    result.rejected = None  # the listing's complaints are what the sanitizer tolerates
     result.orientation = report.orientation
     return report
 
@@ -371,6 +397,26 @@ def _iim_records(data: bytes) -> list[tuple[int, str]]:
             out.append((dataset, _text(data[pos + 5 : pos + 5 + size])))
         pos += 5 + size
     return out
+
+
+def _icc_findings(metadata: list[Segment]) -> list[Finding]:
+    """The text of the ICC profile a person could be identified by (icc.identifying_text):
+    display-calibration tools write the owner's name and the monitor's serial there."""
+    from .icc import ICC_APP2_PREFIX, IccError, identifying_text, reassemble_jpeg_chunks
+
+    chunks = [
+        s.payload for s in metadata if s.marker == APP2 and s.payload.startswith(ICC_APP2_PREFIX)
+    ]
+    if not chunks:
+        return []
+    try:
+        profile = reassemble_jpeg_chunks(chunks)
+    except IccError as error:
+        return [Finding("ICC profile", f"not a valid set of chunks ({error}): dropped", "APP2")]
+    return [
+        Finding("ICC profile text", f"{tag}: {text[:80]}", "ICC")
+        for tag, text in identifying_text(profile)
+    ]
 
 
 def _trailer_finding(head: bytes, size: int) -> Finding:

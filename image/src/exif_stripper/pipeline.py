@@ -7,11 +7,10 @@ that raced with a newer upload or delete notices it in the re-check after its wr
 goes again (`Pipeline._converge` says why it cannot leave that to the newer event). The
 function never reads bucket B: its role may only write and delete there (SPEC §3), so a
 duplicate event costs one more PutObject, not a GetObject permission. (`sync`, run by an
-operator, does read B to plan.)
+operator, lists B to plan.)
 
 Outcomes, one per key and event:
     written    B now holds the sanitized current A
-    unchanged  B already held it (reported by `sync` only)
     deleted    A no longer has the key, so B no longer has it either
     kept       a removal event, but A has the key again: the creation event will follow
     rejected   A's object is not a JPEG we can vouch for: nothing written, B cleared
@@ -82,6 +81,7 @@ class Outcome:
     bytes_out: int = 0
     removed: list[str] = field(default_factory=list)
     rotation: str = "none"
+    method: str = ""  # how a written copy was made: "lossless", or "re-encoded" (see reason)
     source_etag: str = ""
     seconds: float = 0.0  # the whole step
     s3_seconds: float = 0.0  # of which spent waiting on S3 (reads, writes, requests)
@@ -174,40 +174,64 @@ class Pipeline:
             limit = self.settings.max_bytes
             error = TooLarge(f"object of {size} bytes exceeds the limit of {limit} bytes", limit)
             return self._reject(key, error, bytes_in=0, etag=etag, clock=clock)
-        upload = S3Upload(
-            self.s3,
-            self.settings.dest_bucket,
-            key,
-            content_type="image/jpeg",
-            metadata={
-                META_ETAG: etag,
-                META_VERSION: version.version_id,
-                META_SANITIZER: __version__,
-                META_POLICY: self.settings.orientation.value,
-            },
-        )
+
+        def new_upload() -> S3Upload:
+            return S3Upload(
+                self.s3,
+                self.settings.dest_bucket,
+                key,
+                content_type="image/jpeg",
+                metadata={
+                    META_ETAG: etag,
+                    META_VERSION: version.version_id,
+                    META_SANITIZER: __version__,
+                    META_POLICY: self.settings.orientation.value,
+                },
+            )
+
         body = _TimedReader(source["Body"], clock)
+        writer = _TimedWriter(new_upload(), clock)
+        second_look = _SecondLook(self, key, etag, writer, new_upload)
         try:
-            report = sanitize_stream(body, _TimedWriter(upload, clock), self.settings.sanitizer)
+            report = sanitize_stream(body, writer, self.settings.sanitizer, fallback=second_look)
             with clock:
-                upload.commit()
+                writer.upload.commit()
         except SanitizeError as error:
             with clock:
-                upload.abort()
+                writer.upload.abort()
             return self._reject(key, error, bytes_in=body.size, etag=etag, clock=clock)
         except BaseException:
             with clock:
-                upload.abort()
+                writer.upload.abort()
             raise
         return Outcome(
             key,
             "written",
+            reason=report.reason,
             bytes_in=report.bytes_in,
             bytes_out=report.bytes_out,
             removed=report.removed_kinds,
             rotation=report.rotation,
+            method=report.method,
             source_etag=etag,
         )
+
+    def read_again(self, key: str, etag: str) -> bytes:
+        """The object `etag` names, in full, for the re-encode of a damaged photo.
+
+        If-Match makes sure these are the bytes the first read began (a version id would
+        need s3:GetObjectVersion); if A changed meanwhile S3 answers 412, the record fails
+        and the queue brings it back to a fresh start.
+        """
+        bucket = self.settings.source_bucket
+        body = self.s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')["Body"]
+        try:
+            data: bytes = body.read(self.settings.max_bytes + 1)
+        finally:
+            body.close()
+        if len(data) > self.settings.max_bytes:
+            raise TooLarge(f"file exceeds the limit of {self.settings.max_bytes} bytes", 0)
+        return data
 
     def _reject(
         self, key: str, error: SanitizeError, *, bytes_in: int, etag: str, clock: _Clock
@@ -215,19 +239,6 @@ class Pipeline:
         with clock:
             self._delete_copy(key)  # B must not go on showing an older picture
         return Outcome(key, "rejected", reason=str(error), bytes_in=bytes_in, source_etag=etag)
-
-    def is_current(self, copy: dict[str, Any], etag: str) -> bool:
-        """True when `copy` (B's HeadObject) was made from source ETag `etag` as we would now.
-
-        For `sync`, which plans with an operator's credentials; the function itself has no
-        permission to read bucket B.
-        """
-        meta: dict[str, str] = copy.get("Metadata", {})
-        return (
-            meta.get(META_ETAG) == etag
-            and meta.get(META_SANITIZER) == __version__
-            and meta.get(META_POLICY) == self.settings.orientation.value
-        )
 
     # -- removed ------------------------------------------------------------------------
 
@@ -306,10 +317,6 @@ class Pipeline:
         head = self._head(self.settings.source_bucket, key)
         return None if head is None else SourceVersion.of(head)
 
-    def head_copy(self, key: str) -> dict[str, Any] | None:
-        """B's HeadObject for `key` (for `sync`; the function may not read B)."""
-        return self._head(self.settings.dest_bucket, key)
-
     def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
         try:
             return dict(self.s3.head_object(Bucket=bucket, Key=key))
@@ -371,9 +378,37 @@ class _TimedReader:
 
 class _TimedWriter:
     def __init__(self, upload: S3Upload, clock: _Clock) -> None:
-        self._upload = upload
-        self._clock = clock
+        self.upload = upload
+        self.clock = clock
 
     def write(self, data: bytes | memoryview, /) -> int:
-        with self._clock:
-            return self._upload.write(data)
+        with self.clock:
+            return self.upload.write(data)
+
+
+class _SecondLook:
+    """The sanitizer's `Fallback` here: the same object again, and a new upload."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        key: str,
+        etag: str,
+        writer: _TimedWriter,
+        new_upload: Callable[[], S3Upload],
+    ) -> None:
+        self._pipeline = pipeline
+        self._key = key
+        self._etag = etag
+        self._writer = writer
+        self._new_upload = new_upload
+
+    def reread(self) -> bytes:
+        with self._writer.clock:
+            return self._pipeline.read_again(self._key, self._etag)
+
+    def restart(self) -> _TimedWriter:
+        with self._writer.clock:
+            self._writer.upload.abort()
+        self._writer.upload = self._new_upload()
+        return self._writer

@@ -1,16 +1,23 @@
 """The sanitizer: one JPEG in, one web-safe JPEG out (SPEC §1).
 
-It cuts metadata out at the marker level and copies the image data byte for byte:
+It cuts metadata out at the marker level, copies the image data byte for byte, and
+writes every segment it keeps again from its parsed fields (headers.py):
 
-    SOI, APP0 JFIF (thumbnail removed), APP2 ICC_PROFILE, APP14 Adobe,
-    DQT, DHT, DAC, SOFn, DRI, every SOS with its entropy-coded data, EOI   -> kept
-    APP1 (EXIF, XMP), other APP0/APP2, APP3-APP13, APP15, COM,
-    APPn between scans, everything after the EOI                          -> dropped
+    SOI, APP0 JFIF (version, units, density), APP2 ICC_PROFILE, APP14 Adobe (12 bytes),
+    SOFn, and before each scan the DQT/DHT/DAC/DRI it uses, SOS, its data, EOI   -> kept
+    APP1 (EXIF, XMP), other APP0/APP2, APP3-APP13, APP15, COM, unused tables,
+    APPn between scans, junk, everything after the EOI                         -> dropped
+
+Damage libjpeg tolerates is tolerated without loss (jpeg.py's tolerant mode: junk
+between segments, lying lengths of dropped segments, a missing EOI, a file cut short
+in its image data). What is still refused, but is a JPEG, can be decoded and encoded
+again from its pixels (`DamagedPolicy.REENCODE`, the default): that output holds nothing
+but pixels and colour by construction.
 
 Orientation: a photo that relied on its EXIF Orientation tag to display upright is turned
 (policy `apply`, the default), keeps a minimal tag (`keep-tag`), or is left as stored
 (`drop`). Whatever the path, the output is re-read by `verify.Verifier` before it is
-released, and any input that cannot be parsed completely is rejected with a typed error.
+released.
 
 Two entry points: `sanitize_bytes` for data in memory, `sanitize_stream` for files and
 S3 bodies of any size (memory stays flat unless the pixels must be turned).
@@ -18,13 +25,25 @@ S3 bodies of any size (memory stays flat unless the pixels must be turned).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
-from .errors import BadSegment, TooLarge
+from .errors import BadSegment, SanitizeError, Truncated, Undecodable, Unsupported
 from .exif import orientation_only_exif, read_orientation
+from .headers import (
+    Adobe,
+    FrameHeader,
+    Jfif,
+    TableWriter,
+    clean_profile,
+    parse_adobe,
+    parse_frame,
+    parse_jfif,
+    parse_scan,
+)
+from .icc import ICC_APP2_PREFIX, IccError, jpeg_chunks, reassemble_jpeg_chunks
 from .jpeg import (
     APP0,
     APP1,
@@ -33,23 +52,26 @@ from .jpeg import (
     APP14,
     APP_MARKERS,
     COM,
+    DNL,
+    EOI,
+    FRAME_MARKERS,
+    SOI,
     SOS,
+    TABLE_MARKERS,
     EntropyData,
     Frame,
+    Junk,
     Segment,
     Token,
     Tokenizer,
-    Trailer,
 )
 from .verify import Verifier
 
 DEFAULT_MAX_BYTES: Final = 512 * 1024 * 1024
-# Above the largest phone sensors (200 MP) and far above what any camera writes by default.
-DEFAULT_MAX_PIXELS: Final = 250_000_000
 CHUNK_SIZE: Final = 1024 * 1024
-# Kept segments before the first scan are held until orientation is known. The largest
-# legitimate header is an ICC profile: 255 chunks of 65,519 bytes (ICC.1 B.4), ~16 MiB.
-MAX_HEADER_BYTES: Final = 32 * 1024 * 1024
+# An ICC profile is split into at most 255 chunks (ICC.1 B.4): more cannot be one profile.
+MAX_ICC_CHUNKS: Final = 255
+_UNLIMITED: Final = 1 << 62
 
 
 class OrientationPolicy(StrEnum):
@@ -58,11 +80,20 @@ class OrientationPolicy(StrEnum):
     DROP = "drop"  # ignore orientation: the picture displays as stored
 
 
+class DamagedPolicy(StrEnum):
+    REENCODE = "reencode"  # a JPEG that cannot be passed on losslessly is re-encoded
+    REJECT = "reject"  # ... or rejected
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     orientation: OrientationPolicy = OrientationPolicy.APPLY
+    _: KW_ONLY
+    damaged: DamagedPolicy = DamagedPolicy.REENCODE
     max_bytes: int = DEFAULT_MAX_BYTES
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    # Bytes of memory that turning or re-encoding one picture may take; None: the
+    # default for this machine (budget.py).
+    pixel_budget: int | None = None
 
 
 DEFAULT_OPTIONS: Final = Options()
@@ -70,17 +101,27 @@ DEFAULT_OPTIONS: Final = Options()
 
 @dataclass(frozen=True, slots=True)
 class Removed:
-    """One thing the sanitizer cut out."""
+    """One thing the sanitizer cut out (what an `on_removed` callback is told)."""
 
-    kind: str  # what it was, e.g. "EXIF", "XMP", "IPTC/Photoshop", "trailer"
+    kind: str  # what it was, e.g. "EXIF", "XMP", "IPTC/Photoshop", "junk", "trailer"
     marker: str  # where it was, e.g. "APP1", "COM", "after EOI"
     offset: int
     size: int
 
 
 @dataclass(slots=True)
+class Tally:
+    count: int = 0
+    bytes: int = 0
+
+
+@dataclass(slots=True)
 class Report:
-    """What happened to one input; the CLI prints it and the Lambda logs it."""
+    """What happened to one input; the CLI prints it and the Lambda logs it.
+
+    What was removed is added up per kind, so a report stays small whatever the input
+    holds; `sanitize_stream(..., on_removed=...)` hears of every piece one by one.
+    """
 
     bytes_in: int = 0
     bytes_out: int = 0
@@ -88,12 +129,24 @@ class Report:
     height: int = 0
     orientation: int | None = None  # the EXIF Orientation tag found, if any
     rotation: str = "none"  # "none", "lossless", "reencode" or "tag-kept"
-    removed: list[Removed] = field(default_factory=list)
+    method: str = "lossless"  # or "re-encoded": made again from the pixels
+    reason: str = ""  # why the pixels were re-encoded
+    removed: dict[str, Tally] = field(default_factory=dict)
+    repairs: list[str] = field(default_factory=list)  # e.g. "end-of-image marker added"
 
     @property
     def removed_kinds(self) -> list[str]:
         """The distinct kinds removed, in order of first appearance."""
-        return list(dict.fromkeys(item.kind for item in self.removed))
+        return list(self.removed)
+
+    @property
+    def removed_bytes(self) -> int:
+        return sum(tally.bytes for tally in self.removed.values())
+
+    def add(self, item: Removed) -> None:
+        tally = self.removed.setdefault(item.kind, Tally())
+        tally.count += 1
+        tally.bytes += item.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,18 +155,8 @@ class Result:
     report: Report
 
 
-# --- public API ----------------------------------------------------------------------------
-
-
-def sanitize_bytes(data: bytes | memoryview, options: Options = DEFAULT_OPTIONS) -> Result:
-    """Sanitize a JPEG held in memory; raises a `SanitizeError` subclass on bad input."""
-    sink = _BytesSink()
-    report = _sanitize([memoryview(data)], sink, options)
-    jpeg = b"".join(sink.pieces)
-    verifier = Verifier(allow_orientation_tag=_writes_orientation_tag(options, report))
-    verifier.feed(jpeg)
-    verifier.close()
-    return Result(jpeg, report)
+OnRemoved = Callable[[Removed], None]
+_Kept = TypeVar("_Kept", Jfif, Adobe)
 
 
 class Reader(Protocol):
@@ -128,18 +171,84 @@ class Writer(Protocol):
     def write(self, data: bytes | memoryview, /) -> object: ...
 
 
-def sanitize_stream(src: Reader, dst: Writer, options: Options = DEFAULT_OPTIONS) -> Report:
+class Fallback(Protocol):
+    """How `sanitize_stream` takes a second look at an input it cannot pass on losslessly.
+
+    The re-encode needs the whole input again (the lossless pass streamed it and kept
+    nothing), and a destination without what the lossless pass had written already.
+    """
+
+    def reread(self) -> bytes:
+        """The whole input again, from its first byte."""
+        ...
+
+    def restart(self) -> Writer:
+        """The destination, emptied of whatever was written to it so far."""
+        ...
+
+
+# --- public API ----------------------------------------------------------------------------
+
+
+def sanitize_bytes(
+    data: bytes | memoryview,
+    options: Options = DEFAULT_OPTIONS,
+    *,
+    on_removed: OnRemoved | None = None,
+) -> Result:
+    """Sanitize a JPEG held in memory; raises a `SanitizeError` subclass on bad input."""
+    cutter = _Cutter(options, on_removed)
+    try:
+        sink = _BytesSink()
+        report = _lossless(cutter, [memoryview(data)], sink)
+        jpeg = b"".join(sink.pieces)
+        _verify(jpeg, _writes_orientation_tag(options, report))
+        return Result(jpeg, report)
+    except SanitizeError as error:
+        if not may_reencode(error, options):
+            raise
+        return _reencode(bytes(data), options, error, cutter)
+
+
+def sanitize_stream(
+    src: Reader,
+    dst: Writer,
+    options: Options = DEFAULT_OPTIONS,
+    *,
+    fallback: Fallback | None = None,
+    on_removed: OnRemoved | None = None,
+) -> Report:
     """Sanitize from a readable binary stream into a writable one, in bounded memory.
 
     The output is verified as it is written; on any exception the caller must discard what
-    `dst` received (the CLI deletes its temporary file, the Lambda aborts its multipart
-    upload). Only a normal return means the output is complete and clean.
+    the destination received (the CLI deletes its temporary file, the Lambda aborts its
+    multipart upload). Only a normal return means the output is complete and clean.
+    Without a `fallback`, input that cannot be passed on losslessly is rejected.
     """
-    sink = _VerifiedStreamSink(dst)
-    return _sanitize(_chunks(src), sink, options)
+    cutter = _Cutter(options, on_removed)
+    try:
+        return _lossless(cutter, _chunks(src), _VerifiedStreamSink(dst))
+    except SanitizeError as error:
+        if fallback is None or not may_reencode(error, options):
+            raise
+        failure = error
+    result = _reencode(fallback.reread(), options, failure, cutter)
+    fallback.restart().write(result.jpeg)
+    return result.report
 
 
-# --- the pipeline ----------------------------------------------------------------------------
+def may_reencode(error: SanitizeError, options: Options) -> bool:
+    """Whether a refusal may be answered by re-encoding the pixels.
+
+    Only for a JPEG (it started with SOI) that is damaged or of a flavour we do not
+    pass on; never for something that is not a JPEG, is too large, or when our own
+    output failed verification (a bug, which must stay loud).
+    """
+    damaged = isinstance(error, (BadSegment, Truncated, Unsupported))
+    return damaged and options.damaged is DamagedPolicy.REENCODE
+
+
+# --- the lossless path ------------------------------------------------------------------------
 
 
 class _Sink(Protocol):
@@ -148,8 +257,7 @@ class _Sink(Protocol):
     def end(self) -> int: ...
 
 
-def _sanitize(chunks: Iterable[bytes | memoryview], sink: _Sink, options: Options) -> Report:
-    cutter = _Cutter(options)
+def _lossless(cutter: _Cutter, chunks: Iterable[bytes | memoryview], sink: _Sink) -> Report:
     for chunk in chunks:
         cutter.feed(chunk)
         if cutter.streaming:
@@ -176,31 +284,99 @@ def _write_upright(cutter: _Cutter, frame: Frame, sink: _Sink) -> None:
     """Turn the already-stripped picture, then strip and verify the result once more."""
     # Imported here: the transform (ctypes, and Pillow for a re-encode) is the rare path,
     # and the CLI's start-up time is measured against `cp -r`.
-    from .transform import TransformFailed, make_upright
+    from .transform import make_upright
 
     report = cutter.report
     stripped = b"".join(cutter.take())
     orientation = report.orientation or 1
-    try:
-        upright = make_upright(stripped, orientation, frame)
-    except (TransformFailed, OSError, SyntaxError, ValueError) as error:
-        # The structure parsed, but the compressed data itself is broken.
-        raise BadSegment(f"image data cannot be decoded to turn it upright: {error}", 0) from None
+    # Within the memory budget (TooLarge beyond it); Undecodable when the data is broken.
+    upright = make_upright(stripped, orientation, frame, budget=cutter.options.pixel_budget)
     report.rotation = upright.method.value
-    again = _Cutter(Options(OrientationPolicy.DROP, max_bytes=1 << 62, max_pixels=1 << 62))
-    again.feed(memoryview(upright.jpeg))
+    _recut(upright.jpeg, Options(OrientationPolicy.DROP, max_bytes=_UNLIMITED), sink)
+
+
+def _recut(jpeg: bytes, options: Options, sink: _Sink, orientation: int | None = None) -> Report:
+    """Pass a JPEG we made ourselves through the lossless path: canonical and verified."""
+    again = _Cutter(options, None)
+    again.report.orientation = orientation
+    again.feed(memoryview(jpeg))
     again.finish()
-    sink.begin(False)
+    sink.begin(_writes_orientation_tag(options, again.report))
     for piece in again.take():
         sink.write(piece)
+    return again.report
 
 
 def _writes_orientation_tag(options: Options, report: Report) -> bool:
     return options.orientation is OrientationPolicy.KEEP_TAG and report.rotation == "tag-kept"
 
 
+def _verify(jpeg: bytes, allow_orientation_tag: bool) -> None:
+    verifier = Verifier(allow_orientation_tag=allow_orientation_tag)
+    verifier.feed(jpeg)
+    verifier.close()
+
+
 def _chunks(src: Reader) -> Iterator[bytes]:
-    return iter(lambda: src.read(CHUNK_SIZE), b"")
+    """The input in pieces of CHUNK_SIZE (short reads are joined, so work stays linear)."""
+    pending = bytearray()
+    while True:
+        data = src.read(CHUNK_SIZE - len(pending))
+        if not data:
+            break
+        if not pending and len(data) == CHUNK_SIZE:
+            yield data
+            continue
+        pending += data
+        if len(pending) >= CHUNK_SIZE:
+            yield bytes(pending)
+            pending.clear()
+    if pending:
+        yield bytes(pending)
+
+
+# --- the pixel fallback ----------------------------------------------------------------------
+
+
+def _reencode(data: bytes, options: Options, error: SanitizeError, failed: _Cutter) -> Result:
+    """Decode the pixels, turn them upright, encode them again, and vouch for the result.
+
+    What the failed lossless pass learned (orientation, ICC profile) is used; the new
+    JPEG then takes the lossless path itself, so its headers are canonical and verified.
+    """
+    from .budget import default_pixel_budget
+    from .transform import reencode_from_pixels
+
+    orientation = failed.report.orientation
+    policy = options.orientation
+    turn = orientation if policy is OrientationPolicy.APPLY and orientation != 1 else None
+    budget = default_pixel_budget() if options.pixel_budget is None else options.pixel_budget
+    try:
+        jpeg = reencode_from_pixels(
+            data, orientation=turn, icc_profile=failed.clean_icc_profile(), budget=budget
+        )
+    except Undecodable as undecodable:
+        raise Undecodable(
+            f"{error.reason}, and libjpeg cannot decode it either ({undecodable.reason})",
+            error.offset,
+        ) from None
+    # The tag for `keep-tag` is written again; `apply` turned the pixels already.
+    keep_tag = policy is OrientationPolicy.KEEP_TAG
+    again = Options(
+        OrientationPolicy.KEEP_TAG if keep_tag else OrientationPolicy.DROP, max_bytes=_UNLIMITED
+    )
+    sink = _BytesSink()
+    report = _recut(jpeg, again, sink, orientation if keep_tag else None)
+    output = b"".join(sink.pieces)
+    _verify(output, _writes_orientation_tag(again, report))
+    for kind, tally in failed.report.removed.items():
+        report.removed.setdefault(kind, tally)
+    report.bytes_in, report.bytes_out = len(data), len(output)
+    report.orientation = orientation
+    report.method, report.reason = "re-encoded", str(error)
+    if turn is not None:
+        report.rotation = "reencode"
+    return Result(output, report)
 
 
 # --- sinks ----------------------------------------------------------------------------------
@@ -251,145 +427,248 @@ class _VerifiedStreamSink:
 
 
 class _Cutter:
-    """Applies SPEC §1's keep/drop rules to the tokenizer's tokens.
+    """Applies SPEC §1's keep/drop rules to the tolerant tokenizer's tokens.
 
-    Kept bytes wait in `_out` until `take()`. Before the first scan they are held back,
-    because what goes first depends on the orientation (read from EXIF) and the frame;
-    at the first SOS the plan is made: stream from here on, or hold everything because
+    Kept bytes wait in `_out` until `take()`. Before the first scan nothing is written:
+    the header is rebuilt at the first SOS from what was read (JFIF, ICC profile, Adobe,
+    the frame), because what goes first depends on the orientation (read from EXIF) and
+    the frame. Then the plan is made: stream from here on, or hold everything because
     the pixels must be turned.
     """
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, on_removed: OnRemoved | None) -> None:
         self.options = options
         self.report = Report()
         self.streaming = False
         self.begun = False
         self.turn_with: Frame | None = None
-        self._tokens = Tokenizer(max_bytes=options.max_bytes, max_pixels=options.max_pixels)
+        self._on_removed = on_removed
+        self._tokens = Tokenizer(max_bytes=options.max_bytes, tolerant=True)
+        self._tables = TableWriter()
+        self._frame: FrameHeader | None = None
         self._out: list[bytes | memoryview] = []
-        self._held_bytes = 0
         self._planned = False
-        # Tokens come in batches per chunk, so "before the first scan" is tracked here,
-        # token by token, not read off the tokenizer (which is already further on).
-        self._in_header = True
-        self._jfif_kept = False
-        self._adobe_kept = False
-        self._trailer: Removed | None = None
+        self._in_header = True  # before the first scan
+        self._jfif: Jfif | None = None
+        self._adobe: Adobe | None = None
+        self._icc_chunks: list[Segment] = []  # APP2 ICC_PROFILE segments, in file order
+        self._icc_overflow = False
+        self._icc_profile: bytes | None = None  # cleaned, once the first scan is reached
+        self._icc_cleaned = False
+        self._complete_after_first_scan = False
+        self._image_end: int | None = None
 
     def feed(self, chunk: bytes | memoryview) -> None:
-        for token in self._tokens.feed(chunk):
+        try:
+            tokens = self._tokens.feed(chunk)
+        except SanitizeError:
+            # The tokens before the fault still count: they may carry the orientation,
+            # or end the image before the fault (then the fault is in a trailer).
+            for token in self._tokens.salvaged:
+                self._cut(token)
+            if self._image_end is None:
+                raise
+            tokens = []
+        for token in tokens:
             self._cut(token)
         self.report.bytes_in += len(chunk)
 
     def finish(self) -> None:
-        self._tokens.close()
-        if self._trailer is not None:
-            self.report.removed.append(self._trailer)
+        if self._image_end is None:
+            for token in self._tokens.close():
+                self._cut(token)
+        assert self._image_end is not None
+        self.report.repairs = list(dict.fromkeys(self.report.repairs + self._tokens.repairs))
+        self._tables.finish()
+        if self._tables.unused_count:
+            self.report.removed["unused tables"] = Tally(
+                self._tables.unused_count, self._tables.unused_bytes
+            )
+        trailer = self.report.bytes_in - self._image_end
+        if trailer > 0:
+            self._drop("trailer", "after EOI", self._image_end, trailer)
 
     def take(self) -> list[bytes | memoryview]:
         out, self._out = self._out, []
         return out
 
+    def clean_icc_profile(self) -> bytes | None:
+        """The ICC profile the output carries: reassembled, without identity (icc.py).
+
+        None when there is none, or when the chunks form no valid profile: then decoders
+        ignore them too, and they are dropped and reported.
+        """
+        if self._icc_cleaned:
+            return self._icc_profile
+        self._icc_cleaned = True
+        chunks, self._icc_chunks = self._icc_chunks, []
+        if not chunks:
+            return None
+        try:
+            if self._icc_overflow:
+                raise IccError(f"more than {MAX_ICC_CHUNKS} chunks")
+            profile = reassemble_jpeg_chunks([chunk.payload for chunk in chunks])
+            clean = clean_profile(profile)
+            jpeg_chunks(clean.data)  # it fits the 255 chunks a JPEG holds
+        except IccError:
+            for chunk in chunks:
+                self._drop_segment(chunk, "ICC profile (invalid)")
+            return None
+        if clean.removed:
+            # Rewritten, not cut: what changed is counted, no region of the input dropped.
+            removed = max(0, len(profile) - len(clean.data))
+            self.report.add(
+                Removed("ICC profile text and identity", "APP2", chunks[0].offset, removed)
+            )
+        self._icc_profile = clean.data
+        return clean.data
+
     # -- per token ----------------------------------------------------------------------
 
     def _cut(self, token: Token) -> None:
+        if self._image_end is not None:
+            return  # after the image: a trailer, counted by `finish`
         if isinstance(token, EntropyData):
             self._out.append(token.data)
-        elif isinstance(token, Trailer):
-            self._drop_trailer(token)
-        elif token.marker in APP_MARKERS or token.marker == COM:
-            self._cut_metadata(token)
+        elif isinstance(token, Junk):
+            self._drop(token.kind, "junk", token.offset, token.size)
+        elif isinstance(token, Segment):
+            self._cut_segment(token)
+
+    def _cut_segment(self, segment: Segment) -> None:
+        marker = segment.marker
+        if marker == SOI:
+            self._out.append(segment.encode())
+        elif marker == EOI:
+            self._end_image(self._tokens.end_offset)
+        elif marker in APP_MARKERS or marker == COM:
+            self._cut_metadata(segment)
+        elif marker == DNL:
+            self._drop_segment(segment, "DNL")
+        elif marker in FRAME_MARKERS:
+            if self._frame is not None:
+                raise BadSegment("a second frame header (SOFn) in one image", segment.offset)
+            self._frame = parse_frame(segment)
+        elif marker in TABLE_MARKERS:
+            self._tables.define(segment)
         else:
-            if token.marker == SOS and not self._planned:
-                self._plan()
-            self._keep(token)
-            if token.marker == SOS:
-                self._in_header = False
+            assert marker == SOS
+            self._scan(segment)
 
-    def _keep(self, segment: Segment) -> None:
-        data = segment.encode()
-        self._out.append(data)
+    def _end_image(self, end: int | None) -> None:
+        assert end is not None
+        self._out.append(bytes((0xFF, EOI)))
+        self._image_end = end
+
+    def _scan(self, segment: Segment) -> None:
+        scan = parse_scan(segment, self._frame)
+        frame = self._frame
+        assert frame is not None  # parse_scan refuses a scan before the frame
+        if self._complete_after_first_scan:
+            # A sequential image whose first scan held every component is complete:
+            # libjpeg stops there (jdinput.c, JERR_EOI_EXPECTED) and so does the output.
+            self._tokens.end_image(segment.offset)
+            self.report.repairs.append("image ended before an extra scan")
+            self._end_image(segment.offset)
+            return
         if not self._planned:
-            self._held_bytes += len(data)
-            if self._held_bytes > MAX_HEADER_BYTES:
-                raise TooLarge(
-                    f"more than {MAX_HEADER_BYTES} bytes of headers before the image data",
-                    segment.offset,
-                )
+            self._plan(frame)
+        self._out.extend(self._tables.before_scan(frame, scan, segment.offset))
+        self._out.append(scan.encode())
+        if self._in_header and not frame.progressive:
+            self._complete_after_first_scan = len(scan.components) == len(frame.components)
+        self._in_header = False
 
-    def _drop(self, segment: Segment, kind: str, size: int | None = None) -> None:
-        length = len(segment.payload) + 4 if size is None else size
-        self.report.removed.append(Removed(kind, segment.name, segment.offset, length))
+    def _drop(self, kind: str, marker: str, offset: int, size: int) -> None:
+        item = Removed(kind, marker, offset, size)
+        self.report.add(item)
+        if self._on_removed is not None:
+            self._on_removed(item)
 
-    def _drop_trailer(self, piece: Trailer) -> None:
-        if self._trailer is None:
-            self._trailer = Removed("trailer", "after EOI", piece.offset, 0)
-        size = self._trailer.size + len(piece.data)
-        self._trailer = Removed("trailer", "after EOI", self._trailer.offset, size)
+    def _drop_segment(self, segment: Segment, kind: str) -> None:
+        self._drop(kind, segment.name, segment.offset, len(segment.payload) + 4)
+
+    # -- metadata ----------------------------------------------------------------------------
 
     def _cut_metadata(self, segment: Segment) -> None:
         payload, marker = segment.payload, segment.marker
-        in_header = self._in_header
-        if marker == APP0 and in_header and payload.startswith(b"JFIF\x00"):
+        if not self._in_header:
+            self._drop_segment(segment, describe(segment) + " (between scans)")
+        elif marker == APP0 and payload.startswith(b"JFIF\x00"):
             self._cut_jfif(segment)
-        elif marker == APP2 and in_header and payload.startswith(b"ICC_PROFILE\x00"):
-            self._keep(segment)
-        elif marker == APP14 and in_header and _is_adobe(payload) and not self._adobe_kept:
-            self._adobe_kept = True
-            self._keep(segment)
+        elif marker == APP2 and payload.startswith(ICC_APP2_PREFIX):
+            self._collect_icc(segment)
+        elif marker == APP14 and payload.startswith(b"Adobe"):
+            self._cut_adobe(segment)
         else:
-            if marker == APP1 and in_header and self.report.orientation is None:
+            if marker == APP1 and self.report.orientation is None:
                 self.report.orientation = read_orientation(payload)
-            kind = describe(segment)
-            if not in_header:
-                kind += " (between scans)"
-            elif kind == "Adobe":
-                kind += " (duplicate)" if self._adobe_kept else " (malformed)"
-            self._drop(segment, kind)
+            self._drop_segment(segment, describe(segment))
 
     def _cut_jfif(self, segment: Segment) -> None:
-        payload = segment.payload
-        if self._jfif_kept or len(payload) < 14:
-            self._drop(segment, "JFIF (duplicate)" if self._jfif_kept else "JFIF (malformed)")
+        # Kept as version, units and densities; a thumbnail (JFIF 1.02) is left out.
+        parsed = parse_jfif(segment.payload)
+        self._jfif = self._keep_once(segment, parsed, self._jfif, "JFIF", 14, "JFIF thumbnail")
+
+    def _cut_adobe(self, segment: Segment) -> None:
+        parsed = parse_adobe(segment.payload)
+        extra = "Adobe (beyond its 12 bytes)"
+        self._adobe = self._keep_once(segment, parsed, self._adobe, "Adobe", 12, extra)
+
+    def _keep_once(
+        self,
+        segment: Segment,
+        parsed: _Kept | None,
+        kept: _Kept | None,
+        name: str,
+        size: int,
+        extra: str,
+    ) -> _Kept | None:
+        """The first well-formed segment of its kind is kept as its `size` defined bytes."""
+        if parsed is None or kept is not None:
+            self._drop_segment(
+                segment, f"{name} (malformed)" if parsed is None else f"{name} (duplicate)"
+            )
+            return kept
+        beyond = len(segment.payload) - size
+        if beyond:
+            self._drop(extra, segment.name, segment.offset + 4 + size, beyond)
+        return parsed
+
+    def _collect_icc(self, segment: Segment) -> None:
+        if len(self._icc_chunks) >= MAX_ICC_CHUNKS:
+            self._icc_overflow = True
+            self._drop_segment(segment, "ICC profile (invalid)")
             return
-        self._jfif_kept = True
-        # Keep identifier, version, units and densities; declare a 0x0 thumbnail and
-        # leave out its pixels (JFIF 1.02, "JFIF APP0 marker").
-        bare = payload[:12] + b"\x00\x00"
-        if bare != payload:
-            self._drop(segment, "JFIF thumbnail", size=len(payload) - 14)
-        self._keep(Segment(APP0, segment.offset, bare))
+        self._icc_chunks.append(segment)
 
     # -- the plan, made at the first scan --------------------------------------------------
 
-    def _plan(self) -> None:
+    def _plan(self, frame: FrameHeader) -> None:
         self._planned = True
-        frame = self._tokens.frame
-        assert frame is not None  # the tokenizer refuses a scan before the frame
         report = self.report
         report.width, report.height = frame.width, frame.height
         orientation = report.orientation
         turned = orientation is not None and orientation != 1
         policy = self.options.orientation
-        if turned and policy is OrientationPolicy.APPLY:
-            self.turn_with = frame  # hold everything: the whole picture gets turned
-            return
+        header: list[bytes] = []
+        if self._jfif is not None:
+            header.append(self._jfif.encode())
         if turned and policy is OrientationPolicy.KEEP_TAG:
             assert orientation is not None
             report.rotation = "tag-kept"
-            self._insert_orientation_tag(orientation)
-        self.streaming = True
-
-    def _insert_orientation_tag(self, orientation: int) -> None:
-        tag = Segment(APP1, 0, orientation_only_exif(orientation)).encode()
-        # Right after SOI, or after JFIF's APP0 when it leads (JFIF wants to be first).
-        jfif_leads = bytes(self._out[1][:2]) == b"\xff\xe0"
-        self._out.insert(2 if jfif_leads else 1, tag)
-
-
-def _is_adobe(payload: bytes) -> bool:
-    # "Adobe", DCTEncodeVersion, APP14Flags0, APP14Flags1, ColorTransform (Adobe TN 5116)
-    return len(payload) >= 12 and payload.startswith(b"Adobe")
+            header.append(Segment(APP1, 0, orientation_only_exif(orientation)).encode())
+        profile = self.clean_icc_profile()
+        if profile is not None:
+            header += [Segment(APP2, 0, chunk).encode() for chunk in jpeg_chunks(profile)]
+        if self._adobe is not None:
+            header.append(self._adobe.for_components(len(frame.components)).encode())
+        header.append(frame.encode())
+        self._out.extend(header)
+        if turned and policy is OrientationPolicy.APPLY:
+            self.turn_with = frame.frame  # hold everything: the whole picture gets turned
+        else:
+            self.streaming = True
 
 
 def describe(segment: Segment) -> str:
@@ -403,7 +682,7 @@ def describe(segment: Segment) -> str:
         (APP1, b"http://ns.adobe.com/xmp/extension/\x00"): "extended XMP",
         (APP2, b"MPF\x00"): "MPF (multi-picture index)",
         (APP2, b"FPXR\x00"): "FlashPix",
-        (APP2, b"ICC_PROFILE\x00"): "ICC profile",
+        (APP2, ICC_APP2_PREFIX): "ICC profile",
         (APP13, b"Photoshop 3.0\x00"): "IPTC/Photoshop",
         (APP14, b"Adobe"): "Adobe",
     }

@@ -55,15 +55,21 @@ import io
 import logging
 import math
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Final
 
 from . import budget as budgets
-from .errors import Undecodable
-from .jpeg import Frame
+from .errors import SanitizeError, Undecodable
+from .headers import (
+    parse_conditioning,
+    parse_huffman_tables,
+    parse_quantization_tables,
+    parse_restart_interval,
+)
+from .jpeg import DAC, DHT, DQT, DRI, Frame, Segment
 
 if TYPE_CHECKING:
     from PIL import Image, JpegImagePlugin
@@ -183,6 +189,10 @@ class _Source:
     def open(cls, data: bytes) -> _Source:
         header = _open(data)
         layers = header.layer  # (id, h, v, table id) per component
+        if any(not (1 <= h <= 4 and 1 <= v <= 4) for _, h, v, _ in layers):
+            # libjpeg refuses these before it decodes anything (jdinput.c, initial_setup:
+            # JERR_BAD_SAMPLING); Pillow reads them without a word.
+            raise Undecodable("a component's sampling factors are outside 1-4", 0)
         h_max = max(h for _, h, _, _ in layers)
         v_max = max(v for _, _, v, _ in layers)
         components = []
@@ -285,11 +295,34 @@ def _cut_for_libjpeg(data: bytes) -> bytes | None:
             length = int.from_bytes(data[pos + 2 : pos + 4], "big")
             if pos + 2 + length > end:
                 return data[:pos] + _EOI if scans else None
+            if scans and not _table_is_readable(marker, data[pos + 4 : pos + 2 + length]):
+                return data[:pos] + _EOI
             pos += 2 + length
             if marker == 0xDA:
                 scans += 1
                 pos = _scan_end(data, pos)
     return None
+
+
+_TABLE_PARSERS: Final[dict[int, Callable[[Segment], object]]] = {
+    DHT: parse_huffman_tables,
+    DQT: parse_quantization_tables,
+    DAC: parse_conditioning,
+    DRI: parse_restart_interval,
+}
+
+
+def _table_is_readable(marker: int, payload: bytes) -> bool:
+    """False for a table segment libjpeg stops at when it reads it (jdmarker.c: get_dht,
+    get_dqt, get_dac, get_dri); what came before it has been shown by then."""
+    parse = _TABLE_PARSERS.get(marker)
+    if parse is None:
+        return True
+    try:
+        parse(Segment(marker, 0, payload))
+    except SanitizeError:
+        return False
+    return True
 
 
 # DHT, DAC, DQT, DRI, SOS, DNL, APP0-15, COM: the segments libjpeg reads between scans.

@@ -1,0 +1,78 @@
+"""The fuzzer's properties over the whole sanitizer, in a short fixed-seed pass.
+
+`make fuzz SECONDS=n` runs the same oracle (tests/harness/fuzzing.py) under atheris for
+as long as you like; `make test` runs this: every seed as it is, then five hundred
+mutations drawn with a fixed seed for each damage policy, so a run is repeatable and
+stays under a minute.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from exif_stripper.sanitize import DamagedPolicy, Options, OrientationPolicy
+from tests.harness import fuzzing
+
+SEEDS = fuzzing.seeds()
+
+
+@pytest.mark.parametrize("name", SEEDS)
+@pytest.mark.parametrize("policy", list(OrientationPolicy))
+def test_every_seed_passes_the_oracle(name: str, policy: OrientationPolicy) -> None:
+    assert fuzzing.check(SEEDS[name], Options(policy)) is not None
+
+
+def _mutation_property(damaged: DamagedPolicy) -> Callable[..., None]:
+    @seed(20261130)
+    @settings(
+        max_examples=500,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(name=st.sampled_from(sorted(SEEDS)), rng=st.randoms(use_true_random=False))
+    def check(name: str, rng: random.Random) -> None:
+        data = fuzzing.mutate(SEEDS[name], rng)
+        fuzzing.check(data, Options(fuzzing.policy_for(data), damaged=damaged))
+
+    return check
+
+
+def test_any_mutation_gives_a_typed_rejection_or_a_lossless_output_that_keeps_every_promise() -> (
+    None
+):
+    _mutation_property(DamagedPolicy.REJECT)()
+
+
+def test_any_mutation_gives_a_typed_rejection_or_an_output_re_encoded_if_need_be() -> None:
+    _mutation_property(DamagedPolicy.REENCODE)()
+
+
+def test_the_atheris_target_runs_the_same_oracle() -> None:
+    atheris = pytest.importorskip("atheris")
+    del atheris
+    from tests.fuzz import fuzz_sanitizer
+
+    for data in SEEDS.values():
+        fuzz_sanitizer.test_one_input(data)
+
+
+def test_the_leak_check_finds_dropped_bytes_copied_into_image_data() -> None:
+    # The oracle must be able to fail: an output whose scan carries EXIF bytes is caught.
+    from exif_stripper.sanitize import Removed, sanitize_bytes
+    from tests.harness import samples
+    from tests.harness.leaks import leaked_runs
+
+    data = SEEDS["baseline with EXIF"]
+    removed: list[Removed] = []
+    clean = sanitize_bytes(data, on_removed=removed.append).jpeg
+    exif = next(item for item in removed if item.kind == "EXIF")
+    stolen = data[exif.offset + 40 : exif.offset + 72].replace(b"\xff", b"\x00")
+    dirty = samples.in_scan(clean, stolen)
+    assert leaked_runs(data, clean, removed) == []
+    assert leaked_runs(data, dirty, removed) != []
