@@ -139,7 +139,7 @@ SCENARIOS: Final = {
 
 
 def plan_for(scenario: Scenario, seed: int, outage_at: float) -> faults.FaultPlan:
-    outages = ()
+    outages: tuple[faults.Outage, ...] = ()
     if scenario.sqs_outage:
         end = outage_at + scenario.sqs_outage
         outages = tuple(
