@@ -221,6 +221,17 @@ class Fleet:
                     self._end(worker, worker.process.returncode, killed=True)
                 self._start(slot)
 
+    def polling(self) -> list[int]:
+        """The slots whose worker is up: it printed its first line, so it polls (or is about
+        to). Only those are killed at random: killing one still importing tests nothing, and
+        on a loaded machine (start-up takes seconds) would leave the fleet mostly starting."""
+        with self._lock:
+            return [
+                slot
+                for slot, worker in enumerate(self._slots)
+                if worker is not None and worker.log.stat().st_size > 0
+            ]
+
     def replace_ended(self) -> None:
         """A worker that ended by itself is recorded as such and replaced, as Lambda would."""
         with self._lock:
@@ -254,7 +265,8 @@ def random_kills(
     def work(stop: threading.Event) -> None:
         while not stop.wait(rng.uniform(*every)):
             fleet.replace_ended()
-            fleet.kill([rng.randrange(fleet.size)])
+            if up := fleet.polling():
+                fleet.kill([rng.choice(up)])
 
     return work
 
