@@ -91,7 +91,11 @@ class Options:
     # sets 6 x the function's timeout on AWS, and short enough that a killed worker's batch
     # comes back soon (and that a message failing every time is dead-lettered in ~30 s).
     visibility: int = 6
-    kill_every: tuple[float, float] = (3.0, 9.0)  # seconds between random SIGKILLs
+    # Records the fleet handles between two random SIGKILLs (drawn anew each time). Counted
+    # in records, not seconds, so each record's chance of being killed is the same on a fast
+    # machine and a loaded one: by the clock, a loaded machine lost so many batches that
+    # events reached the dead-letter queue (5 receives) from kills alone.
+    kill_every: tuple[int, int] = (40, 120)
     duplicate_rate: float = 0.10  # events sent again (now or later)
     late_rate: float = 0.30  # on a change, the key's previous event sent again, late
 
@@ -184,6 +188,7 @@ class Fleet:
         self.runs: list[WorkerRun] = []
         self.started = 0
         self.kills = 0
+        self._reported: dict[Path, tuple[int, int]] = {}  # log: (bytes read, records in them)
 
     def __enter__(self) -> Fleet:
         for slot in range(len(self._slots)):
@@ -220,6 +225,21 @@ class Fleet:
                     self.kills += 1
                     self._end(worker, worker.process.returncode, killed=True)
                 self._start(slot)
+
+    def handled(self) -> int:
+        """Records the fleet's workers have handled so far: the JSON line each one logs,
+        read from the logs as they grow (only from the kill thread)."""
+        with self._lock:
+            logs = {run.log for run in self.runs}
+            logs |= {worker.log for worker in self._slots if worker is not None}
+        for log in logs:
+            offset, count = self._reported.get(log, (0, 0))
+            with log.open("rb") as handle:
+                handle.seek(offset)
+                new = handle.read()
+            whole = new[: new.rfind(b"\n") + 1]
+            self._reported[log] = (offset + len(whole), count + whole.count(b'"location":"report'))
+        return sum(count for _, count in self._reported.values())
 
     def polling(self) -> list[int]:
         """The slots whose worker is up: it printed its first line, so it polls (or is about
@@ -260,13 +280,19 @@ def background(work: Callable[[threading.Event], None]) -> Iterator[threading.Ev
 
 
 def random_kills(
-    fleet: Fleet, rng: random.Random, every: tuple[float, float]
+    fleet: Fleet, rng: random.Random, every: tuple[int, int]
 ) -> Callable[[threading.Event], None]:
+    """SIGKILL a worker that is up each time the fleet has handled `every` more records
+    (a number drawn in that range), and replace workers that ended by themselves."""
+
     def work(stop: threading.Event) -> None:
-        while not stop.wait(rng.uniform(*every)):
+        due = rng.randint(*every)
+        while not stop.wait(0.5):
             fleet.replace_ended()
-            if up := fleet.polling():
+            handled = fleet.handled()
+            if handled >= due and (up := fleet.polling()):
                 fleet.kill([rng.choice(up)])
+                due = handled + rng.randint(*every)
 
     return work
 
