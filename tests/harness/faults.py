@@ -43,7 +43,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -218,18 +218,33 @@ class FaultInjector:
             self._count += 1
             fault_id = f"{os.getpid()}-{self._count}"
             self._pending[invocation] = fault_id
-        self.record.write(
-            event="fault",
-            id=fault_id,
-            pid=os.getpid(),
-            kind=kind,
-            op=operation,
-            attempt=attempt,
-            time=time.time(),
-        )
-        return self._inject(kind, service, request, fault_id)
 
-    def _inject(self, kind: str, service: str, request: AWSPreparedRequest, fault_id: str) -> Any:
+        def happened() -> None:
+            self.record.write(
+                event="fault",
+                id=fault_id,
+                pid=os.getpid(),
+                kind=kind,
+                op=operation,
+                attempt=attempt,
+                time=time.time(),
+            )
+
+        # A body fault happens only if the body is read up to its cut: a reader that stops
+        # earlier (a not-a-JPEG refused by its first bytes) never meets it, so it is recorded
+        # when it breaks, not here (recorded here, it could be accounted for nowhere).
+        if kind not in BODY_KINDS:
+            happened()
+        return self._inject(kind, service, request, fault_id, happened)
+
+    def _inject(
+        self,
+        kind: str,
+        service: str,
+        request: AWSPreparedRequest,
+        fault_id: str,
+        happened: Callable[[], None],
+    ) -> Any:
         tag = fault_tag(fault_id)
         if kind in (THROTTLE, ERROR):
             return _error_response(service, kind, request, tag)
@@ -244,7 +259,7 @@ class FaultInjector:
         length = int(answer.headers.get("content-length", 0))
         if answer.status_code != 200 or length < 2:
             return answer  # nothing to cut: this attempt meets no fault after all
-        broken = _BrokenBody(answer.raw, length // 2, kind, f"{request.url} {tag}")
+        broken = _BrokenBody(answer.raw, length // 2, kind, f"{request.url} {tag}", happened)
         return AWSResponse(answer.url, answer.status_code, answer.headers, broken)
 
     def _send(self, request: AWSPreparedRequest) -> AWSResponse:
@@ -309,8 +324,11 @@ class _BrokenBody:
     """A response body that gives its first `cut` bytes, then fails as a dropped or stalled
     connection does in urllib3 (which botocore's StreamingBody turns into its own errors)."""
 
-    def __init__(self, raw: Any, cut: int, kind: str, where: str) -> None:
+    def __init__(
+        self, raw: Any, cut: int, kind: str, where: str, happened: Callable[[], None]
+    ) -> None:
         self._raw = raw
+        self._happened: Callable[[], None] | None = happened  # called once, at the break
         self._left = cut
         self._kind = kind
         self._where = where
@@ -333,6 +351,9 @@ class _BrokenBody:
 
     def _fail(self) -> None:
         self._raw.close()
+        if self._happened is not None:
+            self._happened()
+            self._happened = None
         if self._kind == BODY_TIMEOUT:
             raise urllib3.exceptions.ReadTimeoutError(None, self._where, "Read timed out.")  # type: ignore[arg-type]
         raise urllib3.exceptions.ProtocolError(
