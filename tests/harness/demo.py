@@ -197,7 +197,7 @@ class Demo:
             print(f"    {line}")
         print(
             "    multipart = create, upload a part, complete, abort another; "
-            "uploads = list uploads and parts"
+            "uploads = list open uploads; parts = list an upload's parts"
         )
         for difference in access.differences(results):
             self.check(False, difference)

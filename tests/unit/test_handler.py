@@ -383,6 +383,64 @@ def test_a_large_rejected_photo_leaves_no_multipart_upload_behind(
     assert s3.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []
 
 
+# --- what an attempt killed halfway leaves behind -------------------------------------------
+# Found by `make chaos`: a worker SIGKILLed while a multipart upload of its copy was open left
+# that upload in bucket B for good; the retried event wrote the copy with a new upload.
+
+
+def redelivered(event: dict[str, Any], receive_count: int = 2) -> dict[str, Any]:
+    for record in event["Records"]:
+        record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    return event
+
+
+def left_open(s3: S3Client, key: str) -> str:
+    """A multipart upload of `key` in B with a part in it, as an attempt killed halfway
+    through a large photo leaves it; its id."""
+    upload_id = s3.create_multipart_upload(Bucket=DEST, Key=key)["UploadId"]
+    s3.upload_part(Bucket=DEST, Key=key, UploadId=upload_id, PartNumber=1, Body=bytes(5 * 2**20))
+    return upload_id
+
+
+def open_uploads(s3: S3Client) -> list[tuple[str, str]]:
+    uploads = s3.list_multipart_uploads(Bucket=DEST).get("Uploads", [])
+    return [(upload["Key"], upload["UploadId"]) for upload in uploads]
+
+
+def test_a_redelivered_event_aborts_the_upload_a_killed_attempt_left_open(s3: S3Client) -> None:
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    left_open(s3, "a.jpg")
+    assert failures(handler.handle(redelivered(sqs_event(created("a.jpg"))))) == []
+    assert open_uploads(s3) == []
+    assert copy_in_b(s3, "a.jpg") == samples.reference_strip(PHOTO)
+
+
+def test_a_redelivered_delete_aborts_the_upload_too(s3: S3Client) -> None:
+    left_open(s3, "gone.jpg")
+    assert failures(handler.handle(redelivered(sqs_event(removed("gone.jpg"))))) == []
+    assert open_uploads(s3) == []
+
+
+def test_only_the_uploads_of_the_events_own_key_are_aborted(s3: S3Client) -> None:
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    others = {("a.jpg/b.jpg", left_open(s3, "a.jpg/b.jpg")), ("b.jpg", left_open(s3, "b.jpg"))}
+    left_open(s3, "a.jpg")
+    handler.handle(redelivered(sqs_event(created("a.jpg"))))
+    assert set(open_uploads(s3)) == others
+
+
+def test_a_first_delivery_does_not_look_for_open_uploads(s3: S3Client) -> None:
+    calls: list[str] = []
+    s3.meta.events.register(
+        "provide-client-params.s3.ListMultipartUploads", lambda **_: calls.append("listed")
+    )
+    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    handler.handle(sqs_event(created("a.jpg")))
+    assert calls == []
+    handler.handle(redelivered(sqs_event(created("a.jpg"))))
+    assert calls == ["listed"]
+
+
 def test_an_object_over_max_bytes_is_refused_by_its_size_before_its_body_is_read(
     s3: S3Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -642,11 +700,11 @@ def test_events_of_one_key_run_in_batch_order_and_never_at_once(s3: S3Client) ->
     steps: list[tuple[str, str, float, float]] = []
 
     def traced(kind: str, step: Any) -> Any:
-        def run(key: str) -> Any:
+        def run(key: str, **options: Any) -> Any:
             started = time.perf_counter()
             if key == "a.jpg" and not steps:
                 time.sleep(0.2)  # the first step of a.jpg is slow: a chance to overtake it
-            outcome = step(key)
+            outcome = step(key, **options)
             steps.append((key, kind, started, time.perf_counter()))
             return outcome
 

@@ -5,6 +5,7 @@
     exif-stripper worker --queue-url URL [--source A --dest B]
     exif-stripper sync [--source A --dest B] [--prefix P] [--start-after KEY]
                        [--inventory MANIFEST] [--reprocess-all] [--enqueue QUEUE_URL] [--dry-run]
+    exif-stripper redrive --from DLQ_URL --to QUEUE_URL
 
 IN and OUT are files, `-` (stdin, stdout) or directories (recursive, relative paths
 kept); what else they may be (FIFOs, devices, links) and how OUT is written is in
@@ -145,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--dry-run", action="store_true", help="print the plan's counts only")
     _add_bucket_options(sync)
     sync.set_defaults(command=_sync)
+
+    redrive = commands.add_parser(
+        "redrive", help="move the dead-letter queue's messages back to the event queue"
+    )
+    redrive.add_argument("--from", dest="dead_letters", required=True, metavar="DLQ_URL")
+    redrive.add_argument("--to", dest="queue", required=True, metavar="QUEUE_URL")
+    redrive.set_defaults(command=_redrive)
     return parser
 
 
@@ -640,6 +648,20 @@ class _SyncProgress:
             for bar in self._bars:
                 bar.close()
             self._bars = []
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    from .aws import sqs_client
+    from .redrive import redrive
+
+    result = redrive(sqs_client(), args.dead_letters, args.queue)
+    print(f"moved {result.moved} messages from {args.dead_letters} to {args.queue}")
+    if result.failed:
+        _say(
+            f"redrive: {result.failed} messages could not be sent; they stay in {args.dead_letters}"
+        )
+        return IO_ERROR
+    return OK
 
 
 # --- inspect ---------------------------------------------------------------------------------

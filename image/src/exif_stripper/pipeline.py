@@ -92,6 +92,7 @@ class Outcome:
     seconds: float = 0.0  # the whole step
     s3_seconds: float = 0.0  # of which spent waiting on S3 (reads, writes, requests)
     rounds: int = 1  # more than 1: A changed while we worked, and we went again
+    uploads_aborted: int = 0  # multipart uploads of the key an earlier attempt left open
 
 
 class Pipeline:
@@ -103,9 +104,12 @@ class Pipeline:
 
     # -- created ------------------------------------------------------------------------
 
-    def created(self, key: str) -> Outcome:
-        """Make B hold sanitize(A) for `key`, or nothing when A has no such key."""
-        return _timed(key, self._created)
+    def created(self, key: str, *, redelivered: bool = False) -> Outcome:
+        """Make B hold sanitize(A) for `key`, or nothing when A has no such key.
+
+        `redelivered`: the queue delivered this event before (see `_first_tidy`).
+        """
+        return _timed(key, self._first_tidy(self._created, redelivered))
 
     def _created(self, key: str, clock: _Clock) -> Outcome:
         if not is_image_key(key):
@@ -248,9 +252,54 @@ class Pipeline:
 
     # -- removed ------------------------------------------------------------------------
 
-    def removed(self, key: str) -> Outcome:
+    def removed(self, key: str, *, redelivered: bool = False) -> Outcome:
         """Remove `key` from B, unless A has it again (then its creation event follows)."""
-        return _timed(key, self._removed)
+        return _timed(key, self._first_tidy(self._removed, redelivered))
+
+    # -- what a killed attempt leaves behind ----------------------------------------------
+
+    def _first_tidy(
+        self, step: Callable[[str, _Clock], Outcome], redelivered: bool
+    ) -> Callable[[str, _Clock], Outcome]:
+        """`step`, after aborting the key's open multipart uploads if the event is redelivered.
+
+        An attempt that dies halfway through a multipart upload (SIGKILLed, out of memory,
+        the function's timeout) cannot abort it, and an upload nobody completes or aborts
+        stays in B, invisible and billed, until the bucket's lifecycle rule removes it days
+        later. Its event was not deleted, so it comes back with a receive count above 1;
+        that attempt clears what the dead one left. Only then, so a first delivery costs no
+        extra request. An upload that another attempt is still sending is aborted too: that
+        attempt fails, its event comes back, and it goes again.
+        """
+
+        def run(key: str, clock: _Clock) -> Outcome:
+            aborted = 0
+            if redelivered and is_jpeg_key(key):
+                with clock:
+                    aborted = self.abort_open_uploads(key)
+            outcome = step(key, clock)
+            outcome.uploads_aborted = aborted
+            return outcome
+
+        return run
+
+    def abort_open_uploads(self, key: str) -> int:
+        """Abort every multipart upload of `key` open in B; how many there were.
+
+        Needs s3:ListBucketMultipartUploads on bucket B (the role's only listing there: it
+        shows keys and upload ids, no content). One key never has a thousand open uploads,
+        so the first page is all of them.
+        """
+        bucket = self.settings.dest_bucket
+        listed = self.s3.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])
+        open_uploads = [upload["UploadId"] for upload in listed if upload["Key"] == key]
+        for upload_id in open_uploads:
+            try:
+                self.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                    raise  # else it was completed or aborted meanwhile: gone either way
+        return len(open_uploads)
 
     def _removed(self, key: str, clock: _Clock) -> Outcome:
         if not is_image_key(key):
