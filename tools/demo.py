@@ -23,10 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from exif_stripper.inspection import Inspection, inspect_stream
-from tests.harness import access, samples, samples_png, samples_webp
-from tests.harness.local_stack import Stack, deployed_stack, wait_until
-from tests.harness.oracle import exiftool_available, exiftool_reports, findings
-from tests.harness.smoke import read_object
+from tools.embedded_aws import access
+from tools.embedded_aws.local_stack import Stack, deployed_stack, wait_until
+from tools.oracle import exiftool_available, exiftool_reports, findings
+from tools.samples import png as samples_png
+from tools.samples import webp as samples_webp
+from tools.samples.jpeg import decode, psnr
+from tools.samples.orientation import upright_image
+from tools.samples.ready_made import demo_samples
+from tools.smoke import read_object
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -105,7 +110,7 @@ class Demo:
 
     def upload_and_fetch(self, stack: Stack, uploader: S3Client, reader: S3Client) -> list[Photo]:
         every = {
-            **samples.demo_samples(),
+            **demo_samples(),
             **samples_png.demo_samples(),
             **samples_webp.demo_samples(),
         }
@@ -233,13 +238,13 @@ def _has(inspection: Inspection, categories: tuple[str, ...]) -> bool:
 def _compare_pixels(photo: Photo) -> str:
     """ "same" when every pixel matches; for a turned photo, how close to upright it is."""
     if photo.after.orientation is None and photo.before.orientation in (None, 1):
-        same = samples.decode(photo.copy).tobytes() == samples.decode(photo.original).tobytes()
+        same = decode(photo.copy).tobytes() == decode(photo.original).tobytes()
         return "same" if same else "DIFFERENT"
-    upright = samples.upright_image(photo.original).convert("RGB")
-    copy = samples.decode(photo.copy).convert("RGB")
+    upright = upright_image(photo.original).convert("RGB")
+    copy = decode(photo.copy).convert("RGB")
     if copy.size != upright.size:
         return "DIFFERENT"
-    return f"upright ({samples.psnr(copy, upright):.0f} dB)"
+    return f"upright ({psnr(copy, upright):.0f} dB)"
 
 
 def main(run: Callable[[Path], int] | None = None) -> int:

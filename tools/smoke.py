@@ -9,8 +9,8 @@ User A, it deletes the photo and waits for the copy to leave bucket B. On AWS th
 what the embedded AWS cannot check (docs/embedded-aws.md): IAM conditions, bucket and
 queue policies, KMS key policies, the function itself and its role.
 
-    python -m tests.harness.smoke --env dev          # or: docker compose run --rm test
-    python -m tests.harness.smoke --source BUCKET_A --dest BUCKET_B \\
+    python -m tools.smoke --env dev          # or: docker compose run --rm test
+    python -m tools.smoke --source BUCKET_A --dest BUCKET_B \\
         --uploader-profile user-a --reader-profile user-b
 
 With ``--env`` the bucket and user names come from that environment's Terragrunt outputs
@@ -44,13 +44,17 @@ from botocore.exceptions import ClientError
 from exif_stripper.errors import SanitizeError
 from exif_stripper.inspection import inspect_stream
 from exif_stripper.verify import verify_jpeg
-from tests.harness import samples
+from tools.samples.composition import compose
+from tools.samples.exif import exif_segment
+from tools.samples.jpeg import base_jpeg, decode
+from tools.samples.metadata import xmp_segment
+from tools.samples.ready_made import camera_exif_with_thumbnail
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_s3 import S3Client
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_TIMEOUT: Final = 120.0
 # New access keys reach every IAM endpoint within seconds, rarely more; a minute is plenty.
 KEY_TIMEOUT: Final = 60.0
@@ -99,9 +103,9 @@ def run_smoke(
 
     `reader_without_tls` is User B over plain HTTP (see `without_tls`): given, the test
     also checks that bucket B refuses requests without TLS."""
-    photo = samples.compose(
-        samples.base_jpeg(640, 480, seed=99),
-        [samples.exif_segment(samples.camera_exif_with_thumbnail(99)), samples.xmp_segment()],
+    photo = compose(
+        base_jpeg(640, 480, seed=99),
+        [exif_segment(camera_exif_with_thumbnail(99)), xmp_segment()],
     )
     result = SmokeResult(key=f"smoke-test/{uuid.uuid4()}.jpg")
     say(f"upload {result.key} to {source} as User A ({len(photo)} bytes, GPS in EXIF and XMP)")
@@ -146,7 +150,7 @@ def _check_clean(original: bytes, copy: bytes) -> list[str]:
     if inspection.findings:
         raise SmokeFailed(f"identifying data left: {inspection.findings}")
     checks.append("no GPS, camera, serial, XMP, IPTC, thumbnail or trailer found")
-    if samples.decode(copy).tobytes() != samples.decode(original).tobytes():
+    if decode(copy).tobytes() != decode(original).tobytes():
         raise SmokeFailed("the copy's pixels differ from the upload's")
     checks.append("the same pixels as the upload")
     return checks

@@ -21,6 +21,7 @@ DESIGN = REPO / "docs" / "design.md"
 SCANNED = (
     "image/src",
     "tests",
+    "tools",
     "modules",
     "live",
     "docs",

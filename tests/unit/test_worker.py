@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from exif_stripper import worker as worker_module
 from exif_stripper.worker import Worker
-from tests.harness.in_process_aws import in_process_aws
+from tools.embedded_aws.in_process import in_process_aws
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

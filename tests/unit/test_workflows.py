@@ -698,7 +698,7 @@ def test_run_test_runs_the_smoke_test_against_the_environment(
     assert status == 0, stderr
     assert calls_of(calls, "uv") == [
         "sync --frozen --all-groups --quiet",
-        f"run --frozen --no-sync python -m tests.harness.smoke {smoke}",
+        f"run --frozen --no-sync python -m tools.smoke {smoke}",
     ]
 
 

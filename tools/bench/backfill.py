@@ -16,7 +16,7 @@
   end      B's listing against sanitize(A) (ETag = MD5 of the expected bytes), orphans
            gone, every key written once by the workers, the dead-letter queue empty
 
-    python -m tests.harness.backfill_bench [--keys 20000]     (or make bench, section backfill)
+    python -m tools.bench.backfill [--keys 20000]     (or make bench, section backfill)
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ from typing import TYPE_CHECKING, Any, Final
 from exif_stripper import __version__
 from exif_stripper.pipeline import META_ETAG, META_POLICY, META_SANITIZER, META_VERSION
 from exif_stripper.sanitize import sanitize_bytes
-from tests.harness import samples
-from tests.harness.local_stack import Stack, deployed_stack, wait_until
+from tools.embedded_aws.local_stack import Stack, deployed_stack, wait_until
+from tools.samples.composition import compose
+from tools.samples.exif import exif_segment
+from tools.samples.jpeg import base_jpeg
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -57,10 +59,7 @@ def key_of(index: int, count: int) -> str:
 
 
 def bench_backfill(count: int) -> None:
-    photos = [
-        samples.compose(samples.base_jpeg(32, 24, seed=seed), [samples.exif_segment()])
-        for seed in range(16)
-    ]
+    photos = [compose(base_jpeg(32, 24, seed=seed), [exif_segment()]) for seed in range(16)]
     print("backfill: applying the stack to the embedded AWS (about a minute) ...", flush=True)
     with (
         tempfile.TemporaryDirectory(prefix="exif-backfill-") as scratch,
@@ -166,7 +165,7 @@ def _measure_plan(stack: Stack, planner: str, prefix: str) -> dict[str, Any]:
     command = [
         sys.executable,
         "-m",
-        "tests.harness.backfill_bench",
+        "tools.bench.backfill",
         "--measure-plan",
         planner,
         "--prefix",

@@ -40,8 +40,8 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from exif_stripper.config import DEFAULT_BATCH_THREADS
-from tests.harness import samples
-from tests.harness.local_stack import Stack, Worker, deployed_stack
+from tools.embedded_aws.local_stack import Stack, Worker, deployed_stack
+from tools.samples.corpora import camera_photo
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -80,8 +80,8 @@ class Burst:
 
 
 def bench_end_to_end(count: int) -> None:
-    small = [samples.camera_photo(1600, 1200, quality=90, seed=s) for s in range(min(count, 8))]
-    large = [samples.camera_photo(4000, 3000, quality=90, seed=s) for s in range(4)]
+    small = [camera_photo(1600, 1200, quality=90, seed=s) for s in range(min(count, 8))]
+    large = [camera_photo(4000, 3000, quality=90, seed=s) for s in range(4)]
     size = statistics.mean(len(p) for p in small) / 1e6
     print("e2e: applying the stack to the embedded AWS (about a minute) ...", flush=True)
     with (

@@ -28,6 +28,7 @@ printed beside them.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -52,7 +53,26 @@ from exif_stripper.icc import sanitize_profile
 from exif_stripper.jpeg import Frame, Segment
 from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes
 from exif_stripper.transform import make_upright, turbojpeg
-from tests.harness import icc_profiles, samples, samples_png, samples_webp, turns
+from tools.bench import turns
+from tools.samples import icc_profiles
+from tools.samples import png as samples_png
+from tools.samples import webp as samples_webp
+from tools.samples.composition import compose
+from tools.samples.corpora import camera_photo, write_corpus, write_large_jpeg
+from tools.samples.damage import huge_grey_jpeg, insert_before
+from tools.samples.exif import CameraExif, exif_segment
+from tools.samples.jpeg import (
+    MAX_SEGMENT_PAYLOAD,
+    SOF0,
+    Encoding,
+    base_jpeg,
+    decode,
+    encode_jpeg,
+    photo_image,
+    walk_markers,
+)
+from tools.samples.metadata import app_segment
+from tools.samples.orientation import stored_pixels
 
 BUILD: Final = Path(__file__).resolve().parents[2] / "build" / "bench"
 MB: Final = 1_000_000
@@ -326,12 +346,10 @@ def bench_rotation(count: int, rounds: int) -> None:
         return
     photos = []
     for seed in range(count):
-        upright = samples.camera_photo(3008, 4000, seed=seed)  # whole MCUs both ways
-        stored = samples.stored_pixels(samples.decode(upright), 6)
-        base = samples.encode_jpeg(stored, samples.Encoding(quality=90))
-        photos.append(
-            samples.compose(base, [samples.exif_segment(samples.CameraExif(orientation=6))])
-        )
+        upright = camera_photo(3008, 4000, seed=seed)  # whole MCUs both ways
+        stored = stored_pixels(decode(upright), 6)
+        base = encode_jpeg(stored, Encoding(quality=90))
+        photos.append(compose(base, [exif_segment(CameraExif(orientation=6))]))
     total = sum(map(len, photos)) / MB
     with tempfile.TemporaryDirectory() as scratch:
         paths = []
@@ -381,7 +399,7 @@ def bench_rotation(count: int, rounds: int) -> None:
 
 
 def _frame(jpeg: bytes) -> Frame:
-    sof = samples.walk_markers(jpeg).first(samples.SOF0)
+    sof = walk_markers(jpeg).first(SOF0)
     return parse_frame(Segment(sof.marker, sof.start, sof.payload(jpeg))).frame
 
 
@@ -432,7 +450,7 @@ def bench_memory(sizes_mb: Sequence[int]) -> None:
     for size in sizes_mb:
         path = BUILD / f"large-{size}mb.jpg"
         if not path.exists():
-            samples.write_large_jpeg(path, size * 1024 * 1024, width=4096)
+            write_large_jpeg(path, size * 1024 * 1024, width=4096)
         before, after, seconds, size_in, python_peak = _measure_streaming(path)
         added = after - before
         per_mb.append(seconds / (size_in / MB))
@@ -538,19 +556,19 @@ MIB: Final = 1024 * 1024
 def hostile_files() -> dict[str, bytes]:
     """Inputs of 16 MiB (or one that declares far more pixels than it holds) whose
     structure, not size, is the attack (issue 8, "Why" point 5)."""
-    photo = samples.compose(samples.base_jpeg(64, 48, seed=90), [samples.exif_segment()])
+    photo = compose(base_jpeg(64, 48, seed=90), [exif_segment()])
     head, body = photo[:2], photo[2:]
-    big_app = samples.app_segment(3, bytes(samples.MAX_SEGMENT_PAYLOAD))
-    sideways = samples.huge_grey_jpeg(20_000, 12_000)
+    big_app = app_segment(3, bytes(MAX_SEGMENT_PAYLOAD))
+    sideways = huge_grey_jpeg(20_000, 12_000)
     return {
         "4 Mi empty APP3 segments (16 MiB)": head + b"\xff\xe3\x00\x02" * (4 * MIB) + body,
         "4 Mi empty DHT segments (16 MiB)": head + b"\xff\xc4\x00\x02" * (4 * MIB) + body,
         "256 APP3 segments of 64 KiB (16 MiB)": head + big_app * 256 + body,
-        "16 MiB of junk between two segments": samples.insert_before(
-            photo, samples.SOF0, bytes(range(1, 251)) * (16 * MIB // 250)
+        "16 MiB of junk between two segments": insert_before(
+            photo, SOF0, bytes(range(1, 251)) * (16 * MIB // 250)
         ),
-        "240 MP declared, orientation 6 (apply)": samples.compose(
-            sideways, [samples.exif_segment(samples.CameraExif(orientation=6))]
+        "240 MP declared, orientation 6 (apply)": compose(
+            sideways, [exif_segment(CameraExif(orientation=6))]
         ),
     }
 
@@ -563,7 +581,7 @@ def _resources_structure() -> None:
         path = folder / (name.split(" (")[0].replace(" ", "-").replace(",", "") + ".jpg")
         if not path.exists() or path.stat().st_size != len(data):
             path.write_bytes(data)
-        budgets = [None]
+        budgets: list[int | None] = [None]
         if "240 MP" in name:
             # Pixel work is bounded by the budget, not by the file's size: a small budget
             # refuses it before any work, the default one (that of prod's 2048 MB
@@ -608,7 +626,7 @@ def _measure_resources(name: str, path: Path, size: int, budget_mb: int | None) 
 _PIXEL_WORK: Final = """
 import json, sys, time
 from exif_stripper import budget, transform
-from tests.harness import turns
+from tools.bench import turns
 
 def rss(field):
     with open("/proc/self/status") as status:
@@ -683,7 +701,7 @@ def bench_icc(rounds: int) -> None:
         ("CMYK v2, 41-point CMYK->Lab table", icc_profiles.cmyk(0x02100000, grid=41)),
     )
     for (name, profile), goal in zip(cases, (0.001, 1.0), strict=True):
-        seconds = best_of(rounds, lambda profile=profile: sanitize_profile(profile))
+        seconds = best_of(rounds, functools.partial(sanitize_profile, profile))
         print(
             f"  {name} ({len(profile) / 2**10:,.1f} KiB): {seconds * 1000:.3f} ms; "
             f"goal well under {goal * 1000:g} ms: {verdict(seconds < goal / 2)}"
@@ -756,7 +774,7 @@ def bench_formats(rounds: int) -> None:
 def _format_turns() -> None:
     """Exact turns: a 12 MP PNG (orientation 6, 8-bit RGB), a 4 MP lossless WebP."""
     png = samples_png.insert_after(
-        samples_png.pillow_png(samples.photo_image(4000, 3000, seed=3)),
+        samples_png.pillow_png(photo_image(4000, 3000, seed=3)),
         b"IHDR",
         [samples_png.exif_chunk(6)],
     )
@@ -808,7 +826,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     corpus_dir = args.corpus or BUILD / "corpus"
     if args.corpus is None:
         print(f"generating the corpus in {corpus_dir} (once) ...", flush=True)
-        samples.write_corpus(corpus_dir)
+        write_corpus(corpus_dir)
     elif not corpus_dir.is_dir():
         parser.error(f"--corpus {corpus_dir}: not a directory")
     if {"sanitizer", "cli"} & set(sections):
@@ -835,11 +853,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "formats" in sections:
         bench_formats(args.rounds)
     if "e2e" in sections:
-        from tests.harness.e2e_bench import bench_end_to_end
+        from tools.bench.end_to_end import bench_end_to_end
 
         bench_end_to_end(args.photos)
     if "backfill" in sections:
-        from tests.harness.backfill_bench import bench_backfill
+        from tools.bench.backfill import bench_backfill
 
         bench_backfill(args.keys)
     return 0

@@ -27,7 +27,20 @@ from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
 
 from exif_stripper.jpeg import Frame
 from exif_stripper.transform import make_upright
-from tests.harness import samples
+from tools.samples.composition import compose
+from tools.samples.corpora import restart_intervals, write_restarted_rows
+from tools.samples.exif import CameraExif, exif_segment
+from tools.samples.jpeg import (
+    EOI,
+    SOF_MARKERS,
+    SOS,
+    Encoding,
+    decode,
+    encode_jpeg,
+    photo_image,
+    walk_markers,
+)
+from tools.samples.orientation import stored_pixels, upright_image, upright_size
 
 Layout = Literal["4:4:4", "4:2:2", "4:2:0", "4:1:1", "4:4:0", "gray", "CMYK", "YCCK"]
 LAYOUTS: Final[tuple[Layout, ...]] = (
@@ -71,38 +84,38 @@ def photo(
 ) -> Photo:
     """A camera-like photo stored sideways, with the EXIF Orientation that rights it.
 
-    The content is `samples.photo_image` with a camera's grain, stronger in larger
+    The content is `photo_image` with a camera's grain, stronger in larger
     pictures as in a phone photo at full size; the upright scene is the same for every
     orientation.
     """
-    upright_size = samples.upright_size(size, orientation)
+    upright_dims = upright_size(size, orientation)
     grain = 4 + 4 * (seed % 3)
-    upright = samples.photo_image(*upright_size, seed=seed, noise=grain)
-    stored = samples.stored_pixels(upright, orientation)
+    upright = photo_image(*upright_dims, seed=seed, noise=grain)
+    stored = stored_pixels(upright, orientation)
     base = encode(stored, layout, quality)
-    exif = samples.exif_segment(samples.CameraExif(orientation=orientation))
-    return Photo(layout, quality, size, orientation, samples.compose(base, [exif]))
+    exif = exif_segment(CameraExif(orientation=orientation))
+    return Photo(layout, quality, size, orientation, compose(base, [exif]))
 
 
 def encode(image: Image.Image, layout: Layout, quality: int) -> bytes:
     """`image` (RGB) as a JPEG of `layout`."""
     if layout in ("4:4:4", "4:2:2", "4:2:0"):
-        return samples.encode_jpeg(image, samples.Encoding(quality=quality, subsampling=layout))
+        return encode_jpeg(image, Encoding(quality=quality, subsampling=layout))
     if layout == "gray":
-        return samples.encode_jpeg(image.convert("L"), samples.Encoding(quality=quality))
+        return encode_jpeg(image.convert("L"), Encoding(quality=quality))
     if layout == "CMYK":  # Pillow writes C at 2x2 and M, Y, K at 1x1
-        return samples.encode_jpeg(image.convert("CMYK"), samples.Encoding(quality=quality))
+        return encode_jpeg(image.convert("CMYK"), Encoding(quality=quality))
     return turbojpeg_encode(image, layout, quality)
 
 
 def turn(item: Photo, *, budget: int = 1 << 40) -> Turned:
     """Turn `item` upright as the sanitizer does, and measure the result."""
     upright = make_upright(item.jpeg, item.orientation, frame_of(item.jpeg), budget=budget)
-    reference = samples.upright_image(item.jpeg)
+    reference = upright_image(item.jpeg)
     return Turned(
         item,
         upright.method.value,
-        native_psnr(samples.decode(upright.jpeg), reference),
+        native_psnr(decode(upright.jpeg), reference),
         len(upright.jpeg) / len(item.jpeg),
     )
 
@@ -118,7 +131,7 @@ def declaring(jpeg: bytes, width: int, height: int) -> bytes:
     The data stays what it was, so libjpeg would fill the rest of the picture with grey,
     after allocating all of it.
     """
-    sof = next(s for s in samples.walk_markers(jpeg).segments if s.marker in samples.SOF_MARKERS)
+    sof = next(s for s in walk_markers(jpeg).segments if s.marker in SOF_MARKERS)
     patched = bytearray(jpeg)
     struct.pack_into(">HH", patched, sof.start + 5, height, width)  # P, Y, X (T.81 B.2.2)
     return bytes(patched)
@@ -209,7 +222,7 @@ def write_tall_jpeg(
 ) -> int:
     """Stream a 4:2:0 photo of `width` x `height` to `path`; returns its size in bytes.
 
-    Like `samples.write_large_jpeg`: a strip of photo is encoded once with a restart
+    Like `write_large_jpeg`: a strip of photo is encoded once with a restart
     marker after every MCU row, and its rows are written again and again (a restart
     interval decodes the same wherever it sits, T.81 F.1.2.3) under a frame header that
     declares the full height. With `data_bytes`, the rows stop once the file holds that
@@ -217,15 +230,15 @@ def write_tall_jpeg(
     tolerant reader ends it.
     """
     strip_rows = 4
-    picture = samples.photo_image(width, _MCU_ROW * strip_rows, seed=7, noise=8)
-    encoding = samples.Encoding(quality=quality, subsampling="4:2:0", restart_rows=1)
-    strip = samples.encode_jpeg(picture, encoding)
-    layout = samples.walk_markers(strip)
-    scan = layout.first(samples.SOS)
+    picture = photo_image(width, _MCU_ROW * strip_rows, seed=7, noise=8)
+    encoding = Encoding(quality=quality, subsampling="4:2:0", restart_rows=1)
+    strip = encode_jpeg(picture, encoding)
+    layout = walk_markers(strip)
+    scan = layout.first(SOS)
     header_end = scan.start + 2 + struct.unpack_from(">H", strip, scan.start + 2)[0]
-    intervals = samples._restart_intervals(strip[header_end : scan.end])
+    intervals = restart_intervals(strip[header_end : scan.end])
     header = bytearray(strip[:header_end])
-    sof = next(s for s in layout.segments if s.marker in samples.SOF_MARKERS)
+    sof = next(s for s in layout.segments if s.marker in SOF_MARKERS)
     struct.pack_into(">H", header, sof.start + 5, height)  # P, then Y (T.81 B.2.2)
     rows = -(-height // _MCU_ROW)
     if data_bytes is not None:
@@ -233,8 +246,8 @@ def write_tall_jpeg(
         rows = min(rows, max(1, round((data_bytes - len(header)) / per_row)))
     with path.open("wb") as out:
         out.write(header)
-        samples._write_restarted_rows(out, intervals, rows)
-        out.write(samples.EOI)
+        write_restarted_rows(out, intervals, rows)
+        out.write(EOI)
     return path.stat().st_size
 
 

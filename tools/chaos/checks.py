@@ -35,8 +35,8 @@ from exif_stripper.formats import is_image_key
 from exif_stripper.pipeline import META_ETAG
 from exif_stripper.sanitize import OrientationPolicy, sanitize_bytes
 from exif_stripper.verify import verify_jpeg
-from tests.harness.faults import fault_tag
-from tests.harness.oracle import exiftool_reports, findings
+from tools.chaos.faults import fault_tag
+from tools.oracle import exiftool_reports, findings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -1,6 +1,6 @@
 """Faults on the wire for `make chaos`, injected through botocore's own event hooks.
 
-    python -m tests.harness.faults --plan plan.json --record faults.jsonl \\
+    python -m tools.chaos.faults --plan plan.json --record faults.jsonl \\
         worker --queue-url URL --visibility-timeout 6      # `exif-stripper worker`, faulty
 
 runs the CLI's `main` unchanged, in a process whose boto3 clients meet faults at the rates
@@ -30,7 +30,7 @@ once (a JSON line each, so a SIGKILL loses nothing), with the fault's id. The id
 the fault itself: in the error message of a synthetic response, in the endpoint URL of a
 connection error, in the message of a broken body. So a fault that botocore does not retry
 (the last attempt, or a body read) can only surface as an exception that names it, and the
-harness finds it in the worker's log (tests/harness/chaos_checks.py).
+harness finds it in the worker's log (tools/chaos/checks.py).
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ class FaultInjector:
             events.register(f"before-send.{service}", self.before_send)
 
     def before_send(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> Any:
-        _, service, name = event_name.split(".", 2)
+        service, name = event_name.split(".", 2)[1:]
         operation = f"{service}.{name}"
         invocation, attempt = _attempt(request)
         with self._lock:
@@ -260,7 +260,8 @@ class FaultInjector:
         if answer.status_code != 200 or length < 2:
             return answer  # nothing to cut: this attempt meets no fault after all
         broken = _BrokenBody(answer.raw, length // 2, kind, f"{request.url} {tag}", happened)
-        return AWSResponse(answer.url, answer.status_code, answer.headers, broken)
+        # botocore itself builds responses from urllib3's headers; its stubs say HTTPHeaders.
+        return AWSResponse(answer.url, answer.status_code, answer.headers, broken)  # type: ignore[arg-type]
 
     def _send(self, request: AWSPreparedRequest) -> AWSResponse:
         with self._lock:
@@ -317,7 +318,7 @@ def _error_response(service: str, kind: str, request: AWSPreparedRequest, tag: s
     raw = urllib3.HTTPResponse(
         body=io.BytesIO(body), headers=headers, status=status, preload_content=False
     )
-    return AWSResponse(request.url, status, headers, raw)
+    return AWSResponse(request.url, status, headers, raw)  # type: ignore[arg-type]  # as above
 
 
 class _BrokenBody:

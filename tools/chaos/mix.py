@@ -36,7 +36,26 @@ from functools import cache
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from tests.harness import samples
+from tools.samples.composition import compose
+from tools.samples.corpora import write_large_jpeg
+from tools.samples.exif import exif_segment
+from tools.samples.icc import icc_segments, srgb_profile
+from tools.samples.jpeg import ColourMode, Encoding, base_jpeg, jpeg_end, walk_markers
+from tools.samples.metadata import (
+    XmpFields,
+    comment_segment,
+    flashpix_segments,
+    iptc_segment,
+    jfif_segment,
+    xmp_segment,
+)
+from tools.samples.orientation import oriented_jpeg
+from tools.samples.ready_made import (
+    camera_exif_with_thumbnail,
+    kitchen_sink,
+    motion_photo_sample,
+    mpo_sample,
+)
 
 LARGE_BYTES = 12 * 2**20  # > 8 MiB, the pipeline's part size: its copy is a multipart upload
 NAMES = (
@@ -131,23 +150,23 @@ class _Factory:
 
     def _jfif(self) -> bytes:
         self._density += 1
-        return samples.jfif_segment(dpi=self._density)
+        return jfif_segment(dpi=self._density)
 
     def photo(self) -> bytes:
         base, extra = self._rng.choice(_photo_bases())
-        return samples.compose(base, [self._jfif(), *extra])
+        return compose(base, [self._jfif(), *extra])
 
     def turned(self) -> bytes:
-        return samples.compose(self._rng.choice(_turned_bases()), [self._jfif()])
+        return compose(self._rng.choice(_turned_bases()), [self._jfif()])
 
     def large(self) -> bytes:
         strip_seed = self._rng.randrange(1 << 16)
         with TemporaryDirectory(prefix="chaos-large-") as scratch:
-            large = samples.write_large_jpeg(
+            large = write_large_jpeg(
                 Path(scratch) / "large.jpg", LARGE_BYTES, width=2048, seed=strip_seed
             )
             data = large.path.read_bytes()
-        return samples.compose(data, [self._jfif(), *_metadata()[0]])
+        return compose(data, [self._jfif(), *_metadata()[0]])
 
     def not_a_jpeg(self) -> bytes:
         return self._rng.choice(_not_jpegs())
@@ -163,12 +182,12 @@ class _Factory:
 @cache
 def _metadata() -> list[list[bytes]]:
     """Sets of identifying segments a photo may carry."""
-    gps = samples.exif_segment(samples.camera_exif_with_thumbnail(3))
+    gps = exif_segment(camera_exif_with_thumbnail(3))
     return [
-        [gps, samples.xmp_segment(), samples.comment_segment()],
-        [samples.exif_segment(), samples.iptc_segment()],
-        [gps, *samples.icc_segments(samples.srgb_profile())],
-        [samples.xmp_segment(samples.XmpFields()), *samples.flashpix_segments()],
+        [gps, xmp_segment(), comment_segment()],
+        [exif_segment(), iptc_segment()],
+        [gps, *icc_segments(srgb_profile())],
+        [xmp_segment(XmpFields()), *flashpix_segments()],
     ]
 
 
@@ -180,14 +199,14 @@ def _photo_bases() -> list[tuple[bytes, list[bytes]]]:
     metadata = _metadata()
     for seed in range(24):
         width, height = 96 + 16 * (seed % 5), 64 + 8 * (seed % 3)
-        encoding = samples.Encoding(quality=80 + seed % 15, progressive=seed % 4 == 0)
-        mode = "CMYK" if seed % 11 == 5 else "L" if seed % 11 == 7 else "RGB"
-        base = samples.base_jpeg(width, height, seed=seed, encoding=encoding, mode=mode)
+        encoding = Encoding(quality=80 + seed % 15, progressive=seed % 4 == 0)
+        mode: ColourMode = "CMYK" if seed % 11 == 5 else "L" if seed % 11 == 7 else "RGB"
+        base = base_jpeg(width, height, seed=seed, encoding=encoding, mode=mode)
         bases.append((base, metadata[seed % len(metadata)]))
     for seed in range(3):
-        bases.append((samples.mpo_sample(width=96, height=64, seed=40 + seed), []))
-        bases.append((samples.motion_photo_sample(width=96, height=64, seed=50 + seed), []))
-    bases.append((samples.kitchen_sink(width=96, height=64, seed=60), []))
+        bases.append((mpo_sample(width=96, height=64, seed=40 + seed), []))
+        bases.append((motion_photo_sample(width=96, height=64, seed=50 + seed), []))
+    bases.append((kitchen_sink(width=96, height=64, seed=60), []))
     return bases
 
 
@@ -196,7 +215,7 @@ def _turned_bases() -> list[bytes]:
     """Orientations 2-8, stored MCU-aligned (turned losslessly) or not (re-encoded)."""
     sizes = ((64, 48), (61, 47))
     return [
-        samples.oriented_jpeg(orientation, size, seed=orientation)
+        oriented_jpeg(orientation, size, seed=orientation)
         for orientation in range(2, 9)
         for size in sizes
     ]
@@ -216,31 +235,31 @@ def _not_jpegs() -> list[bytes]:
 
 
 def _truncated(jpeg: bytes, rng: random.Random) -> bytes:
-    scan = samples.walk_markers(jpeg).scans[-1]
+    scan = walk_markers(jpeg).scans[-1]
     return jpeg[: rng.randint(scan.start + 20, max(scan.start + 21, scan.end - 4))]
 
 
 def _junk_between_segments(jpeg: bytes, rng: random.Random) -> bytes:
-    first = samples.walk_markers(jpeg).segments[1]
+    first = walk_markers(jpeg).segments[1]
     return jpeg[: first.end] + rng.randbytes(16).replace(b"\xff", b"\x00") + jpeg[first.end :]
 
 
 def _lying_length(jpeg: bytes, rng: random.Random) -> bytes:
     """A COM segment whose length runs past its end into the next marker."""
-    broken = samples.comment_segment("damaged")
+    broken = comment_segment("damaged")
     broken = broken[:2] + struct.pack(">H", len(broken) + 6) + broken[4:]
-    return samples.compose(jpeg, [broken])
+    return compose(jpeg, [broken])
 
 
 def _no_eoi(jpeg: bytes, rng: random.Random) -> bytes:
-    end = samples.jpeg_end(jpeg)
+    end = jpeg_end(jpeg)
     return jpeg[: end - 2]
 
 
 def _scan_cut_short(jpeg: bytes, rng: random.Random) -> bytes:
     """The entropy-coded data stops early, then EOI: what a camera writes when its card
     fills up."""
-    scan = samples.walk_markers(jpeg).scans[0]
+    scan = walk_markers(jpeg).scans[0]
     cut = (scan.start + scan.end) // 2
     return jpeg[:cut] + b"\xff\xd9"
 

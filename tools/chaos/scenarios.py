@@ -1,6 +1,6 @@
 """`make chaos`: faults injected, nothing lost (issue 14).
 
-    python -m tests.harness.chaos [--photos 2000] [--scenarios a,b,c] [--workers 3]
+    python -m tools.chaos.scenarios [--photos 2000] [--scenarios a,b,c] [--workers 3]
 
 One stack on the embedded AWS (the real modules applied, IAM enforced from then on, the
 workers signing as the function's execution role), then each scenario from empty buckets
@@ -14,16 +14,16 @@ and queues:
     c  bucket B missing for a while (deleted, then made again as Terraform made it), so
        events end in the dead-letter queue; then `exif-stripper redrive` moves them back
 
-In every scenario, while User A uploads the mix of photos (tests/harness/chaos_mix.py) and
+In every scenario, while User A uploads the mix of photos (tools/chaos/mix.py) and
 then overwrites and deletes some of them, workers are SIGKILLed and restarted at random
 moments and once while a multipart upload is open in B; duplicates of S3's events, late
 copies (older events after newer ones) and poison messages go into the queue directly. Once
-the queue is empty the invariants are checked (tests/harness/chaos_checks.py); a table of
+the queue is empty the invariants are checked (tools/chaos/checks.py); a table of
 what was injected, retried and checked is printed, and the exit status is 1 if any
 invariant was violated.
 
-Faults come from the fault layer (tests/harness/faults.py), installed only in the worker
-processes started here: `python -m tests.harness.faults ... worker ...`.
+Faults come from the fault layer (tools/chaos/faults.py), installed only in the worker
+processes started here: `python -m tools.chaos.faults ... worker ...`.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ from urllib.parse import quote_plus
 from botocore.exceptions import ClientError
 
 from exif_stripper.config import Settings
-from tests.harness import faults
-from tests.harness.chaos_checks import (
+from tools.chaos import faults
+from tools.chaos.checks import (
     Check,
     WorkerRun,
     fault_accounting,
@@ -64,9 +64,9 @@ from tests.harness.chaos_checks import (
     upload_check,
     worker_check,
 )
-from tests.harness.chaos_mix import Change, Mix, photo_mix
-from tests.harness.local_stack import EnforcementGap, Stack, Worker, deployed_stack, wait_until
-from tests.harness.terraform_stack import REPO_ROOT
+from tools.chaos.mix import Change, Mix, photo_mix
+from tools.embedded_aws.local_stack import EnforcementGap, Stack, Worker, deployed_stack, wait_until
+from tools.terraform.stack import REPO_ROOT
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -178,7 +178,7 @@ class Fleet:
         self._stack = stack
         self._folder = folder
         self._command = [
-            sys.executable, "-m", "tests.harness.faults", "--plan", str(plan),
+            sys.executable, "-m", "tools.chaos.faults", "--plan", str(plan),
             "--record", str(record), "worker", "--queue-url", stack.queue_url,
             "--wait-seconds", "1", "--visibility-timeout", str(options.visibility),
         ]  # fmt: skip

@@ -11,7 +11,7 @@ Why a child process and not moto's ``ThreadedMotoServer`` in this process: moto 
 state and its IAM switch in module globals, so any test in the same process that uses
 ``mock_aws`` would reset or reconfigure the server's backends underneath us; a separate
 process is isolated, uses the second core while Terraform runs, and can be killed cleanly.
-The process runs tests/harness/moto_server.py: moto's own server plus a request audit,
+The process runs tools/embedded_aws/moto_server.py: moto's own server plus a request audit,
 credentials of Lambda execution roles, and AWS's rule for SQS batch permissions (that
 file says why each is there).
 

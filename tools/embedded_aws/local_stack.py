@@ -7,7 +7,7 @@
 
 `make demo`, the pipeline's integration tests, the smoke test and the end-to-end
 benchmark all run on this, so what they show is the same composition
-(tests/terraform/exif_stack) the infrastructure tests check resource by resource.
+(tools/terraform/exif_stack) the infrastructure tests check resource by resource.
 
 Who is who, once Terraform has applied (docs/design.md "Access" is what the modules grant):
   * Terraform applies and destroys as the emulator's root, with IAM enforcement off: the
@@ -43,16 +43,16 @@ from typing import IO, TYPE_CHECKING, Any
 import boto3
 
 from exif_stripper.aws import CLIENT_CONFIG
-from tests.harness.embedded_aws import (
+from tools.embedded_aws.emulator import (
     ROOT,
     SESSION_SECONDS,
     Credentials,
     EmbeddedAws,
     RequestAudit,
 )
-from tests.harness.policy_templates import render_template
-from tests.harness.terraform_cli import terraform_env, write_cli_config
-from tests.harness.terraform_stack import REPO_ROOT, TerraformStack, scratch_copy
+from tools.embedded_aws.policy_templates import render_template
+from tools.terraform.cli_config import terraform_env, write_cli_config
+from tools.terraform.stack import REPO_ROOT, TerraformStack, scratch_copy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -302,7 +302,7 @@ def deployed_stack(
     Raises EnforcementGap when the body ended normally but a request went unchecked.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    code = scratch_copy(work_dir / "code", "modules", "tests/terraform")
+    code = scratch_copy(work_dir / "code", "modules", "tools/terraform/exif_stack")
     with EmbeddedAws() as aws:
         env = terraform_env(write_cli_config())
         env.update(aws.environment())

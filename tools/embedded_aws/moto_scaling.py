@@ -1,6 +1,6 @@
 """moto's SQS, made to scale with the depth of a queue (a harness workaround, not a fix of ours).
 
-    moto_scaling.apply()        (tests/harness/moto_server.py does, in the server's process)
+    moto_scaling.apply()        (tools/embedded_aws/moto_server.py does, in the server's process)
 
 moto gap (moto 5.x, `moto/sqs/models.py`): every `SendMessage` reads `queue.attributes`
 to learn one flag (`ContentBasedDeduplication`), and that property computes *every*
@@ -73,7 +73,8 @@ def _delete_message(queue: models.Queue, receipt_handle: str) -> None:
         raise ReceiptHandleIsInvalid()
     message = queue._messages.pop(index)
     queue.pending_messages.discard(message)
-    queue.deleted_messages.update(message.all_receipt_handles)
+    # As moto's own delete does (a handle may be None in its types, never in practice).
+    queue.deleted_messages.update(message.all_receipt_handles)  # type: ignore[arg-type]
 
 
 class _LazyAttributes(Mapping[str, Any]):
@@ -84,7 +85,7 @@ class _LazyAttributes(Mapping[str, Any]):
         names = list(queue.BASE_ATTRIBUTES)
         if queue.fifo_queue:
             names += queue.FIFO_ATTRIBUTES
-        if queue.kms_master_key_id:
+        if getattr(queue, "kms_master_key_id", None):  # set only on queues created with KMS
             names += queue.KMS_ATTRIBUTES
         self._names = dict.fromkeys(names)
 

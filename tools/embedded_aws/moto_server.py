@@ -1,6 +1,6 @@
 """The embedded AWS's server process: moto's server, plus what the harness needs of it.
 
-    python tests/harness/moto_server.py -H 127.0.0.1 -p PORT      (EmbeddedAws runs this)
+    python tools/embedded_aws/moto_server.py -H 127.0.0.1 -p PORT      (EmbeddedAws runs this)
 
 It serves moto exactly as ``python -m moto.server`` does, with two additions under
 ``/_harness/`` (never an AWS path) and two corrections where moto 5.2 differs from AWS:
@@ -69,10 +69,14 @@ import sys
 import threading
 from collections import Counter
 from datetime import UTC
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
-import moto_scaling  # beside this script, which runs as one (sys.path[0] is its folder)
+if TYPE_CHECKING:
+    from tools.embedded_aws import moto_scaling
+else:
+    import moto_scaling  # beside this script, which runs as one (sys.path[0] is its folder)
+
 from botocore.awsrequest import AWSRequest
 from moto import backends, settings
 from moto.core.authorization import ActionAuthenticatorMixin
@@ -166,9 +170,7 @@ def correct_moto() -> None:
     # moto's dispatcher lists its own package folder (a directory scan and a stat per
     # service) on every request to learn the service names, which never change while the
     # server runs: a fifth of its time per request, measured. Listed once here.
-    backends.list_of_moto_modules = functools.cache(  # type: ignore[assignment]
-        lambda: tuple(_list_of_moto_modules())
-    )
+    backends.list_of_moto_modules = functools.cache(lambda: tuple(_list_of_moto_modules()))
     moto_scaling.apply()
 
 

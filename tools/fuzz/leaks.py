@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from exif_stripper.headers import standard_huffman_table
 from exif_stripper.jpeg import DAC, DHT, DQT, EntropyData, Segment, Tokenizer
 from exif_stripper.sanitize import Removed
-from tests.harness import samples_png, samples_webp
+from tools.samples import png as samples_png
+from tools.samples import webp as samples_webp
 
 RUN = 16
 _COPIED = frozenset({DQT, DHT, DAC})

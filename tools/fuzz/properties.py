@@ -1,6 +1,6 @@
-"""Fuzzing the whole sanitizer (JPEG, PNG, WebP): seeds made in code, mutations, the oracle.
+"""The properties a fuzzer checks of the whole sanitizer (JPEG, PNG, WebP): mutations, the oracle.
 
-Shared by `make fuzz` (atheris, coverage-guided, tests/fuzz/fuzz_sanitizer.py) and by
+Shared by `make fuzz` (atheris, coverage-guided, tools/fuzz/atheris_target.py) and by
 `make test` (a short, fixed-seed hypothesis pass, tests/unit/test_fuzz.py). For any
 input the sanitizer either refuses it with a typed `SanitizeError`, or returns an output
 that
@@ -8,26 +8,20 @@ that
 - passes its format's verifier;
 - decodes with libjpeg, libpng or libwebp (Pillow), every frame, with no complaint about
   its structure;
-- holds no run of 16 or more bytes taken from what it dropped (tests/harness/leaks.py;
+- holds no run of 16 or more bytes taken from what it dropped (tools/fuzz/leaks.py;
   a re-encoded output holds the encoder's data, and its ICC profile is checked clean by
   the verifier);
 - comes out the same when sanitized again: strip(strip(x)) == strip(x);
 - is the same whether it was read from a stream or from bytes.
 
-`python -m tests.harness.fuzzing DIR` writes the seeds into DIR, one file each.
+The seeds the mutations start from are in seeds.py.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import io
 import random
 import struct
-import sys
-from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
 from typing import Final
 
 from PIL import Image, ImageSequence
@@ -45,93 +39,15 @@ from exif_stripper.sanitize import (
 )
 from exif_stripper.verify import verify_jpeg
 from exif_stripper.webp_verify import verify_webp
-from tests.harness import samples, samples_png, samples_webp
-from tests.harness.leaks import copied_pieces, leaked_runs
+from tools.fuzz.leaks import copied_pieces, leaked_runs
+from tools.fuzz.seeds import seeds
+from tools.samples import png as samples_png
+from tools.samples import webp as samples_webp
 
 # Pixel counts up to which an output is decoded in full, then at 1/8 scale (every block
 # still read); beyond, a fuzz run cannot afford the decode and checks the rest only.
 FULL_DECODE: Final = 4_000_000
 SCALED_DECODE: Final = 256_000_000
-
-
-# --- seeds ---------------------------------------------------------------------------------------
-
-
-@cache
-def seeds() -> Mapping[str, bytes]:
-    """Small images of every shape the sanitizer meets, with metadata in every place."""
-    return {**jpeg_seeds(), **png_and_webp_seeds()}
-
-
-@cache
-def jpeg_seeds() -> Mapping[str, bytes]:
-    """Small JPEGs of every shape the sanitizer meets, with metadata in every place."""
-    exif = samples.exif_segment(samples.camera_exif_with_thumbnail(3))
-    base = samples.compose(samples.base_jpeg(seed=30), [samples.exif_segment()])
-    return {
-        "baseline with EXIF": base,
-        "progressive kitchen sink": samples.kitchen_sink(width=64, height=48),
-        "restart markers": samples.base_jpeg(
-            48, 32, seed=31, encoding=samples.Encoding(restart_rows=1)
-        ),
-        "orientation 6, odd size": samples.oriented_jpeg(6, (21, 13)),
-        "orientation 3, whole MCUs": samples.oriented_jpeg(3, (32, 16)),
-        "CMYK with Adobe": samples.base_jpeg(16, 16, seed=32, mode="CMYK"),
-        "grey with IPTC": samples.compose(
-            samples.base_jpeg(24, 16, seed=33, mode="L"), [samples.iptc_segment()]
-        ),
-        "EXIF thumbnail": samples.compose(samples.base_jpeg(32, 24, seed=34), [exif]),
-        "MPO": samples.mpo_sample(width=32, height=24),
-        "ICC in chunks": samples.compose(
-            samples.base_jpeg(16, 16, seed=35),
-            samples.icc_segments(samples.srgb_profile(), chunk_size=200),
-        ),
-        "junk and a lying length": _lying_exif_after_junk(base),
-        "cut inside a scan": samples.cut_in_scan(samples.kitchen_sink(width=32, height=24)),
-    }
-
-
-@cache
-def png_and_webp_seeds() -> Mapping[str, bytes]:
-    """Small PNGs, APNGs and WebPs: every chunk kind, turned and still, still and animated."""
-    grey16 = samples_png.random_raster(9, 7, 16, 4, seed=40)
-    palette = samples_png.random_raster(11, 5, 2, 3, seed=41)
-    return {
-        "PNG with every metadata chunk": samples_png.photo_png(24, 16),
-        "PNG RGBA orientation 6": samples_png.photo_png(16, 12, orientation=6, mode="RGBA"),
-        "APNG orientation 5": samples_png.apng(16, 12, frames=3, orientation=5),
-        "APNG, still image apart": samples_png.apng(16, 12, frames=2, default_image_is_frame=False),
-        "PNG 16-bit grey+alpha, interlaced, orientation 8": samples_png.encode_png(
-            grey16, interlaced=True, extra=[samples_png.exif_chunk(8)]
-        ),
-        "PNG 2-bit palette orientation 7": samples_png.encode_png(
-            palette, palette=bytes(range(12)), extra=[samples_png.exif_chunk(7)], idat_size=16
-        ),
-        "WebP lossy with alpha, orientation 3": samples_webp.photo_webp(
-            16, 12, alpha=True, orientation=3
-        ),
-        "WebP lossless orientation 6": samples_webp.photo_webp(
-            16, 12, lossless=True, orientation=6
-        ),
-        "WebP animation": samples_webp.photo_webp(16, 12, animated=True, lossless=True),
-        "WebP without VP8X": samples_webp.pillow_webp(samples.photo_image(16, 12)),
-    }
-
-
-def _lying_exif_after_junk(jpeg: bytes) -> bytes:
-    frame = samples.walk_markers(jpeg).first(samples.SOF0).start
-    lying = samples.with_length(jpeg, samples.APP1, -40)
-    return samples.insert_at(lying, frame, b"\x00junk\xff\x00\xff\xd3")
-
-
-def write_seeds(directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for data in seeds().values():
-        path = directory / hashlib.sha256(data).hexdigest()[:16]
-        path.write_bytes(data)
-        paths.append(path)
-    return paths
 
 
 # --- mutations ---------------------------------------------------------------------------------
@@ -168,10 +84,16 @@ def _chunks_edited(data: bytes, rng: random.Random) -> bytes:
     where, how often and with what payload are what this reaches."""
     png = data.startswith(samples_png.SIGNATURE)
     head = 8 if png else 12
-    found = samples_png.walk(data) if png else samples_webp.walk(data)
-    if not found:
+    tail = b""  # a PNG's bytes after its last chunk; a WebP's end with its RIFF
+    if png:
+        chunks = samples_png.walk(data)
+        raw = [data[c.offset : c.offset + 12 + len(c.payload)] for c in chunks]
+        if chunks:
+            tail = data[chunks[-1].offset + 12 + len(chunks[-1].payload) :]
+    else:
+        raw = [c.raw for c in samples_webp.walk(data)]
+    if not raw:
         return data
-    raw = [data[c.offset : c.offset + 12 + len(c.payload)] if png else c.raw for c in found]
     for _ in range(rng.randint(1, 3)):
         at = rng.randrange(len(raw))
         kind = rng.choice(("drop", "repeat", "move", "retype", "payload"))
@@ -190,8 +112,7 @@ def _chunks_edited(data: bytes, rng: random.Random) -> bytes:
                 where = rng.randrange(8, len(edited) - (4 if png else 0))
                 edited[where] = rng.randrange(256)
             raw[at] = bytes(edited)
-    tail = data[found[-1].offset + (12 if png else 8) + len(found[-1].payload) :]
-    return data[:head] + b"".join(raw) + (tail if png else b"")
+    return data[:head] + b"".join(raw) + tail
 
 
 def refit(data: bytes) -> bytes:
@@ -331,16 +252,3 @@ def _from_stream(data: bytes, options: Options) -> bytes:
     again = _Again(data)
     sanitize_stream(io.BytesIO(data), again.out, options, fallback=again)
     return again.out.getvalue()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="write the fuzzer's seeds")
-    parser.add_argument("directory", type=Path)
-    args = parser.parse_args(argv)
-    paths = write_seeds(args.directory)
-    print(f"{len(paths)} seeds in {args.directory}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -421,4 +421,6 @@ def shown_in_srgb(image_file: bytes) -> bytes:
         image.load()
         profile = ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
         rgb = image.convert("RGB")
-        return ImageCms.profileToProfile(rgb, profile, ImageCms.createProfile("sRGB")).tobytes()
+        shown = ImageCms.profileToProfile(rgb, profile, ImageCms.createProfile("sRGB"))
+        assert shown is not None  # None only when converting in place
+        return shown.tobytes()

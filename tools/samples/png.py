@@ -24,7 +24,10 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-from tests.harness import icc_profiles, samples
+from tools.samples import icc_profiles
+from tools.samples.exif import EIFFEL_TOWER, CameraExif, exif_tiff
+from tools.samples.jpeg import EXIF_HEADER, photo_image
+from tools.samples.metadata import xmp_packet
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: What the sanitizer writes for every ICC profile's name.
@@ -120,8 +123,8 @@ def replace_payload(png: bytes, kind: bytes, payload: bytes, *, crc: bool = True
 
 def exif_chunk(orientation: int | None = 1, *, gps: bool = True) -> bytes:
     """eXIf (11.3.4.4): the camera's EXIF with GPS, serials and the owner, as a bare TIFF."""
-    camera = samples.CameraExif(orientation=orientation, gps=samples.EIFFEL_TOWER if gps else None)
-    return png_chunk(b"eXIf", samples.exif_tiff(camera))
+    camera = CameraExif(orientation=orientation, gps=EIFFEL_TOWER if gps else None)
+    return png_chunk(b"eXIf", exif_tiff(camera))
 
 
 def text_chunk(keyword: str, text: str) -> bytes:
@@ -144,12 +147,12 @@ def itxt_chunk(keyword: str, text: str, *, compressed: bool = False, language: s
 
 def xmp_chunk() -> bytes:
     """XMP as Adobe writes it into a PNG: an uncompressed iTXt `XML:com.adobe.xmp`."""
-    return itxt_chunk("XML:com.adobe.xmp", samples.xmp_packet().decode())
+    return itxt_chunk("XML:com.adobe.xmp", xmp_packet().decode())
 
 
 def raw_profile_chunk() -> bytes:
     """ImageMagick's legacy EXIF: zTXt "Raw profile type exif", the APP1 payload in hex."""
-    exif = samples.EXIF_HEADER + samples.exif_tiff(samples.CameraExif())
+    exif = EXIF_HEADER + exif_tiff(CameraExif())
     hexed = exif.hex()
     lines = "\n".join(hexed[i : i + 72] for i in range(0, len(hexed), 72))
     return ztxt_chunk("Raw profile type exif", f"\nexif\n{len(exif):8d}\n{lines}\n")
@@ -229,12 +232,12 @@ def photo_png(
     icc: bytes | None = None,
     trailer: bool = True,
 ) -> bytes:
-    """A photo-like PNG (samples.photo_image) with every kind of metadata and a trailer.
+    """A photo-like PNG (photo_image) with every kind of metadata and a trailer.
 
     The ICC profile names its owner; the metadata chunks sit between IHDR and IDAT, and a
     second text chunk and a private chunk come after IDAT, where editors append them.
     """
-    image = samples.photo_image(width, height, seed=seed, noise=6)
+    image = photo_image(width, height, seed=seed, noise=6)
     image = image.convert(mode) if mode != "RGB" else image
     png = pillow_png(image)
     before = [iccp_chunk(icc), *(metadata_chunks(orientation) if metadata else ())]
@@ -258,7 +261,7 @@ def apng(
 ) -> bytes:
     """An APNG (Pillow's writer) whose frames cover parts of the canvas, dispose and blend
     in every way, with metadata between and around them."""
-    base = samples.photo_image(width, height, seed=seed, noise=4).convert(mode)
+    base = photo_image(width, height, seed=seed, noise=4).convert(mode)
     pictures = []
     for index in range(frames):
         frame = base.rotate(90 * index).resize((width, height))
@@ -492,7 +495,7 @@ def rechunked(png: bytes, idat_size: int) -> bytes:
 def camera_png(width: int = 4000, height: int = 3000, *, seed: int = 0) -> bytes:
     """A photo saved as PNG by an editor: every kind of metadata, and the image data in
     8 KiB IDAT chunks as libpng writes them (the most chunks per megabyte)."""
-    image = samples.photo_image(width, height, seed=seed, noise=8)
+    image = photo_image(width, height, seed=seed, noise=8)
     png = rechunked(pillow_png(image, compress_level=1), 8192)
     return insert_after(png, b"IHDR", [iccp_chunk(), *metadata_chunks(1)])
 

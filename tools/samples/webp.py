@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from tests.harness import icc_profiles, samples
+from tools.samples import icc_profiles
+from tools.samples.exif import CameraExif, exif_tiff
+from tools.samples.jpeg import photo_image
+from tools.samples.metadata import xmp_packet
 
 ICC_FLAG, ALPHA_FLAG, EXIF_FLAG, XMP_FLAG, ANIMATION_FLAG = 0x20, 0x10, 0x08, 0x04, 0x02
 #: Bytes after the RIFF's end, as some apps append them.
@@ -80,11 +83,11 @@ def pillow_webp(image: Image.Image | list[Image.Image], **options: object) -> by
 
 
 def exif_payload(orientation: int | None = 1) -> bytes:
-    return samples.exif_tiff(samples.CameraExif(orientation=orientation))
+    return exif_tiff(CameraExif(orientation=orientation))
 
 
 def picture(width: int, height: int, *, alpha: bool, seed: int = 12) -> Image.Image:
-    image = samples.photo_image(width, height, seed=seed, noise=5)
+    image = photo_image(width, height, seed=seed, noise=5)
     if not alpha:
         return image
     mask = Image.linear_gradient("L").resize((width, height))
@@ -130,7 +133,7 @@ def photo_webp(
         flags |= EXIF_FLAG | XMP_FLAG
         chunks += [
             riff_chunk(b"EXIF", exif_payload(orientation)),
-            riff_chunk(b"XMP ", samples.xmp_packet()),
+            riff_chunk(b"XMP ", xmp_packet()),
             riff_chunk(b"prVt", b"Private serial 4711 \x00\x01"),
         ]
     chunks[0] = vp8x(flags, width, height)
@@ -147,7 +150,7 @@ def frames_rgba(data: bytes) -> list[tuple[tuple[int, int], bytes]]:
 
 def camera_webp(width: int = 4000, height: int = 3000, *, seed: int = 0) -> bytes:
     """A phone photo saved as WebP (lossy, quality 85) with EXIF, XMP and an ICC profile."""
-    image = samples.photo_image(width, height, seed=seed, noise=8)
+    image = photo_image(width, height, seed=seed, noise=8)
     encoded = pillow_webp(image, quality=85, method=2)
     (bitstream,) = walk(encoded)
     flags = ICC_FLAG | EXIF_FLAG | XMP_FLAG
@@ -157,7 +160,7 @@ def camera_webp(width: int = 4000, height: int = 3000, *, seed: int = 0) -> byte
             riff_chunk(b"ICCP", icc_profiles.matrix_rgb()),
             bitstream.raw,
             riff_chunk(b"EXIF", exif_payload()),
-            riff_chunk(b"XMP ", samples.xmp_packet()),
+            riff_chunk(b"XMP ", xmp_packet()),
         ]
     )
 

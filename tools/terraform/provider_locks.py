@@ -6,8 +6,8 @@ which provider build every plan and apply of that unit uses, with checksums that
 verifies. Each module is locked once, in a scratch copy, and the same file is written to
 its unit in every environment: dev and prod cannot resolve different builds.
 
-    python -m tests.harness.provider_locks            # offline, from the provider mirror
-    python -m tests.harness.provider_locks --online   # the registry, for every platform
+    python -m tools.terraform.provider_locks            # offline, from the provider mirror
+    python -m tools.terraform.provider_locks --online   # the registry, for every platform
 
 Offline, the hashes are the ones this machine can compute: ``h1:`` of each platform the
 mirror holds (``terraform providers lock -fs-mirror``). Online, Terraform adds the
@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.harness.terraform_cli import (
+from tools.terraform.cli_config import (
     REPO_ROOT,
     REQUIRED_PROVIDER,
     default_mirror_candidates,
