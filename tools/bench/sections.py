@@ -15,7 +15,7 @@ Sections (all by default; `--only NAME` for one):
              exact turns, and the memory a 200 MB PNG takes to stream
   e2e        upload -> object in bucket B on the embedded AWS with one worker
   backfill   a bucket of 20,000 photos: planning (merge vs the old planner), sync --enqueue,
-             the workers draining the queue, B against sanitize(A) (backfill_bench.py)
+             the workers draining the queue, B against sanitize(A) (backfill.py)
 
 The corpus is generated once into build/bench/ (12 MP camera photos carrying EXIF, GPS,
 XMP, ICC and a thumbnail); `--corpus DIR` (make bench CORPUS=dir) uses your own photos:

@@ -1,6 +1,6 @@
 """Sample PNGs and APNGs built in code, carrying real metadata, for the tests, demo and bench.
 
-Pixels come from Pillow (the photo-like scene of samples.py) or are written here cell by
+Pixels come from Pillow (the photo-like scene of jpeg.py) or are written here cell by
 cell; every chunk is written byte by byte with `struct` and `zlib.crc32` following the
 PNG specification, third edition (5.3 chunk layout, 8.2 Adam7, 9 filtering, 11 chunks).
 The metadata is what cameras, phones and editors put there: eXIf with GPS and serials
