@@ -4,4 +4,6 @@
     properties      the mutations and the oracle every output must pass
     leaks           did any dropped byte reach the output?
     atheris_target  the libFuzzer entry point
+
+A finding is left in build/fuzz/ (libFuzzer's crash-* file) with its traceback.
 """

@@ -5,4 +5,6 @@
     stack           apply and destroy a root module against the embedded AWS, timed
     exif_stack/     the root module `make demo`, the benchmarks, chaos and the integration
                     tests apply: the real modules wired as live/ wires them
+
+The hooks and the tests run Terraform with the same CLI configuration.
 """
