@@ -53,16 +53,16 @@ resource "aws_sqs_queue" "this" {
   # after every SQS attribute write (six matching reads, 5 s apart) whatever the backend,
   # so a separate policy resource would add another 25 s to every apply, here and on AWS.
   policy = templatefile("${path.module}/policies/queue-allow-s3.json.tftpl", {
-    queue_arn         = local.queue_arn
-    source_bucket_arn = var.source_bucket_arn
-    account_id        = local.account_id
+    queue_arn          = local.queue_arn
+    uploads_bucket_arn = var.uploads_bucket_arn
+    account_id         = local.account_id
   })
 
   tags = var.tags
 }
 
 resource "aws_s3_bucket_notification" "this" {
-  bucket = var.source_bucket_name
+  bucket = var.uploads_bucket_name
 
   queue {
     id        = "${var.name}-object-events"
@@ -92,8 +92,8 @@ resource "aws_iam_role_policy" "this" {
   # from "not allowed" (fail). Bucket B needs no list or read: the handler only writes and
   # deletes there, and DeleteObject of a missing key already succeeds.
   policy = templatefile("${path.module}/policies/lambda-execution.json.tftpl", {
-    source_bucket_arn      = var.source_bucket_arn
-    destination_bucket_arn = var.destination_bucket_arn
+    uploads_bucket_arn = var.uploads_bucket_arn
+    web_bucket_arn     = var.web_bucket_arn
     # The derived ARN (see locals), so the role and the function need not wait for the
     # event queue's creation.
     queue_arn     = local.queue_arn
@@ -145,8 +145,8 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = {
-      SOURCE_BUCKET                = var.source_bucket_name
-      DEST_BUCKET                  = var.destination_bucket_name
+      UPLOADS_BUCKET               = var.uploads_bucket_name
+      WEB_BUCKET                   = var.web_bucket_name
       ORIENTATION_POLICY           = var.orientation_policy
       MAX_BYTES                    = tostring(var.max_bytes)
       DAMAGED_POLICY               = var.damaged_policy
@@ -168,8 +168,8 @@ resource "aws_lambda_function" "this" {
     precondition {
       # SPEC §2: reading from and writing to the same bucket would feed the function its
       # own output forever.
-      condition     = var.source_bucket_arn != var.destination_bucket_arn
-      error_message = "source and destination bucket must differ."
+      condition     = var.uploads_bucket_arn != var.web_bucket_arn
+      error_message = "the uploads and web buckets must differ."
     }
   }
 

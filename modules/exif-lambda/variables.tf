@@ -24,33 +24,33 @@ variable "image_uri" {
   }
 }
 
-variable "source_bucket_name" {
+variable "uploads_bucket_name" {
   description = "Name of bucket A (uploads): its object events feed the queue and the function reads from it."
   type        = string
 }
 
-variable "source_bucket_arn" {
+variable "uploads_bucket_arn" {
   description = "ARN of bucket A."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.source_bucket_arn))
-    error_message = "source_bucket_arn must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>)."
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.uploads_bucket_arn))
+    error_message = "uploads_bucket_arn must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>)."
   }
 }
 
-variable "destination_bucket_name" {
+variable "web_bucket_name" {
   description = "Name of bucket B (web-safe copies): the function writes and deletes objects there."
   type        = string
 }
 
-variable "destination_bucket_arn" {
+variable "web_bucket_arn" {
   description = "ARN of bucket B."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.destination_bucket_arn))
-    error_message = "destination_bucket_arn must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>)."
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.web_bucket_arn))
+    error_message = "web_bucket_arn must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>)."
   }
 }
 

@@ -78,7 +78,7 @@ class Demo:
             timings = stack.terraform.timings
             self.step(
                 f"applied on {stack.aws.endpoint_url}: init {timings.init:.1f}s, apply "
-                f"{timings.apply:.1f}s; bucket A {stack.source}, bucket B {stack.dest}"
+                f"{timings.apply:.1f}s; bucket A {stack.uploads}, bucket B {stack.web}"
             )
             self.step(
                 f"IAM enforcement on: from now every request is checked against IAM; the "
@@ -106,11 +106,11 @@ class Demo:
         self.step(f"uploading {len(photos)} sample photos to bucket A as User A ...")
         uploaded: dict[str, float] = {}
         for photo in photos:
-            uploader.put_object(Bucket=stack.source, Key=photo.name, Body=photo.original)
+            uploader.put_object(Bucket=stack.uploads, Key=photo.name, Body=photo.original)
             uploaded[photo.name] = time.monotonic()
         self.step("waiting for each copy in bucket B, reading as User B ...")
         for photo in photos:
-            copy = wait_until(lambda p=photo: read_object(reader, stack.dest, p.name), COPY_TIMEOUT)
+            copy = wait_until(lambda p=photo: read_object(reader, stack.web, p.name), COPY_TIMEOUT)
             self.check(copy is not None, f"{photo.name}: no copy in B after {COPY_TIMEOUT:.0f}s")
             photo.copy = copy or b""
             photo.seconds = time.monotonic() - uploaded[photo.name]
@@ -139,9 +139,9 @@ class Demo:
 
     def delete_one(self, stack: Stack, uploader: S3Client, reader: S3Client, name: str) -> None:
         self.step(f"deleting {name} from bucket A as User A ...")
-        uploader.delete_object(Bucket=stack.source, Key=name)
+        uploader.delete_object(Bucket=stack.uploads, Key=name)
         started = time.monotonic()
-        gone = wait_until(lambda: read_object(reader, stack.dest, name) is None, COPY_TIMEOUT)
+        gone = wait_until(lambda: read_object(reader, stack.web, name) is None, COPY_TIMEOUT)
         self.check(bool(gone), f"{name}: still in bucket B after {COPY_TIMEOUT:.0f}s")
         if gone:
             print(f"    {name} left bucket B after {time.monotonic() - started:.2f}s")
@@ -178,7 +178,7 @@ class Demo:
         self.step("who may do what (SPEC §3), each cell tried with that identity's credentials:")
         results = access.try_access(
             {"User A": uploader, "User B": reader, "function role": stack.role("s3")},
-            {"bucket A": stack.source, "bucket B": stack.dest},
+            {"bucket A": stack.uploads, "bucket B": stack.web},
             stack.admin("s3"),
             prefix="access-check/",
         )

@@ -82,12 +82,12 @@ class Stack:
         return self.terraform.outputs
 
     @property
-    def source(self) -> str:
-        return str(self.outputs["uploads_bucket"])
+    def uploads(self) -> str:
+        return str(self.outputs["uploads_bucket_name"])
 
     @property
-    def dest(self) -> str:
-        return str(self.outputs["web_bucket"])
+    def web(self) -> str:
+        return str(self.outputs["web_bucket_name"])
 
     @property
     def queue_url(self) -> str:
@@ -133,8 +133,8 @@ class Stack:
         policy = render_template(
             HARNESS_POLICY,
             {
-                "source_bucket_arn": f"arn:aws:s3:::{self.source}",
-                "destination_bucket_arn": f"arn:aws:s3:::{self.dest}",
+                "uploads_bucket_arn": f"arn:aws:s3:::{self.uploads}",
+                "web_bucket_arn": f"arn:aws:s3:::{self.web}",
                 "queue_arn": self.outputs["queue_arn"],
                 "dlq_arn": self.outputs["dlq_arn"],
             },
@@ -195,7 +195,7 @@ class Stack:
     def worker_environment(
         self,
         *,
-        dest: str | None = None,
+        web: str | None = None,
         session_seconds: int = SESSION_SECONDS,
         settings: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
@@ -208,8 +208,8 @@ class Stack:
         return {
             **self.aws.scrubbed_environ(),
             **role,
-            "SOURCE_BUCKET": self.source,
-            "DEST_BUCKET": dest or self.dest,
+            "UPLOADS_BUCKET": self.uploads,
+            "WEB_BUCKET": web or self.web,
             "POWERTOOLS_METRICS_DISABLED": "true",
             **(settings or {}),
         }
@@ -245,7 +245,7 @@ class Stack:
     def delete_all_objects(self) -> None:
         """Every version and delete marker of both buckets, as the harness's admin."""
         s3 = self.admin("s3")
-        for bucket in (self.source, self.dest):
+        for bucket in (self.uploads, self.web):
             for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
                 for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
                     s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])

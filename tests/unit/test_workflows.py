@@ -677,7 +677,7 @@ def test_the_toolbox_refuses_an_environment_or_unit_that_does_not_exist(tmp_path
     [
         ((), {}, "--env dev"),
         ((), {"ENV": "prod"}, "--env prod"),
-        (("--source", "a", "--dest", "b"), {}, "--source a --dest b"),
+        (("--uploads", "a", "--web", "b"), {}, "--uploads a --web b"),
     ],
 )
 def test_run_test_runs_the_smoke_test_against_the_environment(

@@ -2,8 +2,8 @@
 
     exif-stripper strip [--orientation {apply,keep-tag,drop}] IN OUT
     exif-stripper inspect FILE [--json]
-    exif-stripper worker --queue-url URL [--source A --dest B]
-    exif-stripper sync [--source A --dest B] [--prefix P] [--start-after KEY]
+    exif-stripper worker --queue-url URL [--uploads A --web B]
+    exif-stripper sync [--uploads A --web B] [--prefix P] [--start-after KEY]
                        [--inventory MANIFEST] [--reprocess-all] [--enqueue QUEUE_URL] [--dry-run]
 
 IN and OUT are files, `-` (stdin, stdout) or directories (recursive, relative paths
@@ -148,8 +148,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_bucket_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", help="bucket A (default: $SOURCE_BUCKET)")
-    parser.add_argument("--dest", help="bucket B (default: $DEST_BUCKET)")
+    parser.add_argument("--uploads", help="bucket A (default: $UPLOADS_BUCKET)")
+    parser.add_argument("--web", help="bucket B (default: $WEB_BUCKET)")
     _add_sanitizer_options(parser, from_env=True)
 
 
@@ -435,8 +435,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     from .config import ConfigError, Settings
 
     flags = {
-        "SOURCE_BUCKET": args.source,
-        "DEST_BUCKET": args.dest,
+        "UPLOADS_BUCKET": args.uploads,
+        "WEB_BUCKET": args.web,
         "ORIENTATION_POLICY": args.orientation,
         "DAMAGED_POLICY": args.damaged,
         "MAX_BYTES": args.max_bytes,
@@ -471,7 +471,7 @@ def _worker(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         # Finish the batch in hand, then stop: what is not deleted comes back anyway.
         signal.signal(signum, lambda *_: stop.set())
-    _say(f"worker: {settings.source_bucket} -> {settings.dest_bucket}, polling {args.queue_url}")
+    _say(f"worker: {settings.uploads_bucket} -> {settings.web_bucket}, polling {args.queue_url}")
     tally = worker.run(stop, idle_polls=args.exit_when_idle)
     _say(f"worker: stopped; {tally.succeeded} handled, {tally.failed} failed (left to the queue)")
     return OK
@@ -502,7 +502,7 @@ def _sync(args: argparse.Namespace) -> int:
     try:
         source = _sync_source(args, settings, s3)
         copies = sync.list_bucket(
-            s3, settings.dest_bucket, prefix=args.prefix, start_after=args.start_after
+            s3, settings.web_bucket, prefix=args.prefix, start_after=args.start_after
         )
         actions = counted(sync.plan(source, copies, reprocess=args.reprocess_all))
         if args.dry_run:
@@ -528,10 +528,10 @@ def _sync_source(args: argparse.Namespace, settings: Settings, s3: S3Client) -> 
 
     if not args.inventory:
         return sync.list_bucket(
-            s3, settings.source_bucket, prefix=args.prefix, start_after=args.start_after
+            s3, settings.uploads_bucket, prefix=args.prefix, start_after=args.start_after
         )
     manifest = inventory.read_manifest(args.inventory, s3)
-    manifest.require_source(settings.source_bucket)
+    manifest.require_source(settings.uploads_bucket)
     return inventory.entries(manifest, s3, prefix=args.prefix, start_after=args.start_after)
 
 
@@ -550,7 +550,7 @@ def _sync_enqueue(
     enqueuer = Enqueuer(
         sqs_client(),
         args.enqueue,
-        settings.source_bucket,
+        settings.uploads_bucket,
         threads=args.threads or THREADS,
         max_depth=args.max_queue_depth,
     )

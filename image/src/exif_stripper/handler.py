@@ -126,8 +126,10 @@ def handle_s3_record(record: S3EventRecord, *, queued_seconds: float | None = No
     # S3 URL-encodes keys in notifications ('+' for a space). Powertools decodes only
     # S3Event.object_key (the first record), not each record's key: decode here, once.
     key = unquote_plus(record.s3.get_object.key)
-    if bucket != pipeline.settings.source_bucket:
-        outcome = Outcome(key, "skipped", reason=f"event from bucket {bucket!r}, not the source")
+    if bucket != pipeline.settings.uploads_bucket:
+        outcome = Outcome(
+            key, "skipped", reason=f"event from bucket {bucket!r}, not the uploads bucket"
+        )
     elif record.event_name.startswith("ObjectCreated:"):
         outcome = pipeline.created(key)
     elif record.event_name.startswith("ObjectRemoved:"):

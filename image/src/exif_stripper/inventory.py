@@ -83,7 +83,7 @@ class Manifest:
         if self.source_bucket != bucket:
             raise InventoryError(
                 f"{self.location} is an inventory of bucket {self.source_bucket!r}, "
-                f"not of the source bucket {bucket!r}"
+                f"not of the uploads bucket {bucket!r}"
             )
 
 

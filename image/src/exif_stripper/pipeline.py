@@ -147,7 +147,9 @@ class Pipeline:
         if source is None:
             with clock:
                 self._delete_copy(key)
-            return Outcome(key, "deleted", reason="the key is no longer in the source bucket"), None
+            return Outcome(
+                key, "deleted", reason="the key is no longer in the uploads bucket"
+            ), None
         version = SourceVersion.of(source)
         try:
             return self._write_copy(key, source, version, clock), version
@@ -174,7 +176,7 @@ class Pipeline:
         def new_upload() -> S3Upload:
             return S3Upload(
                 self.s3,
-                self.settings.dest_bucket,
+                self.settings.web_bucket,
                 key,
                 content_type="image/jpeg",
                 metadata={
@@ -219,7 +221,7 @@ class Pipeline:
         need s3:GetObjectVersion); if A changed meanwhile S3 answers 412, the record fails
         and the queue brings it back to a fresh start.
         """
-        bucket = self.settings.source_bucket
+        bucket = self.settings.uploads_bucket
         body = self.s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')["Body"]
         try:
             data: bytes = body.read(self.settings.max_bytes + 1)
@@ -251,21 +253,21 @@ class Pipeline:
             # A has the key again, so S3 sent a creation event for it, which will be
             # delivered at least once and mirrors A when it runs; if it ran already, B is
             # right as it is. Either way there is nothing to undo here.
-            return Outcome(key, "kept", reason="the key exists again in the source bucket")
+            return Outcome(key, "kept", reason="the key exists again in the uploads bucket")
         return self._converge(key, clock, self._clear)
 
     # -- S3 calls, with "not there" as a value rather than an exception --------------------
 
     def _get(self, key: str) -> dict[str, Any] | None:
         try:
-            return dict(self.s3.get_object(Bucket=self.settings.source_bucket, Key=key))
+            return dict(self.s3.get_object(Bucket=self.settings.uploads_bucket, Key=key))
         except ClientError as error:
             if _is_missing(error):
                 return None
             raise
 
     def _source_version(self, key: str) -> SourceVersion | None:
-        head = self._head(self.settings.source_bucket, key)
+        head = self._head(self.settings.uploads_bucket, key)
         return None if head is None else SourceVersion.of(head)
 
     def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
@@ -278,7 +280,7 @@ class Pipeline:
 
     def _delete_copy(self, key: str) -> None:
         # Deleting a key that is not there succeeds in S3: this is idempotent as it is.
-        self.s3.delete_object(Bucket=self.settings.dest_bucket, Key=key)
+        self.s3.delete_object(Bucket=self.settings.web_bucket, Key=key)
 
 
 def _is_missing(error: ClientError) -> bool:

@@ -63,11 +63,11 @@ inputs = {
   name      = local.env.name_prefix
   image_uri = get_env("EXIF_IMAGE_URI", "${dependency.ecr.outputs.repository_url}@${local.placeholder_digest}")
 
-  source_bucket_name      = dependency.buckets.outputs.uploads_bucket_name
-  source_bucket_arn       = dependency.buckets.outputs.uploads_bucket_arn
-  destination_bucket_name = dependency.buckets.outputs.web_bucket_name
-  destination_bucket_arn  = dependency.buckets.outputs.web_bucket_arn
-  kms_key_arn             = local.env.kms_key_arn
+  uploads_bucket_name = dependency.buckets.outputs.uploads_bucket_name
+  uploads_bucket_arn  = dependency.buckets.outputs.uploads_bucket_arn
+  web_bucket_name     = dependency.buckets.outputs.web_bucket_name
+  web_bucket_arn      = dependency.buckets.outputs.web_bucket_arn
+  kms_key_arn         = local.env.kms_key_arn
 
   architecture                   = local.env.lambda_architecture
   memory_size                    = local.env.lambda_memory_size

@@ -86,11 +86,11 @@ module "exif_lambda" {
 
   name = local.function_name
   # moto does not pull or run the image, so a tag that was never pushed is enough.
-  image_uri               = "${module.ecr.repository_url}:integration-test"
-  source_bucket_name      = module.buckets.uploads_bucket_name
-  source_bucket_arn       = module.buckets.uploads_bucket_arn
-  destination_bucket_name = module.buckets.web_bucket_name
-  destination_bucket_arn  = module.buckets.web_bucket_arn
+  image_uri           = "${module.ecr.repository_url}:integration-test"
+  uploads_bucket_name = module.buckets.uploads_bucket_name
+  uploads_bucket_arn  = module.buckets.uploads_bucket_arn
+  web_bucket_name     = module.buckets.web_bucket_name
+  web_bucket_arn      = module.buckets.web_bucket_arn
   # moto would try to run the function (it needs Docker for that) for every message of an
   # enabled mapping and swallow the messages; the tests read the real events instead.
   enabled = false

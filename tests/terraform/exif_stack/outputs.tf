@@ -1,9 +1,9 @@
-output "uploads_bucket" {
+output "uploads_bucket_name" {
   description = "Name of bucket A."
   value       = module.buckets.uploads_bucket_name
 }
 
-output "web_bucket" {
+output "web_bucket_name" {
   description = "Name of bucket B."
   value       = module.buckets.web_bucket_name
 }
