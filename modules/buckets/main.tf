@@ -2,8 +2,8 @@ locals {
   # Bucket A receives the users' photos, bucket B holds the web-safe copies (SPEC §2).
   # Every resource below is created once per entry, so both buckets get the same controls.
   buckets = {
-    uploads = "${var.bucket_prefix}-uploads-"
-    web     = "${var.bucket_prefix}-web-"
+    uploads = "${var.name_prefix}-uploads-"
+    web     = "${var.name_prefix}-web-"
   }
 
   use_kms = var.kms_key_arn != null

@@ -1,11 +1,11 @@
-variable "bucket_prefix" {
+variable "name_prefix" {
   description = "Start of both bucket names. Bucket A is \"<prefix>-uploads-<unique suffix>\", bucket B \"<prefix>-web-<unique suffix>\"; S3 adds the 26-character suffix that keeps the names globally unique."
   type        = string
 
   validation {
-    # S3 allows at most 37 characters in a bucket_prefix; "-uploads-" takes 9 of them.
-    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,26}[a-z0-9]$", var.bucket_prefix)) && !startswith(var.bucket_prefix, "xn--")
-    error_message = "bucket_prefix must be 3 to 28 characters of lowercase letters, digits and hyphens, start and end with a letter or digit, and not start with \"xn--\"."
+    # S3 allows at most 37 characters in a bucket_prefix (the argument); "-uploads-" takes 9 of them.
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,26}[a-z0-9]$", var.name_prefix)) && !startswith(var.name_prefix, "xn--")
+    error_message = "name_prefix must be 3 to 28 characters of lowercase letters, digits and hyphens, start and end with a letter or digit, and not start with \"xn--\"."
   }
 }
 
@@ -27,7 +27,7 @@ variable "deny_insecure_transport" {
 }
 
 variable "writer_role_name" {
-  description = "Name of the IAM role (in this account, path \"/\") that writes the web-safe copies: the exif-lambda function's execution role, \"<function name>-execution\". Bucket B denies object writes and deletes to every other principal but break_glass_role_arn. A name, not an ARN, so the buckets need not wait for the function that reads them."
+  description = "Name of the IAM role (in this account, path \"/\") that writes the web-safe copies: the exif-lambda function's execution role, \"<name_prefix>-execution\" of the exif-lambda module. Bucket B denies object writes and deletes to every other principal but break_glass_role_arn. A name, not an ARN, so the buckets need not wait for the function that reads them."
   type        = string
 
   validation {

@@ -1,6 +1,7 @@
 locals {
-  queue_name = "${var.name}-events"
-  use_kms    = var.kms_key_arn != null
+  function_name = "${var.name_prefix}-processor"
+  queue_name    = "${var.name_prefix}-events"
+  use_kms       = var.kms_key_arn != null
 
   # AWS guidance for SQS event sources: visibility timeout >= 6 x function timeout plus the
   # batching window, so a message is not redelivered while a throttled or retried
@@ -65,7 +66,7 @@ resource "aws_s3_bucket_notification" "this" {
   bucket = var.uploads_bucket_name
 
   queue {
-    id        = "${var.name}-object-events"
+    id        = "${var.name_prefix}-object-events"
     queue_arn = aws_sqs_queue.this.arn
     # Every key: the handler decides what is a JPEG (SPEC §1: content decides, and keys in
     # any case, .JPG or .jpeg, must arrive). Removed events keep bucket B in step.
@@ -78,7 +79,7 @@ resource "aws_s3_bucket_notification" "this" {
 ################################################################################
 
 resource "aws_iam_role" "this" {
-  name               = "${var.name}-execution"
+  name               = "${var.name_prefix}-execution"
   assume_role_policy = templatefile("${path.module}/policies/lambda-assume-role.json.tftpl", {})
 
   tags = var.tags
@@ -120,7 +121,7 @@ resource "aws_iam_role_policy" "kms" {
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_338:Logs name the object keys users chose; retention is short on purpose (30 days by default, log_retention_days) for a privacy tool, and the DLQ keeps failed events 14 days.
   #checkov:skip=CKV_AWS_158:Log data is encrypted by CloudWatch Logs by default; a customer key is one input away (log_group_kms_key_arn) because it needs a key policy for the logs service.
-  name              = "/aws/lambda/${var.name}"
+  name              = "/aws/lambda/${local.function_name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.log_group_kms_key_arn
 
@@ -133,7 +134,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_173:The environment holds bucket names and limits, no secrets; Lambda encrypts it at rest with an AWS key anyway.
   #checkov:skip=CKV_AWS_272:Code signing applies to .zip packages only; this function is a container image pinned by digest.
   #checkov:skip=CKV_AWS_50:Active X-Ray tracing needs xray:PutTraceSegments, outside the role's SPEC §3 permissions; Powertools logs and metrics cover observability.
-  function_name = var.name
+  function_name = local.function_name
   role          = aws_iam_role.this.arn
   package_type  = "Image"
   image_uri     = var.image_uri
@@ -256,7 +257,7 @@ locals {
 resource "aws_cloudwatch_metric_alarm" "this" {
   for_each = local.alarms
 
-  alarm_name          = "${var.name}-${replace(each.key, "_", "-")}"
+  alarm_name          = "${var.name_prefix}-${replace(each.key, "_", "-")}"
   alarm_description   = each.value.description
   namespace           = each.value.namespace
   metric_name         = each.value.metric

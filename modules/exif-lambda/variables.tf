@@ -2,15 +2,15 @@
 # Naming and wiring
 ################################################################################
 
-variable "name" {
-  description = "Name of the function; also the start of the queue (\"<name>-events\"), dead-letter queue (\"<name>-events-dlq\"), role, log group and alarm names."
+variable "name_prefix" {
+  description = "Start of every name: the function \"<name_prefix>-processor\", its queue \"<name_prefix>-events\" and dead-letter queue \"<name_prefix>-events-dlq\", role \"<name_prefix>-execution\", log group and alarms \"<name_prefix>-<alarm>\"."
   type        = string
 
   validation {
-    # The longest derived name, "<name>-events-dlq" for SQS, must stay well within limits;
-    # 40 also leaves room in the 64-character role name.
-    condition     = can(regex("^[A-Za-z0-9_-]{1,40}$", var.name))
-    error_message = "name must be 1 to 40 characters of letters, digits, hyphens and underscores."
+    # The longest derived name, "<name_prefix>-events-dlq" for SQS, must stay well within
+    # limits; 40 also leaves room in the 64-character role name.
+    condition     = can(regex("^[A-Za-z0-9_-]{1,40}$", var.name_prefix))
+    error_message = "name_prefix must be 1 to 40 characters of letters, digits, hyphens and underscores."
   }
 }
 

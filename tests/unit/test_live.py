@@ -459,7 +459,7 @@ def test_the_function_runs_on_the_architecture_ci_builds_for() -> None:
 def test_one_repository_name_for_the_one_ecr_repository_variable() -> None:
     """deploy.yml pushes to vars.ECR_REPOSITORY in dev's account and copies the image into the
     repository of that name in prod's: each account has its own, named alike."""
-    assert len({env_locals(env)["ecr_repository"] for env in ENVIRONMENTS}) == 1
+    assert len({env_locals(env)["ecr_name_prefix"] for env in ENVIRONMENTS}) == 1
 
 
 def test_one_region_for_the_one_aws_region_variable() -> None:
@@ -619,14 +619,14 @@ def test_every_unit_locks_one_and_the_same_aws_provider_version() -> None:
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_bucket_b_admits_the_role_the_function_runs_as(env: str) -> None:
     """The buckets unit builds the writer's ARN from a name; it must be the exif-lambda
-    module's role name for the exif-lambda unit's `name`, or bucket B refuses the function."""
+    module's role name for the exif-lambda unit's `name_prefix`, or bucket B refuses the function."""
     resources = load(MODULES / "exif-lambda" / "main.tf")["resource"]
     (role,) = [entry["aws_iam_role"]["this"] for entry in resources if "aws_iam_role" in entry]
     role_name_template = role["name"]
-    function_name = Resolver(env, "exif-lambda").value(
-        unit_config(env, "exif-lambda")["inputs"]["name"]
+    name_prefix = Resolver(env, "exif-lambda").value(
+        unit_config(env, "exif-lambda")["inputs"]["name_prefix"]
     )
-    expected = role_name_template.replace("${var.name}", function_name)
+    expected = role_name_template.replace("${var.name_prefix}", name_prefix)
     assert "${" not in expected, role_name_template
     writer = Resolver(env, "buckets").value(
         unit_config(env, "buckets")["inputs"]["writer_role_name"]

@@ -15,7 +15,7 @@ terraform {
 }
 
 inputs = {
-  name                  = local.env.ecr_repository
+  name_prefix           = local.env.ecr_name_prefix
   image_retention_count = local.env.ecr_image_retention_count
   force_delete          = local.env.disposable
 }

@@ -13,9 +13,9 @@ terraform {
 }
 
 inputs = {
-  bucket_prefix = local.env.name_prefix
+  name_prefix = local.env.name_prefix
   # Bucket B takes writes from the function's execution role (the exif-lambda module names it
-  # "<name>-execution", and that unit's name is name_prefix) and the break-glass role only.
+  # "<name_prefix>-execution") and the break-glass role only.
   writer_role_name                   = "${local.env.name_prefix}-execution"
   break_glass_role_arn               = local.env.break_glass_role_arn
   kms_key_arn                        = local.env.kms_key_arn

@@ -40,7 +40,7 @@ dependency "ecr" {
   # Only until the repository exists (the first plan of an environment). The URL is the one
   # the repository will have, so the placeholder image_uri passes the module's validation.
   mock_outputs = {
-    repository_url = "${local.env.account_id}.dkr.ecr.${local.env.region}.amazonaws.com/${local.env.ecr_repository}"
+    repository_url = "${local.env.account_id}.dkr.ecr.${local.env.region}.amazonaws.com/${local.env.ecr_name_prefix}-processor"
   }
   mock_outputs_allowed_terraform_commands = ["validate", "plan", "init"]
 }
@@ -60,8 +60,8 @@ dependency "buckets" {
 }
 
 inputs = {
-  name      = local.env.name_prefix
-  image_uri = get_env("EXIF_IMAGE_URI", "${dependency.ecr.outputs.repository_url}@${local.placeholder_digest}")
+  name_prefix = local.env.name_prefix
+  image_uri   = get_env("EXIF_IMAGE_URI", "${dependency.ecr.outputs.repository_url}@${local.placeholder_digest}")
 
   uploads_bucket_name = dependency.buckets.outputs.uploads_bucket_name
   uploads_bucket_arn  = dependency.buckets.outputs.uploads_bucket_arn

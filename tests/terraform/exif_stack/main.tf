@@ -31,10 +31,9 @@ locals {
     Stack   = "integration-test"
   }
 
-  function_name = "${var.name_prefix}-processor"
-  # The exif-lambda module names its execution role "<name>-execution"; the buckets take the
-  # name (the tests check that it is the role the function really runs as).
-  writer_role_name = "${local.function_name}-execution"
+  # The exif-lambda module names its execution role "<name_prefix>-execution"; the buckets take
+  # the name (the tests check that it is the role the function really runs as).
+  writer_role_name = "${var.name_prefix}-execution"
   # A break-glass role only needs to be named in bucket B's policy; nothing assumes it here.
   break_glass_role_arn = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${var.name_prefix}-break-glass"
 }
@@ -48,7 +47,7 @@ data "aws_caller_identity" "current" {}
 module "ecr" {
   source = "../../../modules/ecr"
 
-  name         = "${var.name_prefix}-processor"
+  name_prefix  = var.name_prefix
   force_delete = true # disposable
   tags         = local.tags
 }
@@ -56,7 +55,7 @@ module "ecr" {
 module "buckets" {
   source = "../../../modules/buckets"
 
-  bucket_prefix    = var.name_prefix
+  name_prefix      = var.name_prefix
   writer_role_name = local.writer_role_name
   force_destroy    = true # disposable
   # moto treats every IAM condition as true, so the TLS-only policy (Deny when
@@ -84,7 +83,7 @@ module "iam_users" {
 module "exif_lambda" {
   source = "../../../modules/exif-lambda"
 
-  name = local.function_name
+  name_prefix = var.name_prefix
   # moto does not pull or run the image, so a tag that was never pushed is enough.
   image_uri           = "${module.ecr.repository_url}:integration-test"
   uploads_bucket_name = module.buckets.uploads_bucket_name
@@ -114,7 +113,7 @@ resource "aws_kms_key" "buckets" {
 module "buckets_hardened" {
   source = "../../../modules/buckets"
 
-  bucket_prefix        = "${var.name_prefix}-hard"
+  name_prefix          = "${var.name_prefix}-hard"
   writer_role_name     = local.writer_role_name
   break_glass_role_arn = local.break_glass_role_arn
   kms_key_arn          = aws_kms_key.buckets.arn
@@ -127,7 +126,7 @@ module "buckets_hardened" {
 module "buckets_guarded" {
   source = "../../../modules/buckets"
 
-  bucket_prefix           = "${var.name_prefix}-guard"
+  name_prefix             = "${var.name_prefix}-guard"
   writer_role_name        = local.writer_role_name
   deny_insecure_transport = false
   force_destroy           = true # disposable
