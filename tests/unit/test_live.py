@@ -620,7 +620,7 @@ def test_every_unit_locks_one_and_the_same_aws_provider_version() -> None:
 def test_bucket_b_admits_the_role_the_function_runs_as(env: str) -> None:
     """The buckets unit builds the writer's ARN from a name; it must be the exif-lambda
     module's role name for the exif-lambda unit's `name_prefix`, or bucket B refuses the function."""
-    resources = load(MODULES / "exif-lambda" / "main.tf")["resource"]
+    resources = load(MODULES / "exif-lambda" / "iam.tf")["resource"]
     (role,) = [entry["aws_iam_role"]["this"] for entry in resources if "aws_iam_role" in entry]
     role_name_template = role["name"]
     name_prefix = Resolver(env, "exif-lambda").value(
