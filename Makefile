@@ -113,6 +113,12 @@ fuzz: venv system-deps ## fuzz the whole sanitizer with atheris (SECONDS=n, defa
 bench: venv system-deps ## throughput and memory benchmark (CORPUS=dir for your own photos)
 	$(RUN)/python -m tests.harness.bench $(if $(CORPUS),--corpus $(CORPUS))
 
+# Each module's README holds Inputs and Outputs tables generated from its variables and
+# outputs (between BEGIN_TF_DOCS/END_TF_DOCS); `make lint` fails when one is out of date.
+.PHONY: docs
+docs: venv ## write the Inputs and Outputs tables of every module's README
+	$(RUN)/python .ci/hooks/module_docs.py
+
 # The static checks: every hook in .pre-commit-config.yaml, offline, over the whole tree.
 # The hooks' own environments live in PRE_COMMIT_HOME (~/.cache/pre-commit by default).
 .PHONY: lint
