@@ -1,6 +1,12 @@
 # A disposable copy of the whole system, applied to the embedded AWS (moto) by the
 # integration tests. It composes the real modules with production defaults, except where
 # a comment says why the emulator needs otherwise.
+#
+# It calls the modules themselves, wired to each other exactly as their examples
+# (modules/<name>/examples/complete) wire them; tests/unit/test_examples.py checks that. It
+# cannot call the examples: each is a root module with its own AWS provider, and a module
+# with a provider configuration of its own cannot be given this stack's (the emulator's
+# endpoints), nor be applied twice, as the bucket pairs below are.
 
 provider "aws" {
   region = var.region
@@ -73,6 +79,7 @@ module "iam_users" {
   name_prefix        = var.name_prefix
   uploads_bucket_arn = module.buckets.uploads_bucket_arn
   web_bucket_arn     = module.buckets.web_bucket_arn
+  kms_key_arn        = module.buckets.kms_key_arn # null: this pair uses SSE-S3
   # Not force_destroy, though the stack is disposable: the provider's clean-up of a user
   # calls ListServiceSpecificCredentials, which moto answers with a 500, and retries it for
   # minutes. The tests delete the keys they make instead (tests/unit/test_live.py checks the
@@ -90,6 +97,7 @@ module "exif_lambda" {
   uploads_bucket_arn  = module.buckets.uploads_bucket_arn
   web_bucket_name     = module.buckets.web_bucket_name
   web_bucket_arn      = module.buckets.web_bucket_arn
+  kms_key_arn         = module.buckets.kms_key_arn
   # moto would try to run the function (it needs Docker for that) for every message of an
   # enabled mapping and swallow the messages; the tests read the real events instead.
   enabled = false
