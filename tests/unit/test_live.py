@@ -568,7 +568,8 @@ def files_that_run_terragrunt() -> Iterator[Path]:
         yield from (path for path in sorted(folder.rglob("*")) if path.is_file())
     candidates = [ROOT / "Makefile", ROOT / "docker-compose.yml", *ROOT.glob("*.md")]
     yield from (path for path in candidates if path.is_file())
-    yield from sorted(MODULES.glob("*/README.md"))
+    yield from sorted(MODULES.rglob("README.md"))
+    yield from sorted((ROOT / "docs").glob("*.md"))
 
 
 def test_nothing_runs_terragrunt_the_pre_1_0_way() -> None:
