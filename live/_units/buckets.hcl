@@ -15,7 +15,7 @@ terraform {
 
 inputs = {
   name_prefix = local.env.name_prefix
-  # Bucket B takes writes from the function's execution role (the exif-lambda module names it
+  # The web bucket takes writes from the function's execution role (the exif-lambda module names it
   # "<name_prefix>-execution") and the break-glass role only.
   writer_role_name                   = "${local.env.name_prefix}-execution"
   break_glass_role_arn               = local.env.break_glass_role_arn

@@ -3,8 +3,8 @@
 # find_in_parent_folders() finds that environment's env.hcl and get_terragrunt_dir() is
 # live/<env>/exif-lambda; what differs between environments comes from env.hcl alone.
 #
-# The processor (modules/exif-lambda): bucket A's object events go to a queue, the function
-# (a container image from the ecr unit) writes web-safe copies to bucket B; a dead-letter
+# The processor (modules/exif-lambda): the uploads bucket's object events go to a queue, the function
+# (a container image from the ecr unit) writes web-safe copies to the web bucket; a dead-letter
 # queue and alarms catch what keeps failing.
 
 locals {

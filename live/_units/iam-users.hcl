@@ -3,7 +3,7 @@
 # find_in_parent_folders() finds that environment's env.hcl and get_terragrunt_dir() is
 # live/<env>/iam-users; what differs between environments comes from env.hcl alone.
 #
-# User A (read-write on bucket A) and User B (read-only on bucket B), with their groups
+# User A (read-write on the uploads bucket) and User B (read-only on the web bucket), with their groups
 # (modules/iam-users).
 
 locals {

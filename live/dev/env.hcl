@@ -50,7 +50,7 @@ locals {
   noncurrent_version_expiration_days = 7
   ecr_image_retention_count          = 10
 
-  # A role that may write to bucket B besides the function (repairs with `exif-stripper sync`);
+  # A role that may write to the web bucket besides the function (repairs with `exif-stripper sync`);
   # null: none.
   break_glass_role_arn = null
 

@@ -63,9 +63,9 @@ locals {
   noncurrent_version_expiration_days = 90
   ecr_image_retention_count          = 30
 
-  # A role that may write to bucket B besides the function, for repairs with
+  # A role that may write to the web bucket besides the function, for repairs with
   # `exif-stripper sync` and incidents (SPEC §3); null: none. Set it to an existing role of
-  # this account (arn:aws:iam::<account>:role/<name>) before you need it: bucket B's policy
+  # this account (arn:aws:iam::<account>:role/<name>) before you need it: the web bucket's policy
   # refuses object writes from every other principal, administrators included.
   break_glass_role_arn = null
 

@@ -10,9 +10,9 @@ resource "aws_iam_role" "this" {
 resource "aws_iam_role_policy" "this" {
   name = "exif-stripper"
   role = aws_iam_role.this.id
-  # s3:ListBucket on bucket A is there so a GetObject/HeadObject of a key that is gone
+  # s3:ListBucket on the uploads bucket is there so a GetObject/HeadObject of a key that is gone
   # answers 404 instead of 403; the handler needs that to tell "deleted meanwhile" (skip)
-  # from "not allowed" (fail). Bucket B needs no list or read: the handler only writes and
+  # from "not allowed" (fail). The web bucket needs no list or read: the handler only writes and
   # deletes there, and DeleteObject of a missing key already succeeds.
   policy = templatefile("${path.module}/policies/lambda-execution.json.tftpl", {
     uploads_bucket_arn = var.uploads_bucket_arn

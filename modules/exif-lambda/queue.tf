@@ -1,4 +1,4 @@
-# Queues: bucket A's object events in, failures to the dead-letter queue; and the
+# Queues: the uploads bucket's object events in, failures to the dead-letter queue; and the
 # notification that sends the events.
 
 locals {
@@ -62,7 +62,7 @@ resource "aws_s3_bucket_notification" "this" {
     id        = "${var.name_prefix}-object-events"
     queue_arn = aws_sqs_queue.this.arn
     # Every key: the handler decides what is a JPEG (SPEC §1: content decides, and keys in
-    # any case, .JPG or .jpeg, must arrive). Removed events keep bucket B in step.
+    # any case, .JPG or .jpeg, must arrive). Removed events keep the web bucket in step.
     events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
   }
 }

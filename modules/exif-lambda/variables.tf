@@ -25,12 +25,12 @@ variable "image_uri" {
 }
 
 variable "uploads_bucket_name" {
-  description = "Name of bucket A (uploads): its object events feed the queue and the function reads from it."
+  description = "Name of the uploads bucket: its object events feed the queue and the function reads from it."
   type        = string
 }
 
 variable "uploads_bucket_arn" {
-  description = "ARN of bucket A."
+  description = "ARN of the uploads bucket."
   type        = string
 
   validation {
@@ -40,12 +40,12 @@ variable "uploads_bucket_arn" {
 }
 
 variable "web_bucket_name" {
-  description = "Name of bucket B (web-safe copies): the function writes and deletes objects there."
+  description = "Name of the web bucket: the function writes and deletes objects there."
   type        = string
 }
 
 variable "web_bucket_arn" {
-  description = "ARN of bucket B."
+  description = "ARN of the web bucket."
   type        = string
 
   validation {

@@ -1,4 +1,4 @@
-"""The backfill section of `make bench`: a bucket A of 20,000 photos, B partly made, then
+"""The backfill section of `make bench`: an uploads bucket of 20,000 photos, B partly made, then
 `sync --enqueue` and the workers, on the embedded AWS (the stack `make demo` runs).
 
   load     A gets `count` tiny photos (EXIF with GPS, XMP) from 16 threads; B gets
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PREFIXES: Final = 4  # the keys are spread over p0/ .. p3/; one prefix is a quarter
-CURRENT, STALE, ORPHANS = 0.50, 0.05, 0.01  # fractions of the keys, for bucket B
+CURRENT, STALE, ORPHANS = 0.50, 0.05, 0.01  # fractions of the keys, for the web bucket
 WORKERS: Final = 2
 LOAD_THREADS: Final = 16
 OLD_THREADS: Final = 16  # the old planner's HEAD threads (sync.THREADS of before)

@@ -1,4 +1,4 @@
-"""The end-to-end section of `make bench`: upload to bucket A -> copy in bucket B.
+"""The end-to-end section of `make bench`: upload to the uploads bucket -> copy in the web bucket.
 
 On the embedded AWS (the stack `make demo` runs), with `exif-stripper worker` processes:
   latency     photos uploaded one at a time as User A, one worker; the time from the end
@@ -142,7 +142,9 @@ def _until_in_b(stack: Stack, reader: S3Client, key: str, *, timeout: float) -> 
             return
         except ClientError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{key} did not reach bucket B in {timeout:.0f} s") from None
+                raise TimeoutError(
+                    f"{key} did not reach the web bucket in {timeout:.0f} s"
+                ) from None
             time.sleep(POLL)
 
 
@@ -276,7 +278,7 @@ def _until_written(workers: list[Worker], keys: set[str], timeout: float = 600) 
         if {line["key"] for line in lines} == keys:
             return lines
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the burst did not reach bucket B in {timeout:.0f} s")
+            raise TimeoutError(f"the burst did not reach the web bucket in {timeout:.0f} s")
         time.sleep(0.05)
 
 

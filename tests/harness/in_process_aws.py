@@ -43,7 +43,8 @@ class InProcessAws:
 
 @contextmanager
 def in_process_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcessAws]:
-    """Buckets A and B (versioned, as the modules make them) in moto's in-process mock."""
+    """The uploads and web buckets (versioned, as the modules make them) in moto's in-process
+    mock."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -15,7 +15,7 @@ Who is who, once Terraform has applied (SPEC §3 is what the modules grant):
     is the only identity that exists before them.
   * Then the harness creates its admin IAM user, with the explicit policy of
     policies/harness-admin.json.tftpl (what the harness itself does: make the users' access
-    keys, read bucket B to check it, drain and redeliver queue messages, empty the
+    keys, read the web bucket to check it, drain and redeliver queue messages, empty the
     buckets), and turns IAM enforcement on until the destroy. The root is refused from
     then on.
   * Users upload and read with their own access keys (`s3_as`), which the admin makes.

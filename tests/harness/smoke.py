@@ -1,11 +1,11 @@
 """The smoke test: does a deployed stack do its one job, end to end, as its users see it?
 
 As User A it uploads a photo that carries GPS, camera serials, XMP and a thumbnail to
-bucket A; as User B it waits for the copy in bucket B, downloads it and checks that
+the uploads bucket; as User B it waits for the copy in the web bucket, downloads it and checks that
 nothing identifying is left, that the pixels are the same and that the copy is encrypted
-at rest; it checks that User B may not write to bucket B, that User A may not read it,
-and (on AWS, which speaks HTTPS) that bucket B refuses a request without TLS; then, as
-User A, it deletes the photo and waits for the copy to leave bucket B. On AWS this covers
+at rest; it checks that User B may not write to the web bucket, that User A may not read it,
+and (on AWS, which speaks HTTPS) that the web bucket refuses a request without TLS; then, as
+User A, it deletes the photo and waits for the copy to leave the web bucket. On AWS this covers
 what the embedded AWS cannot check (docs/embedded-aws.md): IAM conditions, bucket and
 queue policies, KMS key policies, the function itself and its role.
 
@@ -98,7 +98,7 @@ def run_smoke(
     """Upload, wait, check the copy and who may touch it, delete, wait.
 
     `reader_without_tls` is User B over plain HTTP (see `without_tls`): given, the test
-    also checks that bucket B refuses requests without TLS."""
+    also checks that the web bucket refuses requests without TLS."""
     photo = samples.compose(
         samples.base_jpeg(640, 480, seed=99),
         [samples.exif_segment(samples.camera_exif_with_thumbnail(99)), samples.xmp_segment()],
@@ -162,10 +162,10 @@ def _check_encrypted(reader: S3Client, web: str, key: str) -> str:
 
 def _check_tls_only(reader_without_tls: S3Client, web: str, key: str) -> str:
     _expect_denied(
-        "User B read bucket B without TLS",
+        "User B read the web bucket without TLS",
         lambda: reader_without_tls.get_object(Bucket=web, Key=key),
     )
-    return "bucket B refuses a request without TLS (aws:SecureTransport), even User B's read"
+    return "the web bucket refuses a request without TLS (aws:SecureTransport), even User B's read"
 
 
 def without_tls(session: boto3.Session) -> S3Client | None:
@@ -178,18 +178,18 @@ def without_tls(session: boto3.Session) -> S3Client | None:
 
 
 def _check_access(uploader: S3Client, reader: S3Client, web: str, key: str) -> list[str]:
-    """SPEC §3 from both sides of bucket B: User B only reads it, User A cannot."""
+    """SPEC §3 from both sides of the web bucket: User B only reads it, User A cannot."""
     _expect_denied(
-        "User B wrote to bucket B", lambda: reader.put_object(Bucket=web, Key=key, Body=b"x")
+        "User B wrote to the web bucket", lambda: reader.put_object(Bucket=web, Key=key, Body=b"x")
     )
     _expect_denied(
-        "User B deleted from bucket B", lambda: reader.delete_object(Bucket=web, Key=key)
+        "User B deleted from the web bucket", lambda: reader.delete_object(Bucket=web, Key=key)
     )
-    _expect_denied("User A read bucket B", lambda: uploader.get_object(Bucket=web, Key=key))
-    _expect_denied("User A listed bucket B", lambda: uploader.list_objects_v2(Bucket=web))
+    _expect_denied("User A read the web bucket", lambda: uploader.get_object(Bucket=web, Key=key))
+    _expect_denied("User A listed the web bucket", lambda: uploader.list_objects_v2(Bucket=web))
     return [
-        "User B may not write to bucket B (PutObject and DeleteObject denied)",
-        "User A may not read bucket B (GetObject and ListObjectsV2 denied)",
+        "User B may not write to the web bucket (PutObject and DeleteObject denied)",
+        "User A may not read the web bucket (GetObject and ListObjectsV2 denied)",
     ]
 
 
@@ -345,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--env", help="a folder of live/ (dev, prod): names from its outputs")
-    where.add_argument("--uploads", help="bucket A (uploads), with --web and two profiles")
-    parser.add_argument("--web", help="bucket B (web-safe copies)")
+    where.add_argument("--uploads", help="the uploads bucket, with --web and two profiles")
+    parser.add_argument("--web", help="the web bucket")
     parser.add_argument("--uploader-profile", help="AWS profile with User A's keys")
     parser.add_argument("--reader-profile", help="AWS profile with User B's keys")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
@@ -356,7 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.env:
             names = names_from_terragrunt(args.env)
-            print(f"smoke test of {args.env}: bucket A {names.uploads}, bucket B {names.web}")
+            print(
+                f"smoke test of {args.env}: uploads bucket {names.uploads}, web bucket {names.web}"
+            )
             # The caller's region when it has one; the environment's otherwise.
             caller = boto3.Session()
             if caller.region_name is None:

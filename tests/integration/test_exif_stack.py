@@ -126,7 +126,7 @@ def reviewer(
                 "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
                 "Resource": outputs["queue_arn"],
             },
-            {  # The guarded pair's bucket B must refuse writes by its own policy, not because
+            {  # The guarded pair's the web bucket must refuse writes by its own policy, not because
                 # the caller lacks rights: there the reviewer is the principal with broad S3
                 # rights that the policy exists to stop.
                 "Effect": "Allow",
@@ -409,7 +409,7 @@ def test_tls_only_policy_is_on_by_default_and_denies_requests_without_tls(
         assert set(statement["Resource"]) == {bucket_arn(bucket), f"{bucket_arn(bucket)}/*"}
 
 
-# --- bucket B: written by the function's role (and a break-glass role) only ----------------
+# --- the web bucket: written by the function's role (and a break-glass role) only ----------------
 
 # Every request that writes or removes an object, or changes what S3 keeps of it (SPEC §3).
 OBJECT_WRITE_ACTIONS = {
@@ -454,7 +454,8 @@ def test_bucket_b_denies_object_writes_to_all_but_the_functions_role_and_break_g
     }
     for bucket, statements in expected.items():
         assert bucket_policy(s3, bucket) == {"Version": "2012-10-17", "Statement": statements}
-    # Bucket A of a pair takes no write policy, and a pair with both policies off has none.
+    # The uploads bucket of a pair takes no write policy, and a pair with both policies off has
+    # none.
     for bucket in (guarded_uploads, stack["uploads_bucket_name"], stack["web_bucket_name"]):
         with pytest.raises(ClientError, match="NoSuchBucketPolicy"):
             s3.get_bucket_policy(Bucket=bucket)
@@ -478,7 +479,7 @@ def test_bucket_b_write_policy_refuses_writes_on_the_embedded_aws(
     denies everyone, the function's role included; and it calls CreateMultipartUpload and
     CompleteMultipartUpload s3:PostObject, which AWS authorizes as s3:PutObject. The exemption
     is checked on the document (test above) and, on AWS, by the smoke test, whose photo only
-    reaches bucket B if the function's role may write there."""
+    reaches the web bucket if the function's role may write there."""
     uploads, web = stack["guarded_buckets"]
     key = "guarded/photo.jpg"
     upload_id = s3.create_multipart_upload(Bucket=web, Key=key)["UploadId"]  # see above
@@ -498,7 +499,7 @@ def test_bucket_b_write_policy_refuses_writes_on_the_embedded_aws(
         ),
         "DeleteObject": lambda: s3.delete_object(Bucket=web, Key=key),
     }
-    s3.put_object(Bucket=uploads, Key="seed.jpg", Body=b"seed")  # bucket A takes writes
+    s3.put_object(Bucket=uploads, Key="seed.jpg", Body=b"seed")  # the uploads bucket takes writes
 
     refused = {}
     for name, write in writes.items():

@@ -1,4 +1,4 @@
-"""The pipeline through the real queue: upload to bucket A, the worker, bucket B.
+"""The pipeline through the real queue: upload to the uploads bucket, the worker, the web bucket.
 
 One stack (tests/terraform/exif_stack, applied to the embedded AWS) for the module, with
 IAM enforcement on from the end of the apply to the end of the module (local_stack.py):
@@ -106,7 +106,7 @@ def drain(stack: Stack) -> list[str]:
 
 
 def written_to_b(stack: Stack, key: str) -> tuple[list[str], list[str]]:
-    """The versions of `key` in bucket B that hold data (delete markers hold none) and its
+    """The versions of `key` in the web bucket that hold data (delete markers hold none) and its
     open multipart uploads, as the harness's admin sees them: ([], []) when nothing was
     ever written."""
     s3 = stack.admin("s3")
@@ -133,7 +133,7 @@ def test_an_upload_by_user_a_appears_sanitized_for_user_b(
         copy = wait_for_copy(user_b, stack, key, CLEAN)
     assert worker.process.returncode == 0  # SIGTERM: it finished its batch and stopped
     assert re.search(r"worker: stopped; [1-9]\d* handled, 0 failed", worker.lines()[-1])
-    assert copy is not None, "no sanitized copy in bucket B"
+    assert copy is not None, "no sanitized copy in the web bucket"
     assert findings(exiftool_reports([copy])[0]) == []
     head = user_b.head_object(Bucket=stack.web, Key=key)
     assert head["ContentType"] == "image/jpeg"
@@ -233,7 +233,7 @@ def test_a_failing_record_is_retried_alone_and_then_dead_lettered(
 def test_a_persistent_failure_ends_in_the_dead_letter_queue_with_nothing_written(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
-    # A worker pointed at a bucket B that does not exist fails every try of every record,
+    # A worker pointed at a web bucket that does not exist fails every try of every record,
     # as a misconfigured or deleted destination would (under the function's role the
     # write is refused before the bucket is looked up: the role may write only to B).
     key = f"{prefix}photo.jpg"
@@ -338,7 +338,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(
 
 
 def being_read(stack: Stack, key: str) -> bool:
-    """True once the emulator has started to answer a GetObject of `key` in bucket A."""
+    """True once the emulator has started to answer a GetObject of `key` in the uploads bucket."""
     request = f'"GET /{stack.uploads}/{quote(key)} HTTP/1.1"'
     return request in stack.aws.log_path.read_text(errors="replace")
 
@@ -417,7 +417,7 @@ def test_a_100_mb_photo_goes_through_with_flat_memory(
         user_a.upload_file(str(large.path), stack.uploads, key)
         head = wait_until(lambda: _head(user_b, stack, key), 120)
         peak = _peak_rss_mib(worker.process.pid)
-    assert head is not None, "the large photo never arrived in bucket B"
+    assert head is not None, "the large photo never arrived in the web bucket"
     # Nothing to remove: only its tables, one segment each, are written in one DQT and one
     # DHT (as for the strip its rows repeat, which has the same header).
     merged = len(large.strip) - len(samples.reference_strip(large.strip))
@@ -572,7 +572,7 @@ def test_the_worker_renews_its_role_session_before_it_expires(
 
 @pytest.fixture(scope="module")
 def large_upload(stack: Stack, user_a: S3Client, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A 20 MiB photo in bucket A (its copy needs a multipart upload of three parts), its
+    """A 20 MiB photo in the uploads bucket (its copy needs a multipart upload of three parts), its
     event taken off the queue: the tests below run the function's steps themselves."""
     large = samples.write_large_jpeg(tmp_path_factory.mktemp("large") / "l.jpg", 20 * 2**20)
     key = f"large-{uuid.uuid4().hex[:8]}.jpg"
@@ -630,7 +630,7 @@ def access_results(
     """Every cell, tried with User A's and User B's own keys and a session of the role."""
     results = access.try_access(
         {"User A": user_a, "User B": user_b, "function role": stack.role("s3")},
-        {"bucket A": stack.uploads, "bucket B": stack.web},
+        {"uploads bucket": stack.uploads, "web bucket": stack.web},
         stack.admin("s3"),
         prefix=f"access-{uuid.uuid4().hex[:8]}/",
     )
@@ -714,8 +714,8 @@ def test_the_smoke_test_passes_on_the_embedded_aws_with_keys_it_makes_and_delete
     assert "smoke test passed" in done.stdout
     for check in (
         "the copy is encrypted at rest (AES256)",
-        "User B may not write to bucket B",
-        "User A may not read bucket B",
+        "User B may not write to the web bucket",
+        "User A may not read the web bucket",
     ):
         assert f"ok: {check}" in done.stdout
     assert "access keys deleted" in done.stdout

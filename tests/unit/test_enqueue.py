@@ -1,7 +1,7 @@
 """`sync --enqueue`: the plan as S3 events on the queue, on moto's in-process SQS.
 
 What is checked is what the function will see: the messages are S3's notifications
-(the handler takes them and makes bucket B from them), ten to a SendMessageBatch,
+(the handler takes them and makes the web bucket from them), ten to a SendMessageBatch,
 entries SQS reports as failed are sent again, a refused one stops the run, and the
 resume key never skips a message that was not sent.
 """
@@ -260,10 +260,10 @@ def test_a_plan_that_fails_midway_stops_the_run_with_where_to_resume(
 ) -> None:
     def failing() -> Iterator[Action]:
         yield from missing(*numbered(25))
-        raise ListingOrderError("bucket B lists 'a' after 'b'")
+        raise ListingOrderError("the web bucket lists 'a' after 'b'")
 
     sent = Enqueuer(aws.sqs, queue, aws.uploads, threads=2).run(failing())
-    assert sent.stopped == "ListingOrderError: bucket B lists 'a' after 'b'"
+    assert sent.stopped == "ListingOrderError: the web bucket lists 'a' after 'b'"
     assert sent.resume_after == "019.jpg"
     assert sent_keys(drain(aws, queue)) == numbered(20)
 

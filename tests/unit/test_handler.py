@@ -2,7 +2,7 @@
 
 The queue-level behaviour (redelivery, dead-letter queue, the worker) is tested through
 the real stack in tests/integration; here are the fine-grained cases: what lands in
-bucket B and with which headers, how keys are decoded, what happens on duplicates,
+the web bucket and with which headers, how keys are decoded, what happens on duplicates,
 reordering, deletes, rejections and transient errors.
 """
 
@@ -213,7 +213,7 @@ def test_an_event_from_another_bucket_is_skipped(s3: S3Client) -> None:
 
 
 def test_a_duplicate_event_writes_the_same_bytes_again(s3: S3Client) -> None:
-    # The function may not read bucket B (SPEC §3), so it cannot tell a duplicate from a
+    # The function may not read the web bucket (SPEC §3), so it cannot tell a duplicate from a
     # first delivery: it writes again, and B converges all the same.
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handler.handle(sqs_event(created("a.jpg")))

@@ -1,4 +1,4 @@
-"""`sync --inventory`: bucket A's keys from an S3 Inventory report instead of a listing.
+"""`sync --inventory`: the uploads bucket's keys from an S3 Inventory report instead of a listing.
 
 Reports are built here as S3 writes them: a manifest.json naming gzip-compressed CSV
 files (no header, every field quoted, keys URL-encoded with '+' for a space) or Parquet

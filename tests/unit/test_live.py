@@ -643,13 +643,13 @@ def test_every_unit_locks_one_and_the_same_aws_provider_version() -> None:
     assert len(versions) == 1, versions
 
 
-# --- bucket B's writers and disposable users -------------------------------------------------
+# --- the web bucket's writers and disposable users ------------------------------------------
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_bucket_b_admits_the_role_the_function_runs_as(env: str) -> None:
     """The buckets unit builds the writer's ARN from a name; it must be the exif-lambda
-    module's role name for the exif-lambda unit's `name_prefix`, or bucket B refuses the
+    module's role name for the exif-lambda unit's `name_prefix`, or the web bucket refuses the
     function."""
     resources = load(MODULES / "exif-lambda" / "iam.tf")["resource"]
     (role,) = [entry["aws_iam_role"]["this"] for entry in resources if "aws_iam_role" in entry]

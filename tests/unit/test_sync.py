@@ -103,12 +103,12 @@ def test_an_empty_side_makes_everything_missing_or_everything_orphaned() -> None
     assert list(plan([], [])) == []
 
 
-@pytest.mark.parametrize("side", ["A", "B"])
+@pytest.mark.parametrize("side", ["uploads", "web"])
 @pytest.mark.parametrize("keys", [("b.jpg", "a.jpg"), ("a.jpg", "a.jpg")])
 def test_a_listing_out_of_order_is_refused(side: str, keys: tuple[str, str]) -> None:
     wrong, right = entries(*keys), entries("a.jpg", "b.jpg")
-    listings = (wrong, right) if side == "A" else (right, wrong)
-    with pytest.raises(ListingOrderError, match=f"bucket {side}"):
+    listings = (wrong, right) if side == "uploads" else (right, wrong)
+    with pytest.raises(ListingOrderError, match=f"the {side} bucket lists"):
         list(plan(*listings))
 
 

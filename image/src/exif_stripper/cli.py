@@ -92,7 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     inspect.set_defaults(command=_inspect)
 
     worker = commands.add_parser("worker", help="process the S3 event queue on this machine")
-    worker.add_argument("--queue-url", required=True, help="the SQS queue bucket A notifies")
+    worker.add_argument(
+        "--queue-url", required=True, help="the SQS queue the uploads bucket notifies"
+    )
     worker.add_argument("--wait-seconds", type=int, default=10, help="long-poll wait (<= 20)")
     worker.add_argument(
         "--visibility-timeout", type=int, help="seconds a received message stays hidden"
@@ -105,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sync = commands.add_parser(
         "sync",
-        help="make bucket B match bucket A (backfill, repair)",
+        help="make the web bucket match the uploads bucket (backfill, repair)",
         description="Plan from the listings of A and B (missing, stale, orphaned copies), "
         "then send the plan to the function's queue (--enqueue) or process it here.",
     )
@@ -124,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--inventory",
         metavar="MANIFEST",
-        help="bucket A's keys from this S3 Inventory manifest.json (a path or "
+        help="the uploads bucket's keys from this S3 Inventory manifest.json (a path or "
         "s3://bucket/key) instead of listing A",
     )
     sync.add_argument(
@@ -148,8 +150,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_bucket_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--uploads", help="bucket A (default: $UPLOADS_BUCKET)")
-    parser.add_argument("--web", help="bucket B (default: $WEB_BUCKET)")
+    parser.add_argument("--uploads", help="the uploads bucket (default: $UPLOADS_BUCKET)")
+    parser.add_argument("--web", help="the web bucket (default: $WEB_BUCKET)")
     _add_sanitizer_options(parser, from_env=True)
 
 
@@ -523,7 +525,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _sync_source(args: argparse.Namespace, settings: Settings, s3: S3Client) -> Iterable[Entry]:
-    """Bucket A's entries: its listing, or the inventory report named by --inventory."""
+    """The uploads bucket's entries: its listing, or the inventory report named by --inventory."""
     from . import inventory, sync
 
     if not args.inventory:

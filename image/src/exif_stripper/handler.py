@@ -183,7 +183,7 @@ class ConcurrentBatchProcessor(BatchProcessor):
     `batchItemFailures` lists exactly the failed message ids (in batch order), and a batch
     in which every record failed raises BatchProcessingError, as it does sequentially.
     A failed record does not stop the rest of its chain: every step reads the current
-    state of bucket A, so a later event of the key is right whatever happened before it,
+    state of the uploads bucket, so a later event of the key is right whatever happened before it,
     and the failed one is retried by the queue.
     """
 

@@ -1,11 +1,12 @@
-"""Bucket A to bucket B for one key: fetch, sanitize (which verifies), write, converge.
+"""One key from the uploads bucket to the web bucket: fetch, sanitize (which verifies), write,
+converge.
 
 Events arrive at least once and in any order, so nothing here trusts the event beyond
-its key: every step reads the current state of bucket A and moves B towards
+its key: every step reads the current state of the uploads bucket and moves B towards
 "sanitize(current A)" (SPEC §2). Repeating a step writes the same bytes again. A step
 that raced with a newer upload or delete notices it in the re-check after its write and
 goes again (`Pipeline._converge` says why it cannot leave that to the newer event). The
-function never reads bucket B: its role may only write and delete there (SPEC §3), so a
+function never reads the web bucket: its role may only write and delete there (SPEC §3), so a
 duplicate event costs one more PutObject, not a GetObject permission. (`sync`, run by an
 operator, lists B to plan.)
 
@@ -53,12 +54,12 @@ MAX_ROUNDS: Final = 3
 
 
 class SourceKeptChanging(RuntimeError):
-    """The key of bucket A changed during every round; the queue will try again later."""
+    """The key of the uploads bucket changed during every round; the queue will try again later."""
 
 
 @dataclass(frozen=True, slots=True)
 class SourceVersion:
-    """Which object of bucket A a step saw: its version id ("null" when the bucket is not
+    """Which object of the uploads bucket a step saw: its version id ("null" when the bucket is not
     versioned) and its ETag. Version ids are never reused, so a changed key never compares
     equal; on an unversioned bucket an overwrite with the very same bytes may, and then B
     is right as it is."""
@@ -93,7 +94,7 @@ def is_jpeg_key(key: str) -> bool:
 
 
 class Pipeline:
-    """The two things that can happen to a key of bucket A, made idempotent."""
+    """The two things that can happen to a key of the uploads bucket, made idempotent."""
 
     def __init__(self, s3: S3Client, settings: Settings) -> None:
         self.s3 = s3
@@ -132,7 +133,9 @@ class Pipeline:
                 return outcome
             if rounds < MAX_ROUNDS:
                 outcome, saw = self._mirror(key, clock)
-        raise SourceKeptChanging(f"{key!r} changed in bucket A during each of {MAX_ROUNDS} rounds")
+        raise SourceKeptChanging(
+            f"{key!r} changed in the uploads bucket during each of {MAX_ROUNDS} rounds"
+        )
 
     def _mirror(self, key: str, clock: _Clock) -> tuple[Outcome, SourceVersion | None]:
         """One round: B := sanitize(current A), or nothing when A has no such key.

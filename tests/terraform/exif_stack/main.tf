@@ -40,7 +40,7 @@ locals {
   # The exif-lambda module names its execution role "<name_prefix>-execution"; the buckets take
   # the name (the tests check that it is the role the function really runs as).
   writer_role_name = "${var.name_prefix}-execution"
-  # A break-glass role only needs to be named in bucket B's policy; nothing assumes it here.
+  # A break-glass role only needs to be named in the web bucket's policy; nothing assumes it here.
   break_glass_role_arn = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${var.name_prefix}-break-glass"
 }
 
@@ -115,7 +115,7 @@ resource "aws_kms_key" "buckets" {
   tags                    = local.tags
 }
 
-# Defaults (TLS-only policy and bucket B's write policy on) plus SSE-KMS and a break-glass
+# Defaults (TLS-only policy and the web bucket's write policy on) plus SSE-KMS and a break-glass
 # role: applied to check the documents they create. Nothing reads or writes objects here,
 # because the TLS policy denies everything on moto.
 module "buckets_hardened" {
@@ -129,7 +129,7 @@ module "buckets_hardened" {
   tags                 = local.tags
 }
 
-# Bucket B's write policy alone (TLS policy off), so the tests can send it requests: moto
+# The web bucket's write policy alone (TLS policy off), so the tests can send it requests: moto
 # evaluates its actions and resources, not its condition (see the tests).
 module "buckets_guarded" {
   source = "../../../modules/buckets"
