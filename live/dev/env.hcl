@@ -42,7 +42,8 @@ locals {
   lambda_reserved_concurrency = -1
   # Most concurrent invocations the queue drives (2 is the smallest SQS allows).
   queue_maximum_concurrency = 2
-  # false pauses processing: events wait in the queue (SPEC §2) until it is true again.
+  # false pauses processing: events wait in the queue (docs/design.md
+  # "Pipeline: events and the queue") until it is true again.
   processing_enabled = true
 
   # Retention

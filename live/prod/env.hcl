@@ -55,7 +55,8 @@ locals {
   # so the account's concurrency quota must be at least 160: README, "Operating it".
   lambda_reserved_concurrency = 60
   queue_maximum_concurrency   = 60
-  # false pauses processing: events wait in the queue (SPEC §2) until it is true again.
+  # false pauses processing: events wait in the queue (docs/design.md
+  # "Pipeline: events and the queue") until it is true again.
   processing_enabled = true
 
   # Retention
@@ -64,7 +65,8 @@ locals {
   ecr_image_retention_count          = 30
 
   # A role that may write to the web bucket besides the function, for repairs with
-  # `exif-stripper sync` and incidents (SPEC §3); null: none. Set it to an existing role of
+  # `exif-stripper sync` and incidents (docs/design.md "Access: writes to the web bucket"); null:
+  # none. Set it to an existing role of
   # this account (arn:aws:iam::<account>:role/<name>) before you need it: the web bucket's policy
   # refuses object writes from every other principal, administrators included.
   break_glass_role_arn = null

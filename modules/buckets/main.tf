@@ -1,5 +1,6 @@
 locals {
-  # The uploads bucket receives the users' photos, the web bucket holds the web-safe copies (SPEC §2).
+  # The uploads bucket receives the users' photos, the web bucket holds the web-safe copies (docs/design.md
+  # "The pipeline").
   # Every resource below is created once per entry, so both buckets get the same controls.
   buckets = {
     uploads = "${var.name_prefix}-uploads-"
@@ -9,7 +10,8 @@ locals {
   use_kms = var.kms_key_arn != null
 
   # The web bucket takes object writes from the function's execution role and the break-glass role
-  # only (SPEC §3). The role's ARN is built from its name and this account, so the buckets do
+  # only (docs/design.md "Access: writes to the web bucket"). The role's ARN is built from its name
+  # and this account, so the buckets do
   # not depend on the function (which depends on them).
   writer_arns = compact([
     "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${var.writer_role_name}",

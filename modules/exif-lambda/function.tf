@@ -15,7 +15,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The function only talks to S3, SQS and CloudWatch public endpoints; a VPC would add NAT or endpoints for no isolation gain.
   #checkov:skip=CKV_AWS_173:The environment holds bucket names and limits, no secrets; Lambda encrypts it at rest with an AWS key anyway.
   #checkov:skip=CKV_AWS_272:Code signing applies to .zip packages only; this function is a container image pinned by digest.
-  #checkov:skip=CKV_AWS_50:Active X-Ray tracing needs xray:PutTraceSegments, outside the role's SPEC §3 permissions; Powertools logs and metrics cover observability.
+  #checkov:skip=CKV_AWS_50:Active X-Ray tracing needs xray:PutTraceSegments, outside the role's permissions (design.md, "Access: the function's role"); Powertools logs and metrics cover observability.
   function_name = local.function_name
   role          = aws_iam_role.this.arn
   package_type  = "Image"
@@ -49,8 +49,8 @@ resource "aws_lambda_function" "this" {
 
   lifecycle {
     precondition {
-      # SPEC §2: reading from and writing to the same bucket would feed the function its
-      # own output forever.
+      # docs/design.md "Pipeline: settings": reading from and writing to the same bucket would
+      # feed the function its own output forever.
       condition     = var.uploads_bucket_arn != var.web_bucket_arn
       error_message = "the uploads and web buckets must differ."
     }
@@ -68,7 +68,7 @@ resource "aws_lambda_event_source_mapping" "this" {
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
 
   # One bad record fails only itself: the handler returns the failed message ids and the
-  # rest of the batch is deleted (SPEC §2).
+  # rest of the batch is deleted (docs/design.md "Pipeline: events and the queue").
   function_response_types = ["ReportBatchItemFailures"]
 
   scaling_config {

@@ -1,4 +1,4 @@
-# The function's execution role: SPEC §3 and nothing else.
+# The function's execution role: docs/design.md "Access: the function's role", nothing else.
 
 resource "aws_iam_role" "this" {
   name               = "${var.name_prefix}-execution"

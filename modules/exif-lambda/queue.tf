@@ -61,8 +61,9 @@ resource "aws_s3_bucket_notification" "this" {
   queue {
     id        = "${var.name_prefix}-object-events"
     queue_arn = aws_sqs_queue.this.arn
-    # Every key: the handler decides what is a JPEG (SPEC §1: content decides, and keys in
-    # any case, .JPG or .jpeg, must arrive). Removed events keep the web bucket in step.
+    # Every key: the handler decides what is a JPEG (docs/design.md "Sanitizer: the content
+    # decides"; and keys in any case, .JPG or .jpeg, must arrive). Removed events keep the web
+    # bucket in step.
     events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
   }
 }

@@ -114,7 +114,7 @@ variable "reserved_concurrent_executions" {
 }
 
 variable "orientation_policy" {
-  description = "What the sanitizer does with the EXIF Orientation tag (SPEC §1): \"apply\" turns the pixels, \"keep-tag\" keeps a minimal APP1 with only the tag, \"drop\" ignores it."
+  description = "What the sanitizer does with the EXIF Orientation tag (docs/design.md \"Sanitizer: orientation\"): \"apply\" turns the pixels, \"keep-tag\" keeps a minimal APP1 with only the tag, \"drop\" ignores it."
   type        = string
   default     = "apply"
 
@@ -136,7 +136,7 @@ variable "max_bytes" {
 }
 
 variable "damaged_policy" {
-  description = "What the sanitizer does with a photo it cannot copy losslessly but can still decode (SPEC §1, DAMAGED_POLICY): \"reencode\" writes a re-encode of its pixels, \"reject\" rejects it."
+  description = "What the sanitizer does with a photo it cannot copy losslessly but can still decode (docs/design.md \"Damaged input\", DAMAGED_POLICY): \"reencode\" writes a re-encode of its pixels, \"reject\" rejects it."
   type        = string
   default     = "reencode"
 

@@ -1,5 +1,6 @@
 locals {
-  # SPEC §3: one group per access level holds that level's policies; each user is a member
+  # docs/design.md "Access: the two users": one group per access level holds that level's policies;
+  # each user is a member
   # of exactly one group and has no policy of its own.
   access_levels = {
     uploads = {
@@ -56,7 +57,7 @@ resource "aws_iam_group_policy" "kms" {
 ################################################################################
 
 resource "aws_iam_user" "this" {
-  #checkov:skip=CKV_AWS_273:SPEC §3 defines two IAM users (User A uploads, User B reads the web copies); they hold no policies of their own and get no console password or keys from this module by default.
+  #checkov:skip=CKV_AWS_273:docs/design.md "Access: the two users" defines two IAM users (User A uploads, User B reads the web copies); they hold no policies of their own and get no console password or keys from this module by default.
   for_each = local.access_levels
 
   name = each.value.user
@@ -87,7 +88,8 @@ resource "aws_iam_access_key" "this" {
 
   lifecycle {
     precondition {
-      # Without a PGP key the secret would sit in the state in plain text (SPEC §3).
+      # Without a PGP key the secret would sit in the state in plain text (docs/design.md
+      # "Access: keys and state").
       condition     = trimspace(coalesce(var.pgp_key, " ")) != "" # null and blank both fail
       error_message = "create_access_keys = true requires pgp_key, so the secret is stored and output only encrypted."
     }

@@ -1,8 +1,9 @@
-"""Who may do what to which bucket (SPEC §3), tried for real on the enforcing embedded AWS.
+"""Who may do what to which bucket (docs/design.md "Access"), tried for real on the enforcing
+embedded AWS.
 
 A cell is a principal (User A, User B, the function's role), a bucket and an operation;
 each is tried with the principal's own credentials while moto checks IAM, and compared
-with SPEC §3. `make demo` prints the table; the integration tests assert every cell.
+with docs/design.md "Access". `make demo` prints the table; the integration tests assert every cell.
 
     results = try_access(clients, buckets, admin, prefix="access/")
     for line in format_table(results): print(line)
@@ -32,7 +33,7 @@ def _only(*allowed: str) -> dict[str, str]:
     return {operation: ALLOW if operation in allowed else DENY for operation in OPERATIONS}
 
 
-# SPEC §3, cell by cell.
+# docs/design.md "Access", cell by cell.
 EXPECTED: Final = {
     ("User A", "uploads bucket"): _only(*OPERATIONS),
     ("User A", "web bucket"): _only(),
@@ -99,9 +100,10 @@ def attempt(steps: list[Step]) -> str:
 
 
 def differences(results: Mapping[Cell, str]) -> list[str]:
-    """One line per cell that differs from SPEC §3."""
+    """One line per cell that differs from docs/design.md "Access"."""
     return [
-        f"{c.principal} {c.operation} on {c.bucket}: {got}, SPEC §3 says {c.expected}"
+        f"{c.principal} {c.operation} on {c.bucket}: {got}, "
+        f'docs/design.md "Access" says {c.expected}'
         for c, got in results.items()
         if got != c.expected
     ]
@@ -109,7 +111,7 @@ def differences(results: Mapping[Cell, str]) -> list[str]:
 
 def format_table(results: Mapping[Cell, str]) -> list[str]:
     """The results as a table, one row per operation, a column per principal and bucket;
-    "!" marks a cell that differs from SPEC §3."""
+    "!" marks a cell that differs from docs/design.md "Access"."""
     width = 8
 
     def shown(cell: Cell) -> str:

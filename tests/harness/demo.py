@@ -4,7 +4,8 @@ Starts the embedded AWS (a moto server on 127.0.0.1), applies the real Terraform
 to it and turns IAM enforcement on, runs the processor as a local worker on the real S3
 event queue with the function's own execution role, uploads sample photos as User A,
 fetches the copies as User B, and shows what was removed from each. Then it deletes one
-photo as User A, watches its copy leave the web bucket, tries every access of SPEC §3 as User
+photo as User A, watches its copy leave the web bucket, tries every access of
+docs/design.md "Access" as User
 A, User B and the function's role, and shows from the server's own count that every
 request after the apply was checked against IAM. It exits non-zero if any check fails.
 """
@@ -175,7 +176,10 @@ class Demo:
         print(f"    {oracle}")
 
     def show_access(self, stack: Stack, uploader: S3Client, reader: S3Client) -> None:
-        self.step("who may do what (SPEC §3), each cell tried with that identity's credentials:")
+        self.step(
+            'who may do what (docs/design.md "Access"), '
+            "each cell tried with that identity's credentials:"
+        )
         results = access.try_access(
             {"User A": uploader, "User B": reader, "function role": stack.role("s3")},
             {"uploads bucket": stack.uploads, "web bucket": stack.web},

@@ -9,7 +9,7 @@
 benchmark all run on this, so what they show is the same composition
 (tests/terraform/exif_stack) the infrastructure tests check resource by resource.
 
-Who is who, once Terraform has applied (SPEC §3 is what the modules grant):
+Who is who, once Terraform has applied (docs/design.md "Access" is what the modules grant):
   * Terraform applies and destroys as the emulator's root, with IAM enforcement off: the
     provider creates the users, roles and policies that enforcement needs, and moto's root
     is the only identity that exists before them.

@@ -71,7 +71,8 @@ HARMLESS_TAGS: Mapping[str, frozenset[str] | None] = {
     "Composite": frozenset({"ImageSize", "Megapixels"}),
 }
 #: The ICC profile's groups (ICC_Profile, ICC-header, ICC-chrm, ICC-meas, ICC-view): the
-#: profile describes colours, not people, and the SPEC keeps it byte-identical.
+#: profile describes colours, not people, and design.md, "Sanitizer: ICC profiles", keeps it
+#: byte-identical.
 HARMLESS_GROUP_PREFIXES = ("ICC",)
 #: What the `keep-tag` orientation policy adds: a minimal EXIF with Orientation only.
 KEEP_TAG_ALLOWED = frozenset({"IFD0:Orientation", "File:ExifByteOrder"})

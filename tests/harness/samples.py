@@ -1211,7 +1211,8 @@ def remove_segments(jpeg: bytes, markers: Iterable[int]) -> bytes:
 
 
 def reference_strip(jpeg: bytes) -> bytes:
-    """What SPEC section 1 says a sanitized JPEG is (no rotation), computed independently.
+    """What docs/design.md "Sanitizer: what is kept" says a sanitized JPEG is (no rotation),
+    computed independently.
 
     For the well-formed files built here: SOI; APP0 JFIF cut to its 14 header bytes with
     a 0x0 thumbnail; the ICC profile cleaned, in chunks again; APP14 Adobe as its 12

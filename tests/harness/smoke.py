@@ -138,7 +138,9 @@ def _check_clean(original: bytes, copy: bytes) -> list[str]:
     try:
         verify_jpeg(copy)
     except SanitizeError as error:
-        raise SmokeFailed(f"the copy holds more than SPEC §1 keeps: {error}") from None
+        raise SmokeFailed(
+            f'the copy holds more than docs/design.md "Sanitizer: what is kept" allows: {error}'
+        ) from None
     checks.append("only image data, ICC, JFIF and Adobe segments; nothing after EOI")
     inspection = inspect_stream(io.BytesIO(copy))
     if inspection.findings:
@@ -151,7 +153,8 @@ def _check_clean(original: bytes, copy: bytes) -> list[str]:
 
 
 def _check_encrypted(reader: S3Client, web: str, key: str) -> str:
-    """SPEC §2: the copy is encrypted at rest. With a KMS key (prod) every step so far
+    """docs/design.md "Pipeline: created": the copy is encrypted at rest. With a KMS key (prod)
+    every step so far
     needed the key policy's consent too: User A's upload, the function's read and write,
     User B's download."""
     encryption = reader.head_object(Bucket=web, Key=key).get("ServerSideEncryption")
@@ -178,7 +181,8 @@ def without_tls(session: boto3.Session) -> S3Client | None:
 
 
 def _check_access(uploader: S3Client, reader: S3Client, web: str, key: str) -> list[str]:
-    """SPEC §3 from both sides of the web bucket: User B only reads it, User A cannot."""
+    """docs/design.md "Access: the two users" from both sides of the web bucket: User B only
+    reads it, User A cannot."""
     _expect_denied(
         "User B wrote to the web bucket", lambda: reader.put_object(Bucket=web, Key=key, Body=b"x")
     )
@@ -200,7 +204,7 @@ def _expect_denied(what: str, call: Callable[[], object]) -> None:
         if error.response["Error"]["Code"] == "AccessDenied":
             return
         raise
-    raise SmokeFailed(f"{what}: allowed, but SPEC §3 denies it")
+    raise SmokeFailed(f'{what}: allowed, but docs/design.md "Access" denies it')
 
 
 def read_object(s3: S3Client, bucket: str, key: str) -> bytes | None:

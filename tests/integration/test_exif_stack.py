@@ -411,7 +411,8 @@ def test_tls_only_policy_is_on_by_default_and_denies_requests_without_tls(
 
 # --- the web bucket: written by the function's role (and a break-glass role) only ----------------
 
-# Every request that writes or removes an object, or changes what S3 keeps of it (SPEC §3).
+# Every request that writes or removes an object, or changes what S3 keeps of it (docs/design.md
+# "Access: writes to the web bucket").
 OBJECT_WRITE_ACTIONS = {
     "s3:PutObject",  # PutObject, CopyObject into B, and every step of a multipart upload
     "s3:PutObjectAcl",
@@ -538,7 +539,8 @@ def test_uploads_bucket_notifies_the_queue_of_every_created_and_removed_object(
 def receive_events_for(
     sqs: SQSClient, queue_url: str, key: str, count: int
 ) -> list[dict[str, Any]]:
-    """The S3 event records about ``key`` (decoded once, SPEC §2), deleting the messages
+    """The S3 event records about ``key`` (decoded once, docs/design.md "Pipeline: keys"), deleting
+    the messages
     that carried them; other messages stay in the queue."""
     records: list[dict[str, Any]] = []
     deadline = time.monotonic() + 15
@@ -677,7 +679,7 @@ def test_function_logs_go_to_a_log_group_with_retention(
     assert logging_config["log_format"] == "JSON"
 
 
-def test_role_may_do_what_spec_section_3_says_and_nothing_else(
+def test_role_may_do_what_the_design_allows_and_nothing_else(
     stack: dict[str, Any], iam: IAMClient
 ) -> None:
     role = stack["role_name"]
@@ -769,7 +771,8 @@ def test_web_group_may_list_and_read_bucket_b_only(stack: dict[str, Any], iam: I
     assert document == load_policy("iam-users", "web-read-only", bucket_arn=b)
 
 
-# The permission matrix (SPEC §3: User A, User B and the function's role against both
+# The permission matrix (docs/design.md "Access": User A, User B and the function's role against
+# both
 # buckets, tried for real under IAM enforcement) runs in test_pipeline.py, on this same
 # composition, through tests/harness/access.py, which `make demo` prints too.
 

@@ -620,7 +620,7 @@ def test_a_photo_rejected_for_its_size_writes_nothing_under_the_functions_role(
     assert written_to_b(stack, large_upload) == ([], [])
 
 
-# --- who may do what: SPEC §3 on the enforcing emulator ------------------------------------------
+# --- who may do what: docs/design.md "Access" on the enforcing emulator -------------------------
 
 
 @pytest.fixture(scope="module")
@@ -635,7 +635,9 @@ def access_results(
         prefix=f"access-{uuid.uuid4().hex[:8]}/",
     )
     drain(stack)  # the events of User A's writes: nothing to do with the tests after
-    report_lines.append("access (SPEC §3) on the embedded AWS, IAM enforced; ! = differs:")
+    report_lines.append(
+        'access (docs/design.md "Access") on the embedded AWS, IAM enforced; ! = differs:'
+    )
     report_lines.extend(access.format_table(results))
     return results
 
@@ -645,7 +647,7 @@ def access_results(
     access.all_cells(),
     ids=lambda c: f"{c.principal}-{c.bucket}-{c.operation}".replace(" ", "_"),
 )
-def test_each_identity_may_do_exactly_what_spec_section_3_allows(
+def test_each_identity_may_do_exactly_what_the_design_allows(
     cell: access.Cell, access_results: dict[access.Cell, str]
 ) -> None:
     assert access_results[cell] == cell.expected

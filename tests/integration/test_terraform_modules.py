@@ -96,7 +96,8 @@ def test_module_validates_without_errors_or_warnings(
 def test_access_keys_without_a_pgp_key_fail_the_plan(
     terraform_cli_config: Path, tmp_path: Path
 ) -> None:
-    # SPEC §3: access keys never reach the state in plain text by default.
+    # docs/design.md "Access: keys and state": access keys never reach the state in plain text by
+    # default.
     fixture = "tests/terraform/access_keys_without_pgp"
     root = scratch_copy(tmp_path / "src", "modules", fixture) / fixture
     env = terraform_env(terraform_cli_config)

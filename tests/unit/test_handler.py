@@ -213,7 +213,8 @@ def test_an_event_from_another_bucket_is_skipped(s3: S3Client) -> None:
 
 
 def test_a_duplicate_event_writes_the_same_bytes_again(s3: S3Client) -> None:
-    # The function may not read the web bucket (SPEC §3), so it cannot tell a duplicate from a
+    # The function may not read the web bucket (docs/design.md "Access: the function's role"), so it
+    # cannot tell a duplicate from a
     # first delivery: it writes again, and B converges all the same.
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handler.handle(sqs_event(created("a.jpg")))
@@ -247,7 +248,8 @@ def test_a_large_photo_goes_up_in_parts(s3: S3Client, tmp_path: Any) -> None:
 
 
 def test_the_function_never_reads_bucket_b(s3: S3Client) -> None:
-    # Its role may only write and delete there (SPEC §3); a read would be AccessDenied.
+    # Its role may only write and delete there (docs/design.md "Access: the function's role"); a
+    # read would be AccessDenied.
     calls: list[tuple[str, str]] = []
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:

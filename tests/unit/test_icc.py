@@ -1,4 +1,5 @@
-"""ICC profiles keep their colour and lose their identity (issue 8, point 2; SPEC section 1).
+"""ICC profiles keep their colour and lose their identity (issue 8, point 2; docs/design.md
+"Sanitizer: ICC profiles").
 
 A user checks three things: the colours of a photo are the same after sanitizing (lcms
 converts a grid of colours through the profile before and after, every intent, both

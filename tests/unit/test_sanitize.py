@@ -1,10 +1,10 @@
-"""The sanitizer keeps the picture and removes everything else (SPEC §1).
+"""The sanitizer keeps the picture and removes everything else (docs/design.md "The sanitizer").
 
 Each fixture carries real metadata (tests/harness/samples.py; test_samples.py proves
 exiftool sees it). The checks are a user's: exiftool, an independent reader, finds
 nothing identifying in the output; Pillow decodes the same pixels; the ICC profile is
 the same bytes; and the output equals `reference_strip`, an independent implementation
-of SPEC §1's keep list.
+of the keep list, docs/design.md "Sanitizer: what is kept".
 """
 
 from __future__ import annotations

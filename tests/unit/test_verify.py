@@ -1,4 +1,4 @@
-"""Fail closed: output that breaks SPEC §1's keep list is never released.
+"""Fail closed: output that breaks the keep list (docs/design.md "Fail closed") is never released.
 
 The verifier is checked on hand-made outputs, then the whole sanitizer is checked with a
 deliberately broken keep/drop rule: the bug must surface as `VerificationFailed`, not as

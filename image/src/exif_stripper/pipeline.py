@@ -3,10 +3,12 @@ converge.
 
 Events arrive at least once and in any order, so nothing here trusts the event beyond
 its key: every step reads the current state of the uploads bucket and moves B towards
-"sanitize(current A)" (SPEC §2). Repeating a step writes the same bytes again. A step
+"sanitize(current A)" (docs/design.md "Pipeline: convergence"). Repeating a step writes
+the same bytes again. A step
 that raced with a newer upload or delete notices it in the re-check after its write and
 goes again (`Pipeline._converge` says why it cannot leave that to the newer event). The
-function never reads the web bucket: its role may only write and delete there (SPEC §3), so a
+function never reads the web bucket: its role may only write and delete there
+(docs/design.md "Access: the function's role"), so a
 duplicate event costs one more PutObject, not a GetObject permission. (`sync`, run by an
 operator, lists B to plan.)
 
@@ -143,7 +145,7 @@ class Pipeline:
         Returns the outcome and the version of A it was made from. The bytes and the
         version come from the one GetObject response, so they always belong together; a
         GetObject by VersionId would also need s3:GetObjectVersion, which the role does
-        not have (SPEC §3).
+        not have (docs/design.md "Access: the function's role").
         """
         with clock:
             source = self._get(key)

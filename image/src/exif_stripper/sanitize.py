@@ -1,4 +1,4 @@
-"""The sanitizer: one JPEG in, one web-safe JPEG out (SPEC §1).
+"""The sanitizer: one JPEG in, one web-safe JPEG out (docs/design.md "The sanitizer").
 
 It cuts metadata out at the marker level, copies the image data byte for byte, and
 writes every segment it keeps again from its parsed fields (headers.py):
@@ -427,7 +427,8 @@ class _VerifiedStreamSink:
 
 
 class _Cutter:
-    """Applies SPEC §1's keep/drop rules to the tolerant tokenizer's tokens.
+    """Applies the keep/drop rules of design.md, "Sanitizer: what is kept", to the tolerant
+    tokenizer's tokens.
 
     Kept bytes wait in `_out` until `take()`. Before the first scan nothing is written:
     the header is rebuilt at the first SOS from what was read (JFIF, ICC profile, Adobe,

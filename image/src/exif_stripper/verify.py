@@ -1,7 +1,8 @@
 """The fail-closed check: re-read the sanitizer's own output before it is released.
 
-This states SPEC §1's "output keeps" list a second time, on its own, rather than asking
-the sanitizer whether it did its job: if the keep/drop logic ever regresses, the output
+This states the kept list of docs/design.md "Sanitizer: what is kept" a second time, on
+its own, rather than asking the sanitizer whether it did its job: if the keep/drop logic
+ever regresses, the output
 fails here and nothing reaches the web bucket. It shares the JPEG grammar with the sanitizer
 (the tokenizer, strict here, and the field parsers of headers.py) and reads the output
 as libjpeg would: every segment in its canonical form, every table a scan uses defined
@@ -215,7 +216,8 @@ def _is_orientation_only(payload: bytes) -> bool:
 
 
 def verify_jpeg(data: bytes | memoryview, *, allow_orientation_tag: bool = False) -> None:
-    """Raise `VerificationFailed` unless `data` is a JPEG holding only what SPEC §1 keeps."""
+    """Raise `VerificationFailed` unless `data` is a JPEG holding only what design.md,
+    "Sanitizer: what is kept", keeps."""
     verifier = Verifier(allow_orientation_tag=allow_orientation_tag)
     verifier.feed(data)
     verifier.close()
