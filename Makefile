@@ -113,6 +113,14 @@ fuzz: venv system-deps ## fuzz the whole sanitizer with atheris (SECONDS=n, defa
 bench: venv system-deps ## throughput and memory benchmark (CORPUS=dir for your own photos)
 	$(RUN)/python -m tests.harness.bench $(if $(CORPUS),--corpus $(CORPUS))
 
+# Faults injected into the workers' AWS calls, workers killed, duplicate and late events, B
+# away for a while (tests/harness/chaos.py has the scenarios); exits 1 if any invariant broke.
+# Not part of `make test`; CI runs a short one (PHOTOS=200). About 10 minutes with 2,000.
+PHOTOS ?= 2000
+.PHONY: chaos
+chaos: venv system-deps terraform-config ## faults, killed workers, B away: nothing lost or left unclean (PHOTOS=n)
+	$(RUN)/python -m tests.harness.chaos --photos $(PHOTOS)
+
 # Each module's README holds Inputs and Outputs tables generated from its variables and
 # outputs (between BEGIN_TF_DOCS/END_TF_DOCS); `make lint` fails when one is out of date.
 .PHONY: docs

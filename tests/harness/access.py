@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 PRINCIPALS: Final = ("User A", "User B", "function role")
 BUCKETS: Final = ("uploads bucket", "web bucket")
 # multipart: create, upload a part, complete; start another and abort it (a writer's calls).
-# uploads: list the bucket's multipart uploads and one upload's parts (a resuming client's).
-OPERATIONS: Final = ("list", "get", "put", "delete", "multipart", "uploads")
+# uploads: list the bucket's open multipart uploads (to resume them, or to abort them).
+# parts: list one upload's parts (a resuming client's).
+OPERATIONS: Final = ("list", "get", "put", "delete", "multipart", "uploads", "parts")
 ALLOW: Final = "allow"
 DENY: Final = "deny"
 
@@ -40,9 +41,10 @@ EXPECTED: Final = {
     ("User B", "uploads bucket"): _only(),
     ("User B", "web bucket"): _only("list", "get"),
     # Reads A (listing too: a vanished key must answer 404, not 403); writes, deletes and
-    # aborts uploads in B and may not read it.
+    # aborts uploads in B, finds the uploads a killed attempt left open there, and may not
+    # read it.
     ("function role", "uploads bucket"): _only("list", "get"),
-    ("function role", "web bucket"): _only("put", "delete", "multipart"),
+    ("function role", "web bucket"): _only("put", "delete", "multipart", "uploads"),
 }
 
 Step = tuple[str, Callable[[], object]]
@@ -171,11 +173,10 @@ def _steps(client: S3Client, target: _Target, operation: str, open_upload: str) 
         return [("DeleteObject", lambda: client.delete_object(Bucket=bucket, Key=key))]
     if operation == "multipart":
         return _multipart_steps(client, bucket, target.key(f"multipart-by-{target.who}.jpg"))
+    if operation == "uploads":
+        return [("ListMultipartUploads", lambda: client.list_multipart_uploads(Bucket=bucket))]
     key = target.key("open-upload.jpg")
-    return [
-        ("ListMultipartUploads", lambda: client.list_multipart_uploads(Bucket=bucket)),
-        ("ListParts", lambda: client.list_parts(Bucket=bucket, Key=key, UploadId=open_upload)),
-    ]
+    return [("ListParts", lambda: client.list_parts(Bucket=bucket, Key=key, UploadId=open_upload))]
 
 
 def _read(client: S3Client, bucket: str, key: str) -> bytes:

@@ -234,13 +234,13 @@ def _measure_in_this_process(
 def _old_plan(s3: S3Client, uploads: str, web: str, prefix: str) -> dict[str, int]:
     """The planner `sync` had before issue 13: both listings into memory, then a HEAD of
     every key in both, comparing B's provenance metadata with A's ETag."""
-    from exif_stripper.pipeline import is_jpeg_key
+    from exif_stripper.formats import is_image_key
 
     def listing(bucket: str) -> dict[str, str]:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return {i["Key"]: i["ETag"].strip('"') for page in pages for i in page.get("Contents", [])}
 
-    sources = {key: etag for key, etag in listing(uploads).items() if is_jpeg_key(key)}
+    sources = {key: etag for key, etag in listing(uploads).items() if is_image_key(key)}
     copies = set(listing(web))
     both = sorted(sources.keys() & copies)
 

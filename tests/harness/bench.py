@@ -11,6 +11,8 @@ Sections (all by default; `--only NAME` for one):
              junk) and pixel work within the budget (a 200 MP photo, 240 MP
              declared in 1.4 MB): peak RSS, time
   icc        cleaning an ICC profile full of identity: a small one and a 16 MiB one
+  formats    PNG and WebP: in-process MB/s beside a Pillow re-encode and `exiftool -all=`,
+             exact turns, and the memory a 200 MB PNG takes to stream
   e2e        upload -> object in the web bucket on the embedded AWS with one worker
   backfill   a bucket of 20,000 photos: planning (merge vs the old planner), sync --enqueue,
              the workers draining the queue, B against sanitize(A) (backfill_bench.py)
@@ -44,12 +46,13 @@ from PIL import Image
 import exif_stripper
 from exif_stripper.budget import default_pixel_budget
 from exif_stripper.errors import SanitizeError
+from exif_stripper.formats import is_image_key
 from exif_stripper.headers import parse_frame
 from exif_stripper.icc import sanitize_profile
 from exif_stripper.jpeg import Frame, Segment
 from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes
 from exif_stripper.transform import make_upright, turbojpeg
-from tests.harness import icc_profiles, samples, turns
+from tests.harness import icc_profiles, samples, samples_png, samples_webp, turns
 
 BUILD: Final = Path(__file__).resolve().parents[2] / "build" / "bench"
 MB: Final = 1_000_000
@@ -137,15 +140,16 @@ class Corpus:
 
 
 def load_corpus(root: Path, options: Options) -> Corpus:
-    """Every *.jpg / *.jpeg below `root`, sanitized once with `options` to sort out the
-    photos it rejects: the benchmark measures the rest, and says what it left out."""
+    """Every *.jpg, *.jpeg, *.png and *.webp below `root`, sanitized once with `options` to
+    sort out the photos it rejects: the benchmark measures the rest, and says what it left
+    out."""
     rejected: dict[str, list[str]] = {}
     unreadable: list[str] = []
     photos: list[Path] = []
     over_budget = 0
     used = 0
     for path in sorted(root.rglob("*")):
-        if path.suffix.lower() not in (".jpg", ".jpeg") or not path.is_file():
+        if not is_image_key(path.name) or not path.is_file():
             continue
         name = path.relative_to(root)
         try:
@@ -198,7 +202,9 @@ def bench_sanitizer(corpus: Corpus, rounds: int) -> None:
     print(f"  goal >= 25x the Pillow re-encode: {ratio:.0f}x, {verdict(ratio >= 25)}")
 
 
-def _external_tools(corpus: Corpus, scratch: Path, total: float) -> list[Row]:
+def _external_tools(
+    corpus: Corpus, scratch: Path, total: float, *, jpegtran: bool = True
+) -> list[Row]:
     """The command-line tools a user might reach for, each over the whole corpus."""
     rows = []
     if shutil.which("exiftool"):
@@ -225,9 +231,9 @@ def _external_tools(corpus: Corpus, scratch: Path, total: float) -> list[Row]:
                 len(corpus.photos),
             )
         )
-    if shutil.which("jpegtran"):
+    if jpegtran and shutil.which("jpegtran"):
 
-        def jpegtran() -> None:
+        def run_jpegtran() -> None:
             for path in corpus.photos:
                 subprocess.run(
                     ["jpegtran", "-copy", "icc", "-outfile", str(scratch / "t.jpg"), str(path)],
@@ -237,7 +243,7 @@ def _external_tools(corpus: Corpus, scratch: Path, total: float) -> list[Row]:
         rows.append(
             Row(
                 "jpegtran -copy icc (a process per file)",
-                best_of(1, jpegtran),
+                best_of(1, run_jpegtran),
                 total,
                 len(corpus.photos),
             )
@@ -405,6 +411,20 @@ print(before, after, seconds, report.bytes_in, python_peak)
 """
 
 
+def _measure_streaming(path: Path) -> tuple[float, float, float, int, float]:
+    """Stream `path` to a scratch file in a fresh process: peak RSS (MiB) after the imports
+    and after the run, seconds, bytes read, and the peak of Python's allocations (MiB)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = subprocess.run(
+            [sys.executable, "-c", _MEASURE, str(path), f"{scratch}/out{path.suffix}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+    before, after, seconds = int(out[0]) / 1024, int(out[1]) / 1024, float(out[2])
+    return before, after, seconds, int(out[3]), int(out[4]) / 2**20
+
+
 def bench_memory(sizes_mb: Sequence[int]) -> None:
     BUILD.mkdir(parents=True, exist_ok=True)
     print("memory: a fresh process streams a large JPEG file to file")
@@ -413,15 +433,7 @@ def bench_memory(sizes_mb: Sequence[int]) -> None:
         path = BUILD / f"large-{size}mb.jpg"
         if not path.exists():
             samples.write_large_jpeg(path, size * 1024 * 1024, width=4096)
-        with tempfile.TemporaryDirectory() as scratch:
-            out = subprocess.run(
-                [sys.executable, "-c", _MEASURE, str(path), f"{scratch}/out.jpg"],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.split()
-        before, after, seconds = int(out[0]) / 1024, int(out[1]) / 1024, float(out[2])
-        size_in, python_peak = int(out[3]), int(out[4]) / 2**20
+        before, after, seconds, size_in, python_peak = _measure_streaming(path)
         added = after - before
         per_mb.append(seconds / (size_in / MB))
         print(
@@ -498,6 +510,7 @@ def bench_turns() -> None:
 _RESOURCE: Final = """
 import sys, time
 from exif_stripper.errors import SanitizeError
+from exif_stripper.formats import is_image_key
 from exif_stripper.sanitize import sanitize_stream
 
 def peak_rss_kib():
@@ -677,10 +690,105 @@ def bench_icc(rounds: int) -> None:
         )
 
 
+# --- PNG and WebP --------------------------------------------------------------------------------
+
+
+def format_corpus() -> dict[str, list[Path]]:
+    """12 MP photos saved as PNG (by an editor: 8 KiB IDAT chunks, every kind of metadata)
+    and as WebP (by a phone: lossy, EXIF, XMP, ICC), generated once into build/bench/."""
+    folder = BUILD / "formats"
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {
+        "PNG": (4, samples_png.camera_png, "png"),
+        "WebP": (6, samples_webp.camera_webp, "webp"),
+    }
+    corpus: dict[str, list[Path]] = {}
+    for name, (count, make, suffix) in made.items():
+        paths = [folder / f"camera-{i:02d}-v1.{suffix}" for i in range(count)]
+        for seed, path in enumerate(paths):
+            if not path.exists():
+                path.write_bytes(make(seed=seed))
+        corpus[name] = paths
+    return corpus
+
+
+def bench_formats(rounds: int) -> None:
+    """Issue 11: PNG and WebP beside what a user would otherwise run, turns, memory."""
+    print("formats: generating the PNG and WebP corpus (once) ...", flush=True)
+    corpus = format_corpus()
+    keep_tag = Options(OrientationPolicy.KEEP_TAG)
+    for name, paths in corpus.items():
+        data = [path.read_bytes() for path in paths]
+        total = sum(len(d) for d in data) / MB
+
+        def ours(data: list[bytes] = data) -> None:
+            for item in data:
+                sanitize_bytes(item, keep_tag)
+
+        def pillow(data: list[bytes] = data, kind: str = name.upper()) -> None:
+            for item in data:
+                options = {"quality": 90} if kind == "WEBP" else {}
+                Image.open(io.BytesIO(item)).save(io.BytesIO(), kind, **options)
+
+        rows = [
+            Row(
+                f"exif-stripper {name} (in process, verified)",
+                best_of(rounds, ours),
+                total,
+                len(data),
+            )
+        ]
+        reencode = "Pillow re-encode" + (" quality=90" if name == "WebP" else " (zlib level 6)")
+        rows.append(Row(reencode, best_of(1, pillow), total, len(data)))
+        with tempfile.TemporaryDirectory() as scratch:
+            files = Corpus(paths[0].parent, paths, {}, [], 0)
+            rows += _external_tools(files, Path(scratch), total, jpegtran=False)
+        print(f"formats: {len(data)} {name} photos of 12 MP, {total:.1f} MB, best of {rounds}")
+        print(table(rows, rows[0]))
+        print(
+            f"  goal >= 1000 MB/s with verification: {rows[0].mb_per_s:.0f} MB/s, "
+            f"{verdict(rows[0].mb_per_s >= 1000)}"
+        )
+    _format_turns()
+    _stream_large_png()
+
+
+def _format_turns() -> None:
+    """Exact turns: a 12 MP PNG (orientation 6, 8-bit RGB), a 4 MP lossless WebP."""
+    png = samples_png.insert_after(
+        samples_png.pillow_png(samples.photo_image(4000, 3000, seed=3)),
+        b"IHDR",
+        [samples_png.exif_chunk(6)],
+    )
+    webp = samples_webp.photo_webp(2400, 1600, lossless=True, orientation=6, metadata=True)
+    for name, data in (("PNG 12 MP", png), ("lossless WebP 4 MP", webp)):
+        started = time.perf_counter()
+        report = sanitize_bytes(data).report
+        seconds = time.perf_counter() - started
+        print(
+            f"  turn {name} ({len(data) / MB:.1f} MB), orientation 6: {seconds:.2f} s, "
+            f"{report.rotation}, {report.bytes_out / MB:.1f} MB out"
+        )
+
+
+def _stream_large_png() -> None:
+    path = BUILD / "large-200mb.png"
+    if not path.exists():
+        samples_png.write_large_png(path, 200 * MB)
+    before, after, seconds, size_in, _ = _measure_streaming(path)
+    size = size_in / MB
+    print(
+        f"  streaming a {size:.0f} MB PNG (8 KiB IDAT chunks) file to file: peak RSS "
+        f"{after:.1f} MiB (+{after - before:.1f} after imports), {seconds:.2f} s, "
+        f"{size / seconds:.0f} MB/s; goal < 64 MiB added: {verdict(after - before < 64)}"
+    )
+
+
 # --- main -----------------------------------------------------------------------------------------
 
 SECTIONS: Final = (
-    "sanitizer", "cli", "rotation", "turns", "memory", "resources", "icc", "e2e", "backfill",
+    "sanitizer", "cli", "rotation", "turns", "memory", "resources", "icc", "formats", "e2e",
+    "backfill",
 )  # fmt: skip
 
 
@@ -688,7 +796,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--corpus", type=Path, help="a directory of your own .jpg photos")
+    parser.add_argument(
+        "--corpus", type=Path, help="a directory of your own photos (.jpg, .png, .webp)"
+    )
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--photos", type=int, default=200, help="uploads for the e2e section")
@@ -724,6 +834,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_resources()
     if "icc" in sections:
         bench_icc(args.rounds)
+    if "formats" in sections:
+        bench_formats(args.rounds)
     if "e2e" in sections:
         from tests.harness.e2e_bench import bench_end_to_end
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from exif_stripper.inspection import Inspection, inspect_stream
-from tests.harness import access, samples
+from tests.harness import access, samples, samples_png, samples_webp
 from tests.harness.local_stack import Stack, deployed_stack, wait_until
 from tests.harness.oracle import exiftool_available, exiftool_reports, findings
 from tests.harness.smoke import read_object
@@ -42,6 +42,7 @@ COLUMNS: Final = {
     "XMP": ("XMP",),
     "IPTC": ("IPTC",),
     "thumbnail": ("thumbnail",),
+    "text": ("text", "comment"),
 }
 
 
@@ -103,7 +104,12 @@ class Demo:
     # -- the job ---------------------------------------------------------------------------
 
     def upload_and_fetch(self, stack: Stack, uploader: S3Client, reader: S3Client) -> list[Photo]:
-        photos = [Photo(name, data) for name, data in samples.demo_samples().items()]
+        every = {
+            **samples.demo_samples(),
+            **samples_png.demo_samples(),
+            **samples_webp.demo_samples(),
+        }
+        photos = [Photo(name, data) for name, data in every.items()]
         self.step(f"uploading {len(photos)} sample photos to the uploads bucket as User A ...")
         uploaded: dict[str, float] = {}
         for photo in photos:
@@ -156,7 +162,8 @@ class Demo:
         print(header)
         for photo in photos:
             found = {c: _has(photo.before, cats) for c, cats in COLUMNS.items()}
-            trailer = sum(s.size for s in photo.before.segments if s.marker == "after EOI")
+            # after EOI (JPEG), after IEND (PNG), after the RIFF (WebP)
+            trailer = sum(s.size for s in photo.before.segments if s.marker.startswith("after "))
             after = "nothing" if photo.copy and not photo.after.findings else "LEFT!"
             print(
                 f"    {photo.name:<30} {len(photo.original):>12,} {len(photo.copy):>7,}  "
@@ -190,7 +197,7 @@ class Demo:
             print(f"    {line}")
         print(
             "    multipart = create, upload a part, complete, abort another; "
-            "uploads = list uploads and parts"
+            "uploads = list open uploads; parts = list an upload's parts"
         )
         for difference in access.differences(results):
             self.check(False, difference)

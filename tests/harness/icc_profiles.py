@@ -15,6 +15,7 @@ Top-down: the identity canaries; ready-made profiles; the tag-type builders; ass
 from __future__ import annotations
 
 import hashlib
+import io
 import random
 import struct
 from collections.abc import Iterable, Sequence
@@ -409,3 +410,15 @@ def profile_id(profile: bytes) -> bytes:
     scratch[64:68] = bytes(4)
     scratch[84:100] = bytes(16)
     return hashlib.md5(scratch).digest()  # noqa: S324 - ICC specifies MD5
+
+
+def shown_in_srgb(image_file: bytes) -> bytes:
+    """An image file's pixels as a colour-managed viewer shows them: converted by lcms
+    through the file's embedded profile into sRGB (every frame but the first ignored)."""
+    from PIL import Image, ImageCms
+
+    with Image.open(io.BytesIO(image_file)) as image:
+        image.load()
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
+        rgb = image.convert("RGB")
+        return ImageCms.profileToProfile(rgb, profile, ImageCms.createProfile("sRGB")).tobytes()

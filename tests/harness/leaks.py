@@ -1,5 +1,8 @@
 """Did any dropped byte reach the output? A check shared by the damage tests and the fuzzer.
 
+(For PNG and WebP, what a lossless output copies is every kept chunk's payload; only a
+PNG's iCCP, a WebP's VP8X and ICCP, and their frames' headers are written again.)
+
 The sanitizer reports every region it drops (`on_removed`). A run of `RUN` bytes of a
 dropped region that shows up in what a lossless output copies from the input is a leak:
 in its image data or its tables. The rest of the output is written from parsed fields and
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from exif_stripper.headers import standard_huffman_table
 from exif_stripper.jpeg import DAC, DHT, DQT, EntropyData, Segment, Tokenizer
 from exif_stripper.sanitize import Removed
+from tests.harness import samples_png, samples_webp
 
 RUN = 16
 _COPIED = frozenset({DQT, DHT, DAC})
@@ -63,7 +67,14 @@ def leaked_runs(
 
 
 def copied_pieces(jpeg: bytes) -> list[bytes]:
-    """What a lossless output copies from its input: each scan's data, each table."""
+    """What a lossless output copies from its input: each scan's data, each table; each
+    chunk of a PNG but what it writes itself (iCCP, an orientation-only eXIf); each image
+    chunk of a WebP."""
+    if jpeg.startswith(samples_png.SIGNATURE):
+        written = (b"iCCP", b"eXIf")
+        return [c.payload for c in samples_png.walk(jpeg) if c.kind not in written]
+    if jpeg[:4] == b"RIFF":
+        return _webp_pieces(jpeg)
     pieces: list[bytes] = []
     scan = bytearray()
     for token in Tokenizer(max_bytes=len(jpeg)).feed(jpeg):
@@ -75,6 +86,14 @@ def copied_pieces(jpeg: bytes) -> list[bytes]:
             scan.clear()
         if isinstance(token, Segment) and token.marker in _COPIED:
             pieces.append(token.payload)
+    return pieces
+
+
+def _webp_pieces(webp: bytes) -> list[bytes]:
+    pieces = []
+    for found in samples_webp.walk(webp):
+        inner = samples_webp.frame_chunks(found) if found.fourcc == b"ANMF" else [found]
+        pieces += [c.payload for c in inner if c.fourcc in (b"ALPH", b"VP8 ", b"VP8L", b"ANIM")]
     return pieces
 
 

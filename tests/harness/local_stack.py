@@ -282,6 +282,7 @@ class Worker:
         """SIGKILL: no chance to finish anything (a crash, an OOM kill)."""
         self.process.kill()
         self.process.wait()
+        self._log_file.close()
 
     def lines(self) -> list[str]:
         return self.log.read_text(errors="replace").splitlines()

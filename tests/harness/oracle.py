@@ -1,4 +1,4 @@
-"""An independent oracle: what exiftool finds in a JPEG, and which of it identifies someone.
+"""An independent oracle: what exiftool finds in an image, and which of it identifies someone.
 
 The sanitizer's tests must not judge its output with its own parser, so they ask exiftool
 (Phil Harvey's reader, Debian package `libimage-exiftool-perl`), which knows thousands of
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, TypeAlias
 
 TagValue: TypeAlias = str | int | float | bool | list[object] | dict[str, object] | None
-#: What the oracle accepts: the bytes of a JPEG, or a path to one.
+#: What the oracle accepts: the bytes of an image (JPEG, PNG, WebP), or a path to one.
 Item: TypeAlias = bytes | Path
 
 EXIFTOOL_ARGS = ("-json", "-a", "-G3:4:1", "-u", "-ee", "-n", "-All", "-Trailer")
@@ -69,7 +69,61 @@ HARMLESS_TAGS: Mapping[str, frozenset[str] | None] = {
     "Adobe": frozenset({"DCTEncodeVersion", "APP14Flags0", "APP14Flags1", "ColorTransform"}),
     # exiftool's arithmetic on the harmless tags above (GPSPosition, LensID... are not)
     "Composite": frozenset({"ImageSize", "Megapixels"}),
+    # PNG: IHDR, and the colour and layout chunks the sanitizer keeps (gAMA, cHRM, sRGB,
+    # sBIT, bKGD, tRNS, PLTE, acTL). Not Author, Comment, Description..., (text chunks),
+    # ModifyDate (tIME), or ProfileName unless it is the neutral one (HARMLESS_VALUES).
+    "PNG": frozenset(
+        {
+            "ImageWidth",
+            "ImageHeight",
+            "BitDepth",
+            "ColorType",
+            "Compression",
+            "Filter",
+            "Interlace",
+            "Gamma",
+            "WhitePointX",
+            "WhitePointY",
+            "RedX",
+            "RedY",
+            "GreenX",
+            "GreenY",
+            "BlueX",
+            "BlueY",
+            "SRGBRendering",
+            "SignificantBits",
+            "BackgroundColor",
+            "Transparency",
+            "Palette",
+            "AnimationFrames",
+            "AnimationPlays",
+            "ProfileName",
+        }
+    ),
+    "PNG-pHYs": None,  # pixels per unit, and the unit
+    "PNG-cICP": None,  # the colour space as four code points (ITU-T H.273)
+    # WebP: VP8X's flags and canvas, ANIM, the VP8 and ALPH headers. Not anything from
+    # EXIF or XMP (their own groups).
+    "RIFF": frozenset(
+        {
+            "WebP_Flags",
+            "ImageWidth",
+            "ImageHeight",
+            "BackgroundColor",
+            "AnimationLoopCount",
+            "Duration",
+            "AlphaPreprocessing",
+            "AlphaFiltering",
+            "AlphaCompression",
+            "VP8Version",
+            "HorizontalScale",
+            "VerticalScale",
+        }
+    ),
 }
+#: Tags that are harmless only with these values: the ICC profile's name in a PNG is
+#: free text, and the sanitizer writes a neutral one.
+HARMLESS_VALUES: Mapping[str, frozenset[str]] = {"PNG:ProfileName": frozenset({"ICC profile"})}
 #: The ICC profile's groups (ICC_Profile, ICC-header, ICC-chrm, ICC-meas, ICC-view): the
 #: profile describes colours, not people, and design.md, "Sanitizer: ICC profiles", keeps it
 #: byte-identical.
@@ -248,11 +302,20 @@ def exiftool_reports(items: Sequence[Item]) -> list[ExiftoolReport]:
             if isinstance(item, Path):
                 paths.append(item)
             else:
-                path = Path(scratch) / f"sample-{index}.jpg"
+                path = Path(scratch) / f"sample-{index}.{_extension(item)}"
                 path.write_bytes(item)
                 paths.append(path)
         records = shared_exiftool().run(paths)
     return [parse_record(r) for r in records]
+
+
+def _extension(data: bytes) -> str:
+    """exiftool reads by content; the name only makes a failing test's file readable."""
+    if data.startswith(b"\x89PNG"):
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "jpg"
 
 
 def exiftool_report(item: Item) -> ExiftoolReport:
@@ -313,6 +376,8 @@ def is_harmless(tag: Tag, extra_allowed: Iterable[str] = ()) -> bool:
         return False  # an embedded document is a second image: it should not exist at all
     if tag.key in set(extra_allowed):
         return True
+    if tag.key in HARMLESS_VALUES and str(tag.value) not in HARMLESS_VALUES[tag.key]:
+        return False
     if tag.group.startswith(HARMLESS_GROUP_PREFIXES):
         return True
     if tag.group not in HARMLESS_TAGS:
@@ -333,7 +398,8 @@ def findings(report: ExiftoolReport, extra_allowed: Iterable[str] = ()) -> list[
 
 
 def identifying_findings(item: Item, extra_allowed: Iterable[str] = ()) -> list[str]:
-    """What exiftool finds in a JPEG beyond the harmless file, JFIF, Adobe and ICC facts.
+    """What exiftool finds in an image beyond the harmless file, JFIF, Adobe, PNG, WebP
+    and ICC facts.
 
     EXIF (IFD0, ExifIFD, GPS, IFD1 thumbnail), maker notes, XMP (extended included), IPTC,
     Photoshop, MPF and its images, FlashPix, comments, trailers, embedded video, unknown

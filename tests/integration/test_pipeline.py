@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from exif_stripper.config import Settings
 from exif_stripper.pipeline import Pipeline
-from tests.harness import access, samples
+from tests.harness import access, samples, samples_png, samples_webp
 from tests.harness.local_stack import Stack, Worker, deployed_stack, wait_until
 from tests.harness.oracle import exiftool_reports, findings
 from tests.harness.smoke import read_object
@@ -191,20 +191,41 @@ def test_a_delete_by_user_a_removes_the_copy(
 # --- bad input, failures, the dead-letter queue ------------------------------------------------
 
 
-def test_a_png_named_jpg_is_rejected_once_and_nothing_reaches_b(
+def test_a_gif_named_jpg_is_rejected_once_and_nothing_reaches_b(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
     key, good = f"{prefix}fake.jpg", f"{prefix}after.jpg"
     with stack.worker(log_name=f"{prefix[:-1]}.log") as worker:
-        user_a.put_object(Bucket=stack.uploads, Key=key, Body=b"\x89PNG\r\n\x1a\n" + bytes(256))
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=b"GIF89a" + bytes(256))
         user_a.put_object(Bucket=stack.uploads, Key=good, Body=PHOTO)
         assert wait_for_copy(user_b, stack, good, CLEAN) is not None
         assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
     rejected = [line for line in worker.lines() if '"action":"rejected"' in line and key in line]
     assert len(rejected) == 1  # logged once: not retried
-    assert "not-a-jpeg" in rejected[0]
+    assert "unsupported-format" in rejected[0]
     assert written_to_b(stack, key) == ([], [])
     assert queue_depth(stack, stack.dlq_url) == 0
+
+
+def test_a_png_and_a_webp_reach_b_with_their_content_types(
+    stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
+) -> None:
+    uploads = {
+        f"{prefix}screenshot.png": (samples_png.photo_png(), "image/png"),
+        f"{prefix}phone.webp": (samples_webp.photo_webp(), "image/webp"),
+        f"{prefix}named-wrong.jpg": (samples_png.apng(), "image/png"),
+    }
+    with stack.worker():
+        for key, (body, _) in uploads.items():
+            user_a.put_object(Bucket=stack.uploads, Key=key, Body=body, ContentType="image/jpeg")
+        copies = {
+            key: wait_until(lambda k=key: read_object(user_b, stack.web, k), SETTLE)
+            for key in uploads
+        }
+    assert all(copies.values()), "a copy did not arrive"
+    assert [findings(r) for r in exiftool_reports(list(copies.values()))] == [[]] * len(uploads)
+    for key, (_, content_type) in uploads.items():
+        assert user_b.head_object(Bucket=stack.web, Key=key)["ContentType"] == content_type
 
 
 def test_a_failing_record_is_retried_alone_and_then_dead_lettered(

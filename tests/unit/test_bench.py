@@ -9,7 +9,7 @@ import pytest
 from tests.harness import bench, samples
 
 PHOTO = samples.kitchen_sink(width=160, height=120)
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)  # a PNG signature, and no chunk after it
 GIF = b"GIF89a" + bytes(64)
 
 
@@ -31,8 +31,8 @@ def test_a_corpus_with_photos_it_rejects_is_measured_without_them(
     assert bench.main(args) == 0
     out = capsys.readouterr().out
     assert f"corpus: 5 photos in {corpus}: 3 measured" in out
-    assert "2 rejected (2 not-a-jpeg), 0 unreadable" in out
-    assert "  not-a-jpeg: screenshot.jpg: not-a-jpeg: does not start" in out
+    assert "2 rejected (1 bad-chunk, 1 unsupported-format), 0 unreadable" in out
+    assert "  unsupported-format: animation.jpg: unsupported-format: the content is GIF" in out
     assert "sanitizer: 3 photos" in out
     assert "cli: a library of 30 photos in 10 folders" in out
 
@@ -43,5 +43,5 @@ def test_a_corpus_without_any_accepted_photo_says_so(
     (tmp_path / "screenshot.jpg").write_bytes(PNG)
     assert bench.main(["--corpus", str(tmp_path), "--only", "cli"]) == 0
     out = capsys.readouterr().out
-    assert "0 measured (0.0 MB), 1 rejected (1 not-a-jpeg)" in out
+    assert "0 measured (0.0 MB), 1 rejected (1 bad-chunk)" in out
     assert "nothing to measure" in out

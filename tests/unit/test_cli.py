@@ -15,23 +15,26 @@ from pathlib import Path
 import pytest
 
 from exif_stripper.cli import main
-from tests.harness import icc_profiles, samples
+from tests.harness import icc_profiles, samples, samples_png, samples_webp
 from tests.harness.oracle import exiftool_reports, findings
 
 PHOTO = samples.kitchen_sink(width=160, height=120)
-NOT_A_JPEG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+NOT_AN_IMAGE = b"GIF89a" + bytes(64)  # a format we do not take, named .jpg below
 CLI = [sys.executable, "-m", "exif_stripper.cli"]
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    """photos/: good JPEGs at several depths and cases, one PNG named .jpg, a text file."""
+    """photos/: good JPEGs at several depths and cases, a PNG and a WebP (one of them named
+    .jpg), a GIF named .jpg, a text file."""
     root = tmp_path / "photos"
     (root / "2024" / "june").mkdir(parents=True)
     (root / "a.jpg").write_bytes(PHOTO)
     (root / "2024" / "B.JPG").write_bytes(samples.mpo_sample())
     (root / "2024" / "june" / "c d.jpeg").write_bytes(samples.motion_photo_sample())
-    (root / "2024" / "fake.jpg").write_bytes(NOT_A_JPEG)
+    (root / "2024" / "fake.jpg").write_bytes(NOT_AN_IMAGE)
+    (root / "2024" / "screen.PNG").write_bytes(samples_png.photo_png(48, 32))
+    (root / "2024" / "june" / "phone.jpg").write_bytes(samples_webp.photo_webp(48, 32))
     (root / "notes.txt").write_text("not a photo")
     return root
 
@@ -94,14 +97,14 @@ def test_rejected_file_exits_3_with_one_line_and_leaves_no_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source, target = tmp_path / "bad.jpg", tmp_path / "out" / "bad.jpg"
-    source.write_bytes(NOT_A_JPEG)
+    source.write_bytes(NOT_AN_IMAGE)
     assert main(["strip", str(source), str(target)]) == 3
     assert not target.exists()
     assert list((tmp_path / "out").iterdir()) == []  # no temporary file either
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        f"exif-stripper: {source}: not-a-jpeg: does not start with the JPEG "
-        "start-of-image marker (at byte 0)"
+        f"exif-stripper: {source}: unsupported-format: the content is GIF, not JPEG, PNG or "
+        "WebP (at byte 0)"
     ]
 
 
@@ -118,12 +121,20 @@ def test_strip_directory_keeps_relative_paths_and_writes_the_good_files(
 ) -> None:
     out = tmp_path / "web"
     assert main(["strip", str(tree), str(out)]) == 3  # one input was rejected
-    assert _files(out) == {"a.jpg", "2024/B.JPG", "2024/june/c d.jpeg"}
+    assert _files(out) == {
+        "a.jpg",
+        "2024/B.JPG",
+        "2024/screen.PNG",
+        "2024/june/c d.jpeg",
+        "2024/june/phone.jpg",
+    }
     outputs = [(out / name).read_bytes() for name in sorted(_files(out))]
     assert all(findings(report) == [] for report in exiftool_reports(outputs))
+    # The content decides: the WebP named .jpg is still a WebP, under the same name.
+    assert (out / "2024/june/phone.jpg").read_bytes()[8:12] == b"WEBP"
     err = capsys.readouterr().err
-    assert "fake.jpg: not-a-jpeg" in err
-    assert "3 written, 1 rejected, 0 failed, 1 skipped" in err
+    assert "fake.jpg: unsupported-format" in err
+    assert "5 written, 1 rejected, 0 failed, 1 skipped" in err
 
 
 def test_strip_directory_twice_gives_the_same_tree(tree: Path, tmp_path: Path) -> None:
@@ -189,7 +200,7 @@ def test_progress_bar_when_stderr_is_a_terminal(tree: Path, tmp_path: Path) -> N
     shown = os.read(controller, 65536).decode(errors="replace")
     os.close(controller)
     assert done.returncode == 3
-    assert "/4 [" in shown  # tqdm's counter of the 4 .jpg files
+    assert "/6 [" in shown  # tqdm's counter of the 6 image files
     assert "photo/s" in shown
 
 
@@ -256,7 +267,7 @@ def test_inspect_of_a_clean_file_finds_nothing(
 
 def test_inspect_of_a_bad_file_exits_3(tmp_path: Path) -> None:
     source = tmp_path / "bad.jpg"
-    source.write_bytes(NOT_A_JPEG)
+    source.write_bytes(NOT_AN_IMAGE)
     assert main(["inspect", str(source)]) == 3
 
 

@@ -28,7 +28,7 @@ from tests.harness import samples
 
 PHOTO = samples.kitchen_sink(width=160, height=120)
 STRIPPED = sanitize_bytes(PHOTO).jpeg
-NOT_A_JPEG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+NOT_AN_IMAGE = b"GIF89a" + bytes(64)
 CLI = [sys.executable, "-m", "exif_stripper.cli"]
 MIB = 1024 * 1024
 
@@ -78,8 +78,8 @@ def _character_device(tmp_path: Path, name: str, minor: int) -> Path:
 # --- messages ---------------------------------------------------------------------------------
 
 _LINE = re.compile(
-    r"exif-stripper: \S+/bad-\d+\.jpg: not-a-jpeg: does not start with the JPEG "
-    r"start-of-image marker \(at byte 0\)"
+    r"exif-stripper: \S+/bad-\d+\.jpg: unsupported-format: the content is GIF, not JPEG, "
+    r"PNG or WebP \(at byte 0\)"
     r"|exif-stripper: 10 written, 300 rejected, 0 failed, 0 skipped .*"
 )
 
@@ -88,7 +88,7 @@ def test_directory_mode_writes_one_whole_line_per_message(tmp_path: Path) -> Non
     photos = tmp_path / "photos"
     photos.mkdir()
     for i in range(300):
-        (photos / f"bad-{i}.jpg").write_bytes(NOT_A_JPEG)
+        (photos / f"bad-{i}.jpg").write_bytes(NOT_AN_IMAGE)
     for i in range(10):
         (photos / f"good-{i}.jpg").write_bytes(PHOTO)
     done = subprocess.run(
@@ -103,13 +103,13 @@ def test_directory_mode_writes_one_whole_line_per_message(tmp_path: Path) -> Non
 def test_a_file_name_cannot_split_or_forge_a_message(tmp_path: Path) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
-    (photos / "a\nexif-stripper: 9 written.jpg").write_bytes(NOT_A_JPEG)
-    (photos / "b\x1b[2J.jpg").write_bytes(NOT_A_JPEG)
+    (photos / "a\nexif-stripper: 9 written.jpg").write_bytes(NOT_AN_IMAGE)
+    (photos / "b\x1b[2J.jpg").write_bytes(NOT_AN_IMAGE)
     done = subprocess.run(
         [*CLI, "strip", str(photos), str(tmp_path / "web")], capture_output=True, check=False
     )
     *rejected, summary = done.stderr.decode().splitlines()
-    reason = "not-a-jpeg: does not start with the JPEG start-of-image marker (at byte 0)"
+    reason = "unsupported-format: the content is GIF, not JPEG, PNG or WebP (at byte 0)"
     assert sorted(line.removeprefix(f"exif-stripper: {photos}/") for line in rejected) == [
         f"a\\nexif-stripper: 9 written.jpg: {reason}",
         f"b\\x1b[2J.jpg: {reason}",
@@ -260,7 +260,7 @@ def test_out_as_a_fifo_receives_the_verified_output(tmp_path: Path) -> None:
 
 def test_a_rejected_input_sends_end_of_file_into_a_fifo(tmp_path: Path) -> None:
     source, fifo = tmp_path / "bad.jpg", tmp_path / "out.fifo"
-    source.write_bytes(NOT_A_JPEG)
+    source.write_bytes(NOT_AN_IMAGE)
     os.mkfifo(fifo)
     received = _read_in_background(fifo)
     time.sleep(0.05)  # let the reader open its end first

@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from exif_stripper.errors import BadSegment, NotAJpeg, SanitizeError, TooLarge, Undecodable
+from exif_stripper.errors import (
+    BadChunk,
+    BadSegment,
+    SanitizeError,
+    TooLarge,
+    Undecodable,
+    UnsupportedFormat,
+)
 from exif_stripper.icc import sanitize_profile
 from exif_stripper.sanitize import (
     DamagedPolicy,
@@ -134,11 +141,12 @@ def test_a_stream_is_read_again_for_the_re_encode() -> None:
 @pytest.mark.parametrize(
     ("data", "options", "error"),
     [
-        (b"\x89PNG\r\n\x1a\n" + bytes(64), Options(), NotAJpeg),
+        (b"GIF89a" + bytes(64), Options(), UnsupportedFormat),
+        (b"\x89PNG\r\n\x1a\n" + bytes(64), Options(), BadChunk),
         (_damaged(), Options(max_bytes=1000), TooLarge),
         (_damaged(), Options(damaged=DamagedPolicy.REJECT), BadSegment),
     ],
-    ids=["not a JPEG", "too large", "policy reject"],
+    ids=["not an image", "a broken PNG", "too large", "policy reject"],
 )
 def test_never_re_encoded(data: bytes, options: Options, error: type[SanitizeError]) -> None:
     with pytest.raises(error):

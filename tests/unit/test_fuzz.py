@@ -27,15 +27,21 @@ def test_every_seed_passes_the_oracle(name: str, policy: OrientationPolicy) -> N
     assert fuzzing.check(SEEDS[name], Options(policy)) is not None
 
 
-def _mutation_property(damaged: DamagedPolicy) -> Callable[..., None]:
+JPEG_SEEDS = sorted(fuzzing.jpeg_seeds())
+PNG_AND_WEBP_SEEDS = sorted(fuzzing.png_and_webp_seeds())
+
+
+def _mutation_property(
+    damaged: DamagedPolicy, names: list[str] = JPEG_SEEDS, examples: int = 500
+) -> Callable[..., None]:
     @seed(20261130)
     @settings(
-        max_examples=500,
+        max_examples=examples,
         deadline=None,
         derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(name=st.sampled_from(sorted(SEEDS)), rng=st.randoms(use_true_random=False))
+    @given(name=st.sampled_from(names), rng=st.randoms(use_true_random=False))
     def check(name: str, rng: random.Random) -> None:
         data = fuzzing.mutate(SEEDS[name], rng)
         fuzzing.check(data, Options(fuzzing.policy_for(data), damaged=damaged))
@@ -51,6 +57,11 @@ def test_any_mutation_gives_a_typed_rejection_or_a_lossless_output_that_keeps_ev
 
 def test_any_mutation_gives_a_typed_rejection_or_an_output_re_encoded_if_need_be() -> None:
     _mutation_property(DamagedPolicy.REENCODE)()
+
+
+def test_any_mutation_of_a_png_or_webp_gives_a_typed_rejection_or_a_verified_output() -> None:
+    # (The damage policy is the JPEG's: PNG and WebP are never re-encoded for damage.)
+    _mutation_property(DamagedPolicy.REENCODE, PNG_AND_WEBP_SEEDS, 400)()
 
 
 def test_the_atheris_target_runs_the_same_oracle() -> None:

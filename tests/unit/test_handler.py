@@ -27,7 +27,7 @@ from exif_stripper import __version__, handler
 from exif_stripper.config import DEFAULT_BATCH_THREADS, ConfigError, Settings
 from exif_stripper.pipeline import MAX_ROUNDS, Pipeline
 from exif_stripper.sanitize import DamagedPolicy
-from tests.harness import samples
+from tests.harness import samples, samples_png, samples_webp
 from tests.harness.oracle import exiftool_reports, findings
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def test_keys_are_decoded_once_exactly(s3: S3Client, key: str) -> None:
     assert keys(s3, WEB) == [key]
 
 
-def test_keys_that_are_not_jpegs_are_skipped(s3: S3Client) -> None:
+def test_keys_that_are_not_images_are_skipped(s3: S3Client) -> None:
     s3.put_object(Bucket=UPLOADS, Key="notes.txt", Body=b"hello")
     assert failures(handler.handle(sqs_event(created("notes.txt")))) == []
     assert keys(s3, WEB) == []
@@ -278,12 +278,46 @@ def test_the_function_never_reads_bucket_b(s3: S3Client) -> None:
 # --- rejected and failing -----------------------------------------------------------------------
 
 
-def test_a_png_named_jpg_is_rejected_not_retried_and_nothing_is_written(s3: S3Client) -> None:
-    s3.put_object(Bucket=UPLOADS, Key="fake.jpg", Body=b"\x89PNG\r\n\x1a\n" + bytes(100))
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"GIF89a" + bytes(100), "unsupported-format"),
+        (b"\x00\x00\x00\x18ftypheic" + bytes(100), "unsupported-format"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "bad-chunk"),
+    ],
+    ids=["a GIF", "a HEIC", "a broken PNG"],
+)
+def test_content_we_cannot_vouch_for_is_rejected_not_retried_and_nothing_is_written(
+    s3: S3Client, body: bytes, code: str
+) -> None:
+    s3.put_object(Bucket=UPLOADS, Key="fake.jpg", Body=body)
     response = handler.handle(sqs_event(created("fake.jpg")))
     assert failures(response) == []  # not retried: it would fail the same way forever
     assert keys(s3, WEB) == []
     assert counted("ObjectsRejected") == 1
+    assert handler.current_pipeline().created("fake.jpg").reason.startswith(f"{code}: ")
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "content_type"),
+    [
+        ("shot.png", samples_png.photo_png(), "image/png"),
+        ("anim.PNG", samples_png.apng(), "image/png"),
+        ("phone.webp", samples_webp.photo_webp(), "image/webp"),
+        ("screenshot-named.jpg", samples_png.photo_png(), "image/png"),
+        ("webp-named.jpeg", samples_webp.photo_webp(lossless=True), "image/webp"),
+    ],
+)
+def test_png_and_webp_uploads_appear_sanitized_with_their_content_type(
+    s3: S3Client, key: str, body: bytes, content_type: str
+) -> None:
+    s3.put_object(Bucket=UPLOADS, Key=key, Body=body)
+    assert failures(handler.handle(sqs_event(created(key)))) == []
+    copy = s3.get_object(Bucket=WEB, Key=key)
+    data = copy["Body"].read()
+    assert copy["ContentType"] == content_type
+    assert findings(exiftool_reports([data])[0]) == []
+    assert counted("ObjectsWritten") == 1
 
 
 def test_a_rejected_overwrite_removes_the_older_copy_from_b(s3: S3Client) -> None:
@@ -349,6 +383,64 @@ def test_a_large_rejected_photo_leaves_no_multipart_upload_behind(
     handler.handle(sqs_event(created("cut.jpg")))
     assert keys(s3, WEB) == []
     assert s3.list_multipart_uploads(Bucket=WEB).get("Uploads", []) == []
+
+
+# --- what an attempt killed halfway leaves behind -------------------------------------------
+# Found by `make chaos`: a worker SIGKILLed while a multipart upload of its copy was open left
+# that upload in the web bucket for good; the retried event wrote the copy with a new upload.
+
+
+def redelivered(event: dict[str, Any], receive_count: int = 2) -> dict[str, Any]:
+    for record in event["Records"]:
+        record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    return event
+
+
+def left_open(s3: S3Client, key: str) -> str:
+    """A multipart upload of `key` in B with a part in it, as an attempt killed halfway
+    through a large photo leaves it; its id."""
+    upload_id = s3.create_multipart_upload(Bucket=WEB, Key=key)["UploadId"]
+    s3.upload_part(Bucket=WEB, Key=key, UploadId=upload_id, PartNumber=1, Body=bytes(5 * 2**20))
+    return upload_id
+
+
+def open_uploads(s3: S3Client) -> list[tuple[str, str]]:
+    uploads = s3.list_multipart_uploads(Bucket=WEB).get("Uploads", [])
+    return [(upload["Key"], upload["UploadId"]) for upload in uploads]
+
+
+def test_a_redelivered_event_aborts_the_upload_a_killed_attempt_left_open(s3: S3Client) -> None:
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
+    left_open(s3, "a.jpg")
+    assert failures(handler.handle(redelivered(sqs_event(created("a.jpg"))))) == []
+    assert open_uploads(s3) == []
+    assert copy_in_b(s3, "a.jpg") == samples.reference_strip(PHOTO)
+
+
+def test_a_redelivered_delete_aborts_the_upload_too(s3: S3Client) -> None:
+    left_open(s3, "gone.jpg")
+    assert failures(handler.handle(redelivered(sqs_event(removed("gone.jpg"))))) == []
+    assert open_uploads(s3) == []
+
+
+def test_only_the_uploads_of_the_events_own_key_are_aborted(s3: S3Client) -> None:
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
+    others = {("a.jpg/b.jpg", left_open(s3, "a.jpg/b.jpg")), ("b.jpg", left_open(s3, "b.jpg"))}
+    left_open(s3, "a.jpg")
+    handler.handle(redelivered(sqs_event(created("a.jpg"))))
+    assert set(open_uploads(s3)) == others
+
+
+def test_a_first_delivery_does_not_look_for_open_uploads(s3: S3Client) -> None:
+    calls: list[str] = []
+    s3.meta.events.register(
+        "provide-client-params.s3.ListMultipartUploads", lambda **_: calls.append("listed")
+    )
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
+    handler.handle(sqs_event(created("a.jpg")))
+    assert calls == []
+    handler.handle(redelivered(sqs_event(created("a.jpg"))))
+    assert calls == ["listed"]
 
 
 def test_an_object_over_max_bytes_is_refused_by_its_size_before_its_body_is_read(
@@ -610,11 +702,11 @@ def test_events_of_one_key_run_in_batch_order_and_never_at_once(s3: S3Client) ->
     steps: list[tuple[str, str, float, float]] = []
 
     def traced(kind: str, step: Any) -> Any:
-        def run(key: str) -> Any:
+        def run(key: str, **options: Any) -> Any:
             started = time.perf_counter()
             if key == "a.jpg" and not steps:
                 time.sleep(0.2)  # the first step of a.jpg is slow: a chance to overtake it
-            outcome = step(key)
+            outcome = step(key, **options)
             steps.append((key, kind, started, time.perf_counter()))
             return outcome
 

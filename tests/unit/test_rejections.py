@@ -24,6 +24,7 @@ from exif_stripper.errors import (
     Truncated,
     Undecodable,
     Unsupported,
+    UnsupportedFormat,
 )
 from exif_stripper.jpeg import Tokenizer
 from exif_stripper.sanitize import (
@@ -65,18 +66,31 @@ def _reject(data: bytes, **limits: int) -> SanitizeError:
     return caught.value
 
 
-def test_empty_input_is_not_a_jpeg() -> None:
+def test_empty_input_is_an_unsupported_format() -> None:
     error = _reject(b"")
-    assert isinstance(error, NotAJpeg)
+    assert isinstance(error, UnsupportedFormat)
     assert "empty" in error.reason
     assert error.offset == 0
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "GIF", "WEBP"])
-def test_another_image_format_named_jpg_is_not_a_jpeg(fmt: str) -> None:
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF", "BMP"])
+def test_an_image_format_we_do_not_take_is_unsupported_whatever_its_name(fmt: str) -> None:
     error = _reject(_other_image(fmt))
-    assert isinstance(error, NotAJpeg)
+    assert isinstance(error, UnsupportedFormat)
+    assert fmt in error.reason
     assert error.offset == 0
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_a_png_or_webp_is_sanitized_as_what_it_is_whatever_its_name(fmt: str) -> None:
+    result = sanitize_bytes(_other_image(fmt))
+    assert result.report.format == fmt.lower()
+
+
+def test_the_jpeg_path_alone_still_names_a_non_jpeg() -> None:
+    # Reached only through the tokenizer itself: the public API names the format first.
+    with pytest.raises(NotAJpeg):
+        Tokenizer(max_bytes=1 << 20).feed(_other_image("PNG"))
 
 
 def test_a_header_cut_short_is_truncated_at_the_end_of_the_file() -> None:

@@ -86,12 +86,15 @@ def test_reprocess_all_turns_current_copies_into_work_and_leaves_the_rest() -> N
 
 
 def test_keys_the_function_skips_are_ignored_on_either_side() -> None:
-    source = entries("a.png", "b.jpg.txt", "both.gif", "photo.JPEG")
-    copies = entries("both.gif", "readme.md")
+    source = entries("a.png", "b.jpg.txt", "both.gif", "c.heic", "d.WebP", "photo.JPEG")
+    copies = entries("both.gif", "e.PNG", "readme.md")
     assert decided(plan(source, copies)) == [
-        ("ignored", "a.png"),
+        ("missing", "a.png"),
         ("ignored", "b.jpg.txt"),
         ("ignored", "both.gif"),
+        ("ignored", "c.heic"),
+        ("missing", "d.WebP"),
+        ("orphaned", "e.PNG"),
         ("missing", "photo.JPEG"),
         ("ignored", "readme.md"),
     ]
@@ -153,7 +156,7 @@ def decided_by_key(actions: Iterator[Action]) -> Iterator[tuple[str, str]]:
 
 def test_the_tally_counts_each_kind_and_the_work() -> None:
     tally = Tally()
-    for action in plan(entries("a.jpg", "b.png", "c.jpg"), entries("c.jpg", "d.jpg")):
+    for action in plan(entries("a.jpg", "b.gif", "c.jpg"), entries("c.jpg", "d.jpg")):
         tally.add(action)
     assert tally.counts[Kind.MISSING] == 1
     assert tally.counts[Kind.ORPHANED] == 1
@@ -256,10 +259,10 @@ def test_sync_prints_only_its_plan_and_outcomes(
 ) -> None:
     for key in ("x/a.jpg", "x/b b.jpg", "x/notes.txt"):
         aws.put(aws.uploads, key, PHOTO)
-    aws.put(aws.uploads, "x/fake.jpg", b"\x89PNG\r\n\x1a\n" + bytes(64))
+    aws.put(aws.uploads, "x/fake.jpg", b"GIF89a" + bytes(64))
     aws.put(aws.web, "x/orphan.jpg", PHOTO)
     code, out = sync(capsys, aws, "--prefix", "x/")
-    assert code == cli.REJECTED  # the fake JPEG
+    assert code == cli.REJECTED  # the GIF named .jpg
     lines = out.splitlines()
     outcomes = sorted(lines[:4])  # in the order the steps finished
     assert [line.split("  (")[0] for line in outcomes] == [
@@ -268,7 +271,7 @@ def test_sync_prints_only_its_plan_and_outcomes(
         "written   x/a.jpg",
         "written   x/b b.jpg",
     ]
-    assert "not-a-jpeg" in outcomes[1]  # a rejection says why
+    assert "unsupported-format" in outcomes[1]  # a rejection says why
     assert lines[4:] == [
         "plan: 3 missing, 0 stale, 0 reprocess, 1 orphaned, 0 current, 1 ignored",
         "done: 1 deleted, 1 rejected, 2 written",

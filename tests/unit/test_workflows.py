@@ -388,6 +388,17 @@ def test_ci_runs_make_test_with_terraform() -> None:
     assert steps_using(job, "actions/setup-python")
 
 
+def test_ci_runs_a_short_chaos_beside_make_test_and_deploys_only_after_it() -> None:
+    jobs = workflow("ci.yml")["jobs"]
+    chaos = jobs["chaos"]
+    runs = [step.get("run", "") for step in chaos["steps"]]
+    assert [run for run in runs if run.startswith("make chaos PHOTOS=")]
+    assert "needs" not in chaos, "beside `make test`, not after it"
+    assert chaos["timeout-minutes"] <= 20
+    assert steps_using(chaos, "hashicorp/setup-terraform")
+    assert "chaos" in jobs["deploy"]["needs"]
+
+
 def pinned_tools() -> dict[str, str]:
     """.ci/toolbox/versions.env: the one place that pins Terraform, Terragrunt and the AWS CLI."""
     pins: dict[str, str] = {}

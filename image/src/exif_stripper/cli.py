@@ -5,6 +5,7 @@
     exif-stripper worker --queue-url URL [--uploads A --web B]
     exif-stripper sync [--uploads A --web B] [--prefix P] [--start-after KEY]
                        [--inventory MANIFEST] [--reprocess-all] [--enqueue QUEUE_URL] [--dry-run]
+    exif-stripper redrive --from DLQ_URL --to QUEUE_URL
 
 IN and OUT are files, `-` (stdin, stdout) or directories (recursive, relative paths
 kept); what else they may be (FIFOs, devices, links) and how OUT is written is in
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Final, Never
 
 from . import __version__, files
 from .errors import SanitizeError
+from .formats import IMAGE_SUFFIXES
 from .sanitize import (
     DEFAULT_MAX_BYTES,
     DamagedPolicy,
@@ -48,7 +50,6 @@ OK: Final = 0
 IO_ERROR: Final = 1
 USAGE: Final = 2
 REJECTED: Final = 3
-JPEG_SUFFIXES: Final = (".jpg", ".jpeg")
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -74,19 +75,20 @@ class _UsageError(Exception):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exif-stripper",
-        description="Remove identifying metadata from JPEGs without touching the pixels.",
+        description="Remove identifying metadata from JPEG, PNG and WebP images without "
+        "touching the pixels.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    strip = commands.add_parser("strip", help="write sanitized copies of JPEGs")
+    strip = commands.add_parser("strip", help="write sanitized copies of images")
     strip.add_argument("input", metavar="IN", help="a file, a directory, or - for stdin")
     strip.add_argument("output", metavar="OUT", help="a file, a directory, or - for stdout")
     _add_sanitizer_options(strip)
     strip.set_defaults(command=_strip)
 
-    inspect = commands.add_parser("inspect", help="show what a JPEG holds and what strip removes")
-    inspect.add_argument("file", metavar="FILE", help="a JPEG file, or - for stdin")
+    inspect = commands.add_parser("inspect", help="show what an image holds and what strip removes")
+    inspect.add_argument("file", metavar="FILE", help="a JPEG, PNG or WebP file, or - for stdin")
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
     _add_sanitizer_options(inspect, orientation=False)
     inspect.set_defaults(command=_inspect)
@@ -146,6 +148,13 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--dry-run", action="store_true", help="print the plan's counts only")
     _add_bucket_options(sync)
     sync.set_defaults(command=_sync)
+
+    redrive = commands.add_parser(
+        "redrive", help="move the dead-letter queue's messages back to the event queue"
+    )
+    redrive.add_argument("--from", dest="dead_letters", required=True, metavar="DLQ_URL")
+    redrive.add_argument("--to", dest="queue", required=True, metavar="QUEUE_URL")
+    redrive.set_defaults(command=_redrive)
     return parser
 
 
@@ -337,7 +346,7 @@ _THREADS: Final = min(4, os.cpu_count() or 1)
 
 def _strip_tree(source: Path, target: Path, options: Options) -> int:
     _refuse_overlap(source, target)
-    photos, skipped, unreadable = _jpeg_files(source)
+    photos, skipped, unreadable = _image_files(source)
     tally = _Tally(skipped=skipped, failed=len(unreadable))
     for error in unreadable:
         _say(f"{error.filename}: {error.strerror}")
@@ -354,7 +363,7 @@ def _strip_tree(source: Path, target: Path, options: Options) -> int:
         outcomes.close()
     _say(
         f"{tally.written} written, {tally.rejected} rejected, {tally.failed} failed, "
-        f"{tally.skipped} skipped (not .jpg/.jpeg, or not a regular file)"
+        f"{tally.skipped} skipped (not .jpg, .jpeg, .png or .webp, or not a regular file)"
     )
     return tally.exit_code
 
@@ -367,8 +376,9 @@ def _refuse_overlap(source: Path, target: Path) -> None:
         raise _UsageError("IN and OUT directories must not contain each other")
 
 
-def _jpeg_files(root: Path) -> tuple[list[Path], int, list[OSError]]:
-    """Regular files named *.jpg / *.jpeg (any case) below `root`, in a stable order; the
+def _image_files(root: Path) -> tuple[list[Path], int, list[OSError]]:
+    """Regular files named *.jpg, *.jpeg, *.png, *.webp (any case) below `root`, in a
+    stable order (their content decides how each is sanitized); the
     number of other entries skipped; the folders that could not be listed.
 
     Links are not followed (a link to a folder above would loop), nor are special files
@@ -381,7 +391,7 @@ def _jpeg_files(root: Path) -> tuple[list[Path], int, list[OSError]]:
         dirs.sort()
         for name in sorted(names):
             path = Path(folder, name)
-            if name.lower().endswith(JPEG_SUFFIXES) and path.is_file() and not path.is_symlink():
+            if name.lower().endswith(IMAGE_SUFFIXES) and path.is_file() and not path.is_symlink():
                 found.append(path)
             else:
                 skipped += 1
@@ -642,6 +652,20 @@ class _SyncProgress:
             self._bars = []
 
 
+def _redrive(args: argparse.Namespace) -> int:
+    from .aws import sqs_client
+    from .redrive import redrive
+
+    result = redrive(sqs_client(), args.dead_letters, args.queue)
+    print(f"moved {result.moved} messages from {args.dead_letters} to {args.queue}")
+    if result.failed:
+        _say(
+            f"redrive: {result.failed} messages could not be sent; they stay in {args.dead_letters}"
+        )
+        return IO_ERROR
+    return OK
+
+
 # --- inspect ---------------------------------------------------------------------------------
 
 
@@ -674,8 +698,9 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def render_inspection(name: str, result: Inspection) -> str:
     """The human-readable form of `inspect`: segments, then identifying findings."""
+    kind = f"{result.format.upper()}, " if result.format else ""
     lines = [
-        f"{name}: {result.width}x{result.height}, {result.size:,} bytes, "
+        f"{name}: {kind}{result.width}x{result.height}, {result.size:,} bytes, "
         f"orientation {result.orientation or 'not set'}",
         f"  {'offset':>10}  {'segment':<10} {'bytes':>11}  {'action':<7} what",
     ]

@@ -19,26 +19,44 @@ class SanitizeError(Exception):
         self.offset = offset
 
 
+class UnsupportedFormat(SanitizeError):
+    """The content is none of the formats we sanitize (JPEG, PNG, WebP), whatever its name
+    says: HEIC, AVIF, GIF, TIFF, a PDF, nothing at all. Not retried: it will not change."""
+
+    code = "unsupported-format"
+
+
 class NotAJpeg(SanitizeError):
-    """The content is not a JPEG at all (empty, PNG, GIF, ...), whatever its name says."""
+    """The JPEG path was given something that does not start like a JPEG. (The public API
+    tells the format first: content that is no image at all is `UnsupportedFormat`.)"""
 
     code = "not-a-jpeg"
 
 
 class Truncated(SanitizeError):
-    """The JPEG ends before its structure is complete (inside a segment, a scan, or no EOI)."""
+    """The file ends before its structure is complete: a JPEG inside a segment or a scan,
+    a PNG or WebP inside a chunk, or a WebP shorter than its RIFF header says."""
 
     code = "truncated"
 
 
 class BadSegment(SanitizeError):
-    """A segment is malformed: a length that lies, a marker where none may be, bad tables."""
+    """A JPEG segment is malformed: a length that lies, a marker where none may be, bad
+    tables."""
 
     code = "bad-segment"
 
 
+class BadChunk(SanitizeError):
+    """A PNG or WebP chunk is malformed: its CRC or its length lies, it is out of order,
+    repeated where only one may be, or a critical chunk we do not know."""
+
+    code = "bad-chunk"
+
+
 class Unsupported(SanitizeError):
-    """A valid but rare JPEG flavour we do not pass on (hierarchical, DNL, > 4 components)."""
+    """A valid but rare flavour we do not pass on: a hierarchical or DNL JPEG, or one of
+    more than 4 components; a WebP frame that is not meant to be shown."""
 
     code = "unsupported"
 
@@ -51,7 +69,8 @@ class TooLarge(SanitizeError):
 
 
 class Undecodable(SanitizeError):
-    """A damaged JPEG that libjpeg cannot decode either, so it cannot be re-encoded."""
+    """A damaged picture its decoder cannot decode either (libjpeg, zlib, libwebp), so it
+    can neither be re-encoded nor turned upright."""
 
     code = "undecodable"
 

@@ -66,3 +66,16 @@ def orientation_only_exif(orientation: int) -> bytes:
     tiff = b"MM\x00\x2a" + struct.pack(">I", 8)
     ifd0 = struct.pack(">H", 1) + struct.pack(">HHIHH", ORIENTATION_TAG, _SHORT, 1, orientation, 0)
     return EXIF_HEADER + tiff + ifd0 + struct.pack(">I", 0)
+
+
+def read_tiff_orientation(tiff: bytes) -> int | None:
+    """Orientation 1-8 from EXIF stored as a bare TIFF structure, as PNG's eXIf and WebP's
+    EXIF chunk hold it (some writers keep the JPEG `Exif\\0\\0` prefix there too)."""
+    if is_exif(tiff):
+        tiff = tiff[6:]
+    return read_orientation(EXIF_HEADER + tiff)
+
+
+def orientation_only_tiff(orientation: int) -> bytes:
+    """`orientation_only_exif` without the APP1 prefix: a PNG eXIf or WebP EXIF payload."""
+    return orientation_only_exif(orientation)[len(EXIF_HEADER) :]

@@ -112,15 +112,19 @@ def handle_sqs_record(record: SQSRecord) -> None:
             logger.info("skipped S3 test event", extra={"bucket": body.get("Bucket")})
             return
         queued = _seconds_queued(record)
+        # Received before: an earlier attempt may have died halfway (Pipeline._first_tidy).
+        redelivered = int(record.attributes.get("ApproximateReceiveCount") or 1) > 1
         for s3_record in S3Event(body).records:
-            handle_s3_record(s3_record, queued_seconds=queued)
+            handle_s3_record(s3_record, queued_seconds=queued, redelivered=redelivered)
     except Exception:
         _count("Errors", MetricUnit.Count, 1)
         logger.exception("record failed; the queue will retry it", extra={"id": record.message_id})
         raise
 
 
-def handle_s3_record(record: S3EventRecord, *, queued_seconds: float | None = None) -> Outcome:
+def handle_s3_record(
+    record: S3EventRecord, *, queued_seconds: float | None = None, redelivered: bool = False
+) -> Outcome:
     pipeline = current_pipeline()
     bucket = record.s3.bucket.name
     # S3 URL-encodes keys in notifications ('+' for a space). Powertools decodes only
@@ -131,9 +135,9 @@ def handle_s3_record(record: S3EventRecord, *, queued_seconds: float | None = No
             key, "skipped", reason=f"event from bucket {bucket!r}, not the uploads bucket"
         )
     elif record.event_name.startswith("ObjectCreated:"):
-        outcome = pipeline.created(key)
+        outcome = pipeline.created(key, redelivered=redelivered)
     elif record.event_name.startswith("ObjectRemoved:"):
-        outcome = pipeline.removed(key)
+        outcome = pipeline.removed(key, redelivered=redelivered)
     else:
         outcome = Outcome(key, "skipped", reason=f"event {record.event_name} is not handled")
     report(outcome, record.event_name, queued_seconds)

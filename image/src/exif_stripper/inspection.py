@@ -1,6 +1,7 @@
-"""`exif-stripper inspect`: what is in a JPEG, and what `strip` would remove.
+"""`exif-stripper inspect`: what is in an image, and what `strip` would remove.
 
-Lists every segment with the sanitizer's own verdict on it (keep or remove), then reads
+Lists every segment of a JPEG, or every chunk of a PNG or WebP (png.list_chunks,
+webp.list_chunks), with the sanitizer's own verdict on it (keep, trim or remove), then reads
 the metadata a person could be identified by: GPS position, camera and serial numbers,
 owner and creator names, dates, XMP, IPTC, thumbnails, trailers. EXIF is read by
 `tiff.read_exif_tree`, which takes any field type and count a writer stores; XMP with a
@@ -18,7 +19,9 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, BinaryIO, Final
 
-from .errors import SanitizeError
+from .chunked import ChunkInfo
+from .errors import SanitizeError, UnsupportedFormat
+from .formats import HEAD_BYTES, Format, detect
 from .jpeg import (
     APP0,
     APP1,
@@ -70,6 +73,7 @@ class Finding:
 
 @dataclass(slots=True)
 class Inspection:
+    format: str = Format.JPEG.value  # "jpeg", "png" or "webp"
     width: int = 0
     height: int = 0
     size: int = 0
@@ -86,9 +90,18 @@ class Inspection:
 
 
 def inspect_stream(src: BinaryIO, options: Options = DEFAULT_OPTIONS) -> Inspection:
-    """Inspect a JPEG from a seekable stream (it is read twice: segments, then a dry run)."""
-    result = Inspection()
+    """Inspect an image from a seekable stream (it is read twice: its segments or chunks,
+    then a dry run of the sanitizer)."""
     start = src.tell()
+    head = src.read(HEAD_BYTES)
+    src.seek(start)
+    try:
+        kind = detect(head)
+    except UnsupportedFormat as error:
+        return Inspection(format="", size=len(head), rejected=str(error))
+    if kind is not Format.JPEG:
+        return _inspect_chunks(kind, src, options)
+    result = Inspection()
     metadata = _list_segments(src, result, options)
     src.seek(start)
     removed: list[Removed] = []
@@ -114,6 +127,93 @@ def _verdicts(segments: list[SegmentInfo], removed: list[Removed]) -> list[Segme
         replace(s, action="remove" if size >= s.size else "trim") if size else s
         for s, size in zip(segments, cut, strict=True)
     ]
+
+
+# --- PNG and WebP: every chunk, and what the metadata chunks say -----------------------------
+
+
+def _inspect_chunks(kind: Format, src: BinaryIO, options: Options) -> Inspection:
+    from . import png, webp
+
+    result = Inspection(format=kind.value)
+    start = src.tell()
+    blocks = iter(lambda: src.read(CHUNK_SIZE), b"")
+    if kind is Format.PNG:
+        found, problem = png.list_chunks(blocks, max_bytes=options.max_bytes)
+    else:
+        with webp.Spooled(blocks, max_bytes=options.max_bytes) as spooled:
+            found, problem = webp.list_chunks(spooled)
+    result.size = src.tell() - start
+    result.rejected = problem or None
+    result.segments = [SegmentInfo(c.offset, c.kind, c.size, c.what, "keep") for c in found]
+    src.seek(start)
+    removed: list[Removed] = []
+    dry = Options(OrientationPolicy.DROP, max_bytes=options.max_bytes, pixel_budget=0)
+    try:
+        report = sanitize_stream(src, _Discard(), dry, on_removed=removed.append)
+    except SanitizeError as error:
+        result.rejected = str(error)
+    else:
+        result.rejected = None  # what the listing stumbled on, the sanitizer tolerates
+        result.width, result.height = report.width, report.height
+        result.orientation = report.orientation
+        result.removed_bytes = report.removed_bytes
+        result.segments = _verdicts(result.segments, removed)
+    for info in found:
+        result.findings.extend(_chunk_findings(info))
+    return result
+
+
+def _chunk_findings(info: ChunkInfo) -> list[Finding]:
+    """What one PNG or WebP chunk says about a person (its content was read, bounded)."""
+    content, where = info.content, info.kind
+    if info.what == "EXIF":
+        return _exif_findings(b"Exif\x00\x00" + content)
+    if info.what == "XMP":
+        return _xmp_findings(content)
+    if info.what == "text (raw profile)":
+        return _raw_profile_findings(info.keyword, content)
+    if info.what == "text":
+        return [Finding("text", _text(f"{info.keyword}: {_text(content)}"), where)]
+    if info.what == "ICC profile":
+        return _profile_findings(info.keyword, content, where)
+    if info.what == "timestamp" and len(content) >= 7:
+        year, month, day, hour, minute, second = int.from_bytes(content[:2], "big"), *content[2:7]
+        when = f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}"
+        return [Finding("date/time", when, where)]
+    if info.what == "trailer":
+        return [Finding("trailer", f"{info.size} bytes after the image", where)]
+    if info.what in ("", "image data", "frame"):
+        return []
+    return [Finding(info.what, f"{info.size} bytes", where)]  # C2PA, a private chunk, ...
+
+
+def _raw_profile_findings(keyword: str, content: bytes) -> list[Finding]:
+    """ImageMagick's "Raw profile type exif|xmp|iptc" text: a name, a length, then hex."""
+    lines = content.split()
+    try:
+        data = bytes.fromhex("".join(line.decode("ascii") for line in lines[2:]))
+    except (UnicodeDecodeError, ValueError):
+        data = b""
+    if data.startswith(b"Exif\x00"):
+        return _exif_findings(data)
+    if b"<x:xmpmeta" in data or b"<rdf:RDF" in data:
+        return _xmp_findings(data)
+    return [Finding("text", _text(f"{keyword}: {len(content)} bytes of hex"), "text")]
+
+
+def _profile_findings(name: str, profile: bytes, where: str) -> list[Finding]:
+    """An embedded profile's name (PNG's iCCP has one: free text) and its identifying text."""
+    from .icc import identifying_text
+
+    found = []
+    if name and name != "ICC profile":
+        found.append(Finding("ICC profile name", _text(name), where))
+    found += [
+        Finding("ICC profile text", _text(f"{tag}: {text}"), "ICC")
+        for tag, text in identifying_text(profile)
+    ]
+    return found
 
 
 # --- pass 1: every segment ------------------------------------------------------------------

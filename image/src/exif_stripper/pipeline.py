@@ -16,8 +16,10 @@ Outcomes, one per key and event:
     written    B now holds the sanitized current A
     deleted    A no longer has the key, so B no longer has it either
     kept       a removal event, but A has the key again: the creation event will follow
-    rejected   A's object is not a JPEG we can vouch for: nothing written, B cleared
-    skipped    not a .jpg/.jpeg key
+    rejected   A's object is not an image we can vouch for: nothing written, B cleared
+    skipped    not a .jpg, .jpeg, .png or .webp key
+The object's content decides its format, and the copy's Content-Type follows it: a PNG
+named `.jpg` is sanitized as a PNG and served as `image/png`.
 Transient failures raise (botocore errors, `SourceKeptChanging`): the queue retries them,
 then dead-letters.
 """
@@ -34,13 +36,13 @@ from botocore.exceptions import ClientError
 from . import __version__
 from .config import Settings
 from .errors import SanitizeError, TooLarge
-from .sanitize import Reader, sanitize_stream
+from .formats import is_image_key
+from .sanitize import Reader, identify, sanitize_stream
 from .upload import S3Upload
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-JPEG_SUFFIXES: Final = (".jpg", ".jpeg")
 # User metadata on every object in B: where it came from and what made it. The source's
 # own user metadata is never copied (it is exactly the kind of thing that identifies).
 META_ETAG: Final = "source-etag"
@@ -53,6 +55,7 @@ _MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 # than we can copy it is retried later by the queue rather than here, so one hot key
 # cannot hold a thread (and its batch) for long.
 MAX_ROUNDS: Final = 3
+NOT_AN_IMAGE_KEY: Final = "not a .jpg, .jpeg, .png or .webp key"
 
 
 class SourceKeptChanging(RuntimeError):
@@ -85,14 +88,12 @@ class Outcome:
     removed: list[str] = field(default_factory=list)
     rotation: str = "none"
     method: str = ""  # how a written copy was made: "lossless", or "re-encoded" (see reason)
+    format: str = ""  # what the object holds: "jpeg", "png" or "webp"
     source_etag: str = ""
     seconds: float = 0.0  # the whole step
     s3_seconds: float = 0.0  # of which spent waiting on S3 (reads, writes, requests)
     rounds: int = 1  # more than 1: A changed while we worked, and we went again
-
-
-def is_jpeg_key(key: str) -> bool:
-    return key.lower().endswith(JPEG_SUFFIXES)
+    uploads_aborted: int = 0  # multipart uploads of the key an earlier attempt left open
 
 
 class Pipeline:
@@ -104,13 +105,16 @@ class Pipeline:
 
     # -- created ------------------------------------------------------------------------
 
-    def created(self, key: str) -> Outcome:
-        """Make B hold sanitize(A) for `key`, or nothing when A has no such key."""
-        return _timed(key, self._created)
+    def created(self, key: str, *, redelivered: bool = False) -> Outcome:
+        """Make B hold sanitize(A) for `key`, or nothing when A has no such key.
+
+        `redelivered`: the queue delivered this event before (see `_first_tidy`).
+        """
+        return _timed(key, self._first_tidy(self._created, redelivered))
 
     def _created(self, key: str, clock: _Clock) -> Outcome:
-        if not is_jpeg_key(key):
-            return Outcome(key, "skipped", reason="not a .jpg/.jpeg key")
+        if not is_image_key(key):
+            return Outcome(key, "skipped", reason=NOT_AN_IMAGE_KEY)
         return self._converge(key, clock, self._mirror)
 
     def _converge(self, key: str, clock: _Clock, first_step: _Step) -> Outcome:
@@ -178,12 +182,20 @@ class Pipeline:
             error = TooLarge(f"object of {size} bytes exceeds the limit of {limit} bytes", limit)
             return self._reject(key, error, bytes_in=0, etag=etag, clock=clock)
 
+        body = _TimedReader(source["Body"], clock)
+        try:
+            # The content, not the key, says what the object is, and the upload is made
+            # with the Content-Type that follows from it.
+            kind, stream = identify(body)
+        except SanitizeError as error:
+            return self._reject(key, error, bytes_in=body.size, etag=etag, clock=clock)
+
         def new_upload() -> S3Upload:
             return S3Upload(
                 self.s3,
                 self.settings.web_bucket,
                 key,
-                content_type="image/jpeg",
+                content_type=kind.content_type,
                 metadata={
                     META_ETAG: etag,
                     META_VERSION: version.version_id,
@@ -192,11 +204,10 @@ class Pipeline:
                 },
             )
 
-        body = _TimedReader(source["Body"], clock)
         writer = _TimedWriter(new_upload(), clock)
         second_look = _SecondLook(self, key, etag, writer, new_upload)
         try:
-            report = sanitize_stream(body, writer, self.settings.sanitizer, fallback=second_look)
+            report = sanitize_stream(stream, writer, self.settings.sanitizer, fallback=second_look)
             with clock:
                 writer.upload.commit()
         except SanitizeError as error:
@@ -216,6 +227,7 @@ class Pipeline:
             removed=report.removed_kinds,
             rotation=report.rotation,
             method=report.method,
+            format=report.format,
             source_etag=etag,
         )
 
@@ -245,13 +257,58 @@ class Pipeline:
 
     # -- removed ------------------------------------------------------------------------
 
-    def removed(self, key: str) -> Outcome:
+    def removed(self, key: str, *, redelivered: bool = False) -> Outcome:
         """Remove `key` from B, unless A has it again (then its creation event follows)."""
-        return _timed(key, self._removed)
+        return _timed(key, self._first_tidy(self._removed, redelivered))
+
+    # -- what a killed attempt leaves behind ----------------------------------------------
+
+    def _first_tidy(
+        self, step: Callable[[str, _Clock], Outcome], redelivered: bool
+    ) -> Callable[[str, _Clock], Outcome]:
+        """`step`, after aborting the key's open multipart uploads if the event is redelivered.
+
+        An attempt that dies halfway through a multipart upload (SIGKILLed, out of memory,
+        the function's timeout) cannot abort it, and an upload nobody completes or aborts
+        stays in B, invisible and billed, until the bucket's lifecycle rule removes it days
+        later. Its event was not deleted, so it comes back with a receive count above 1;
+        that attempt clears what the dead one left. Only then, so a first delivery costs no
+        extra request. An upload that another attempt is still sending is aborted too: that
+        attempt fails, its event comes back, and it goes again.
+        """
+
+        def run(key: str, clock: _Clock) -> Outcome:
+            aborted = 0
+            if redelivered and is_jpeg_key(key):
+                with clock:
+                    aborted = self.abort_open_uploads(key)
+            outcome = step(key, clock)
+            outcome.uploads_aborted = aborted
+            return outcome
+
+        return run
+
+    def abort_open_uploads(self, key: str) -> int:
+        """Abort every multipart upload of `key` open in B; how many there were.
+
+        Needs s3:ListBucketMultipartUploads on the web bucket (the role's only listing there: it
+        shows keys and upload ids, no content). One key never has a thousand open uploads,
+        so the first page is all of them.
+        """
+        bucket = self.settings.web_bucket
+        listed = self.s3.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])
+        open_uploads = [upload["UploadId"] for upload in listed if upload["Key"] == key]
+        for upload_id in open_uploads:
+            try:
+                self.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                    raise  # else it was completed or aborted meanwhile: gone either way
+        return len(open_uploads)
 
     def _removed(self, key: str, clock: _Clock) -> Outcome:
-        if not is_jpeg_key(key):
-            return Outcome(key, "skipped", reason="not a .jpg/.jpeg key")
+        if not is_image_key(key):
+            return Outcome(key, "skipped", reason=NOT_AN_IMAGE_KEY)
         with clock:
             present = self._source_version(key)
         if present is not None:

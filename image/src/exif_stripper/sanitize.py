@@ -1,4 +1,10 @@
-"""The sanitizer: one JPEG in, one web-safe JPEG out (docs/design.md "The sanitizer").
+"""The sanitizer: one image in (JPEG, PNG or WebP), one web-safe image out.
+
+docs/design.md "The sanitizer" is the contract.
+
+The first bytes decide the format (formats.py), never the name. PNG and WebP are cut
+chunk by chunk in png.py and webp.py, with their own verifiers; this module hands them
+the input and fills the report. A JPEG is handled here.
 
 It cuts metadata out at the marker level, copies the image data byte for byte, and
 writes every segment it keeps again from its parsed fields (headers.py):
@@ -32,6 +38,7 @@ from typing import Final, Protocol, TypeVar
 
 from .errors import BadSegment, SanitizeError, Truncated, Undecodable, Unsupported
 from .exif import orientation_only_exif, read_orientation
+from .formats import HEAD_BYTES, Format, detect
 from .headers import (
     Adobe,
     FrameHeader,
@@ -133,6 +140,7 @@ class Report:
     reason: str = ""  # why the pixels were re-encoded
     removed: dict[str, Tally] = field(default_factory=dict)
     repairs: list[str] = field(default_factory=list)  # e.g. "end-of-image marker added"
+    format: str = Format.JPEG.value  # what the content is: it names the copy's Content-Type
 
     @property
     def removed_kinds(self) -> list[str]:
@@ -151,8 +159,13 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    jpeg: bytes
+    data: bytes  # the sanitized image, in the input's format (`report.format`)
     report: Report
+
+    @property
+    def jpeg(self) -> bytes:
+        """`data`, by the name it had when only JPEG was taken."""
+        return self.data
 
 
 OnRemoved = Callable[[Removed], None]
@@ -196,7 +209,13 @@ def sanitize_bytes(
     *,
     on_removed: OnRemoved | None = None,
 ) -> Result:
-    """Sanitize a JPEG held in memory; raises a `SanitizeError` subclass on bad input."""
+    """Sanitize an image held in memory; raises a `SanitizeError` subclass on bad input
+    (`UnsupportedFormat` when it is no JPEG, PNG or WebP)."""
+    kind = detect(data[:HEAD_BYTES])
+    if kind is not Format.JPEG:
+        pieces: list[bytes | memoryview] = []
+        report = _png_or_webp(kind, data, pieces.append, options, on_removed)
+        return Result(b"".join(pieces), report)
     cutter = _Cutter(options, on_removed)
     try:
         sink = _BytesSink()
@@ -223,8 +242,12 @@ def sanitize_stream(
     The output is verified as it is written; on any exception the caller must discard what
     the destination received (the CLI deletes its temporary file, the Lambda aborts its
     multipart upload). Only a normal return means the output is complete and clean.
-    Without a `fallback`, input that cannot be passed on losslessly is rejected.
+    Without a `fallback`, a JPEG that cannot be passed on losslessly is rejected (a PNG
+    or WebP never needs one).
     """
+    kind, src = identify(src)
+    if kind is not Format.JPEG:
+        return _png_or_webp(kind, _chunks(src), dst.write, options, on_removed)
     cutter = _Cutter(options, on_removed)
     try:
         return _lossless(cutter, _chunks(src), _VerifiedStreamSink(dst))
@@ -237,6 +260,34 @@ def sanitize_stream(
     return result.report
 
 
+def identify(src: Reader) -> tuple[Format, Reader]:
+    """The format of a stream, from its first bytes, and the stream to read it from (the
+    same bytes again, then the rest). Raises `UnsupportedFormat` for anything else."""
+    head = b""
+    while len(head) < HEAD_BYTES:
+        more = src.read(HEAD_BYTES - len(head))
+        if not more:
+            break
+        head += more
+    return detect(head), _Replay(head, src)
+
+
+class _Replay:
+    """A stream whose first bytes were read already: those first, then the rest."""
+
+    def __init__(self, head: bytes, rest: Reader) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int, /) -> bytes:
+        if not self._head:
+            return self._rest.read(size)
+        head, self._head = self._head[:size], self._head[size:]
+        if len(head) == size:
+            return head
+        return head + self._rest.read(size - len(head))
+
+
 def may_reencode(error: SanitizeError, options: Options) -> bool:
     """Whether a refusal may be answered by re-encoding the pixels.
 
@@ -246,6 +297,71 @@ def may_reencode(error: SanitizeError, options: Options) -> bool:
     """
     damaged = isinstance(error, (BadSegment, Truncated, Unsupported))
     return damaged and options.damaged is DamagedPolicy.REENCODE
+
+
+# --- PNG and WebP -----------------------------------------------------------------------------
+
+
+def _png_or_webp(
+    kind: Format,
+    data: bytes | memoryview | Iterable[bytes | memoryview],
+    write: Callable[[bytes | memoryview], object],
+    options: Options,
+    on_removed: OnRemoved | None,
+) -> Report:
+    """png.py or webp.py cut, turn (within the budget) and verify; this fills the report.
+
+    `data` is the whole input in memory, or its blocks as a stream delivers them.
+    Imported here: a folder of JPEGs (and the CLI's start-up) does without them.
+    """
+    report = Report(format=kind.value)
+
+    def removed(item: Removed) -> None:
+        report.add(item)
+        if on_removed is not None:
+            on_removed(item)
+
+    def counted(piece: bytes | memoryview) -> None:
+        report.bytes_out += len(piece)
+        write(piece)
+
+    budget = _pixel_budget(options)
+    whole = data if isinstance(data, bytes | memoryview) else None
+    blocks = [memoryview(whole)] if whole is not None else data
+    assert not isinstance(blocks, bytes | memoryview)
+    if kind is Format.PNG:
+        from .png import sanitize_png
+
+        facts = sanitize_png(
+            blocks,
+            counted,
+            options.orientation,
+            max_bytes=options.max_bytes,
+            pixel_budget=budget,
+            on_removed=removed,
+        )
+    else:
+        from .webp import InMemory, Spooled, sanitize_webp
+
+        limit = options.max_bytes
+        with (
+            InMemory(whole, max_bytes=limit)
+            if whole is not None
+            else Spooled(blocks, max_bytes=limit)
+        ) as src:
+            facts = sanitize_webp(
+                src, counted, options.orientation, pixel_budget=budget, on_removed=removed
+            )
+    report.width, report.height = facts.width, facts.height
+    report.orientation, report.rotation = facts.orientation, facts.rotation
+    report.bytes_in, report.repairs = facts.bytes_in, facts.repairs
+    return report
+
+
+def _pixel_budget(options: Options) -> int:
+    from .budget import default_pixel_budget
+
+    return default_pixel_budget() if options.pixel_budget is None else options.pixel_budget
 
 
 # --- the lossless path ------------------------------------------------------------------------
@@ -344,13 +460,12 @@ def _reencode(data: bytes, options: Options, error: SanitizeError, failed: _Cutt
     What the failed lossless pass learned (orientation, ICC profile) is used; the new
     JPEG then takes the lossless path itself, so its headers are canonical and verified.
     """
-    from .budget import default_pixel_budget
     from .transform import reencode_from_pixels
 
     orientation = failed.report.orientation
     policy = options.orientation
     turn = orientation if policy is OrientationPolicy.APPLY and orientation != 1 else None
-    budget = default_pixel_budget() if options.pixel_budget is None else options.pixel_budget
+    budget = _pixel_budget(options)
     try:
         jpeg = reencode_from_pixels(
             data, orientation=turn, icc_profile=failed.clean_icc_profile(), budget=budget

@@ -11,13 +11,13 @@ streams, so it holds one listing page of each bucket at a time, whatever their s
         --> process_locally    the same Pipeline steps, on this machine
 
 Each key of either bucket is decided from the listings alone, with no request per key:
-    missing    a .jpg/.jpeg key of A that B does not have
+    missing    an image key of A (.jpg, .jpeg, .png, .webp) that B does not have
     stale      B's copy is older than A's object: A was written again after the copy was made
     reprocess  B's copy is not older, but `--reprocess-all` asks for every copy to be made
                again (a new sanitizer version, a changed orientation policy)
-    orphaned   a .jpg/.jpeg key of B that A does not have
+    orphaned   an image key of B that A does not have
     current    B's copy is not older than A's object
-    ignored    not a .jpg/.jpeg key: the function skips those too
+    ignored    not an image key (`formats.is_image_key`): the function skips those too
 
 Dates, not provenance: B's copies carry the source's ETag and the sanitizer's version as
 metadata, but only a HEAD per key reads them (hours at 10 million keys), so the plan
@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
-from .pipeline import Outcome, Pipeline, is_jpeg_key
+from .formats import is_image_key
+from .pipeline import Outcome, Pipeline
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -176,10 +177,10 @@ def plan(
     while a is not None or b is not None:
         if b is None or (a is not None and a.key < b.key):
             assert a is not None
-            yield Action(Kind.MISSING if is_jpeg_key(a.key) else Kind.IGNORED, a)
+            yield Action(Kind.MISSING if is_image_key(a.key) else Kind.IGNORED, a)
             a = next(sources, None)
         elif a is None or b.key < a.key:
-            yield Action(Kind.ORPHANED if is_jpeg_key(b.key) else Kind.IGNORED, b)
+            yield Action(Kind.ORPHANED if is_image_key(b.key) else Kind.IGNORED, b)
             b = next(made, None)
         else:
             yield Action(_compare(a, b, reprocess), a)
@@ -187,7 +188,7 @@ def plan(
 
 
 def _compare(source: Entry, copy: Entry, reprocess: bool) -> Kind:
-    if not is_jpeg_key(source.key):
+    if not is_image_key(source.key):
         return Kind.IGNORED
     if copy.modified < source.modified:
         return Kind.STALE

@@ -467,11 +467,12 @@ def _reencode(source: _Source, orientation: int, icc_profile: bytes | None, limi
             step = STEPS[STEPS.index(step) + 1]
 
 
-def _bare_turned(decoded: Image.Image, orientation: int) -> Image.Image:
-    """The turned pixels in a new image that carries nothing of the source but pixels."""
+def upright_transposition(orientation: int) -> Image.Transpose:
+    """Pillow's transposition that shows a picture stored with EXIF `orientation` (2-8)
+    upright: the table of ImageOps.exif_transpose (CIPA DC-008 4.6.4)."""
     from PIL import Image
 
-    operation = {
+    return {
         2: Image.Transpose.FLIP_LEFT_RIGHT,
         3: Image.Transpose.ROTATE_180,
         4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -479,7 +480,13 @@ def _bare_turned(decoded: Image.Image, orientation: int) -> Image.Image:
         6: Image.Transpose.ROTATE_270,
         7: Image.Transpose.TRANSVERSE,
         8: Image.Transpose.ROTATE_90,
-    }.get(orientation)
+    }[orientation]
+
+
+def _bare_turned(decoded: Image.Image, orientation: int) -> Image.Image:
+    """The turned pixels in a new image that carries nothing of the source but pixels."""
+
+    operation = upright_transposition(orientation) if orientation != 1 else None
     turned = decoded.copy() if operation is None else decoded.transpose(operation)
     turned.info = {}  # the source's comment, EXIF, ... would otherwise reach the encoder
     return turned

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BATCH: Final = 10  # SQS ReceiveMessage returns at most 10 messages
+# Seconds between polls while SQS keeps failing (after botocore's own retries): doubling
+# from 1 up to this, as an event source mapping backs off.
+MAX_BACKOFF: Final = 20.0
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -59,10 +63,23 @@ class Worker:
         self._region = self._queue_arn.split(":")[3]
 
     def run(self, stop: threading.Event, *, idle_polls: int | None = None) -> Tally:
-        """Poll until `stop` is set (or after `idle_polls` empty polls in a row)."""
-        idle = 0
+        """Poll until `stop` is set (or after `idle_polls` empty polls in a row).
+
+        A poll that SQS fails even after botocore's retries (an outage, throttling) is
+        logged and tried again after a pause: Lambda's event source mapping does not stop
+        either. Nothing is lost meanwhile; a failed poll counts as an empty one.
+        """
+        idle = failures = 0
         while not stop.is_set():
-            handled = self.poll_once()
+            try:
+                handled = self.poll_once()
+                failures = 0
+            except (BotoCoreError, ClientError) as error:
+                failures += 1
+                pause = min(MAX_BACKOFF, 2.0 ** (failures - 1))
+                log.warning("could not receive from the queue (%s); again in %.0f s", error, pause)
+                stop.wait(pause)
+                handled = 0
             idle = 0 if handled else idle + 1
             if idle_polls is not None and idle >= idle_polls:
                 break
@@ -119,7 +136,11 @@ class Worker:
             entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
             ]
-            result = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            # A message not deleted is received again and, being idempotent, handled again.
+            try:
+                result = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (BotoCoreError, ClientError) as error:
+                log.warning("could not delete %d handled messages: %s", len(entries), error)
+                continue
             for failure in result.get("Failed", []):
-                # The message will be received again and, being idempotent, handled again.
                 log.warning("could not delete a handled message: %s", failure.get("Message"))
