@@ -279,7 +279,7 @@ class Pipeline:
 
         def run(key: str, clock: _Clock) -> Outcome:
             aborted = 0
-            if redelivered and is_jpeg_key(key):
+            if redelivered and is_image_key(key):
                 with clock:
                     aborted = self.abort_open_uploads(key)
             outcome = step(key, clock)
