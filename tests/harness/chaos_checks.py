@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from exif_stripper.config import Settings
 from exif_stripper.errors import SanitizeError
-from exif_stripper.pipeline import META_ETAG, is_jpeg_key
+from exif_stripper.formats import is_image_key
+from exif_stripper.pipeline import META_ETAG
 from exif_stripper.sanitize import OrientationPolicy, sanitize_bytes
 from exif_stripper.verify import verify_jpeg
 from tests.harness.faults import fault_tag
@@ -90,7 +91,7 @@ def mirror_checks(
     stats.keys = len(originals)
     expected: dict[str, bytes] = {}
     for key, original in originals.items():
-        if not is_jpeg_key(key):
+        if not is_image_key(key):
             stats.skipped += 1
             continue
         try:
