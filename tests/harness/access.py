@@ -123,7 +123,7 @@ def format_table(results: Mapping[Cell, str]) -> list[str]:
 
     lines = [
         " " * 11 + "".join(p.ljust(2 * width) for p in PRINCIPALS),
-        " " * 11 + "".join(b.split()[-1].ljust(width) for _ in PRINCIPALS for b in BUCKETS),
+        " " * 11 + "".join(b.split()[0].ljust(width) for _ in PRINCIPALS for b in BUCKETS),
     ]
     for op in OPERATIONS:
         cells = "".join(shown(Cell(p, b, op)) for p in PRINCIPALS for b in BUCKETS)
