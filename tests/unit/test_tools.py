@@ -96,8 +96,8 @@ def test_no_user_command_runs_anything_under_tests() -> None:
 
 
 def test_the_check_catches_a_module_or_file_under_tests() -> None:
-    assert UNDER_TESTS.search("$(RUN)/python -m tests.harness.demo")
-    assert UNDER_TESTS.search("python tests/harness/smoke.py --env dev")
+    assert UNDER_TESTS.search("$(RUN)/python -m tests.unit.demo")
+    assert UNDER_TESTS.search("python tests/integration/smoke.py --env dev")
     assert not UNDER_TESTS.search("$(RUN)/pytest -m integration && make test-unit")
 
 

@@ -2,8 +2,8 @@
 
     exif-stripper strip [--orientation {apply,keep-tag,drop}] IN OUT
     exif-stripper inspect FILE [--json]
-    exif-stripper worker --queue-url URL [--source A --dest B]
-    exif-stripper sync [--source A --dest B] [--prefix P] [--start-after KEY]
+    exif-stripper worker --queue-url URL [--uploads A --web B]
+    exif-stripper sync [--uploads A --web B] [--prefix P] [--start-after KEY]
                        [--inventory MANIFEST] [--reprocess-all] [--enqueue QUEUE_URL] [--dry-run]
     exif-stripper redrive --from DLQ_URL --to QUEUE_URL
 
@@ -94,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     inspect.set_defaults(command=_inspect)
 
     worker = commands.add_parser("worker", help="process the S3 event queue on this machine")
-    worker.add_argument("--queue-url", required=True, help="the SQS queue bucket A notifies")
+    worker.add_argument(
+        "--queue-url", required=True, help="the SQS queue the uploads bucket notifies"
+    )
     worker.add_argument("--wait-seconds", type=int, default=10, help="long-poll wait (<= 20)")
     worker.add_argument(
         "--visibility-timeout", type=int, help="seconds a received message stays hidden"
@@ -107,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sync = commands.add_parser(
         "sync",
-        help="make bucket B match bucket A (backfill, repair)",
+        help="make the web bucket match the uploads bucket (backfill, repair)",
         description="Plan from the listings of A and B (missing, stale, orphaned copies), "
         "then send the plan to the function's queue (--enqueue) or process it here.",
     )
@@ -126,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--inventory",
         metavar="MANIFEST",
-        help="bucket A's keys from this S3 Inventory manifest.json (a path or "
+        help="the uploads bucket's keys from this S3 Inventory manifest.json (a path or "
         "s3://bucket/key) instead of listing A",
     )
     sync.add_argument(
@@ -157,8 +159,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_bucket_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", help="bucket A (default: $SOURCE_BUCKET)")
-    parser.add_argument("--dest", help="bucket B (default: $DEST_BUCKET)")
+    parser.add_argument("--uploads", help="the uploads bucket (default: $UPLOADS_BUCKET)")
+    parser.add_argument("--web", help="the web bucket (default: $WEB_BUCKET)")
     _add_sanitizer_options(parser, from_env=True)
 
 
@@ -445,8 +447,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     from .config import ConfigError, Settings
 
     flags = {
-        "SOURCE_BUCKET": args.source,
-        "DEST_BUCKET": args.dest,
+        "UPLOADS_BUCKET": args.uploads,
+        "WEB_BUCKET": args.web,
         "ORIENTATION_POLICY": args.orientation,
         "DAMAGED_POLICY": args.damaged,
         "MAX_BYTES": args.max_bytes,
@@ -481,7 +483,7 @@ def _worker(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         # Finish the batch in hand, then stop: what is not deleted comes back anyway.
         signal.signal(signum, lambda *_: stop.set())
-    _say(f"worker: {settings.source_bucket} -> {settings.dest_bucket}, polling {args.queue_url}")
+    _say(f"worker: {settings.uploads_bucket} -> {settings.web_bucket}, polling {args.queue_url}")
     tally = worker.run(stop, idle_polls=args.exit_when_idle)
     _say(f"worker: stopped; {tally.succeeded} handled, {tally.failed} failed (left to the queue)")
     return OK
@@ -512,7 +514,7 @@ def _sync(args: argparse.Namespace) -> int:
     try:
         source = _sync_source(args, settings, s3)
         copies = sync.list_bucket(
-            s3, settings.dest_bucket, prefix=args.prefix, start_after=args.start_after
+            s3, settings.web_bucket, prefix=args.prefix, start_after=args.start_after
         )
         actions = counted(sync.plan(source, copies, reprocess=args.reprocess_all))
         if args.dry_run:
@@ -533,15 +535,15 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _sync_source(args: argparse.Namespace, settings: Settings, s3: S3Client) -> Iterable[Entry]:
-    """Bucket A's entries: its listing, or the inventory report named by --inventory."""
+    """The uploads bucket's entries: its listing, or the inventory report named by --inventory."""
     from . import inventory, sync
 
     if not args.inventory:
         return sync.list_bucket(
-            s3, settings.source_bucket, prefix=args.prefix, start_after=args.start_after
+            s3, settings.uploads_bucket, prefix=args.prefix, start_after=args.start_after
         )
     manifest = inventory.read_manifest(args.inventory, s3)
-    manifest.require_source(settings.source_bucket)
+    manifest.require_source(settings.uploads_bucket)
     return inventory.entries(manifest, s3, prefix=args.prefix, start_after=args.start_after)
 
 
@@ -560,7 +562,7 @@ def _sync_enqueue(
     enqueuer = Enqueuer(
         sqs_client(),
         args.enqueue,
-        settings.source_bucket,
+        settings.uploads_bucket,
         threads=args.threads or THREADS,
         max_depth=args.max_queue_depth,
     )
