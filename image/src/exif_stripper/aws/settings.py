@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeVar
 
-from .budget import BudgetError, default_pixel_budget
-from .sanitize import DEFAULT_MAX_BYTES, DamagedPolicy, Options, OrientationPolicy
+from ..core.budget import BudgetError, default_pixel_budget
+from ..core.sanitize import DEFAULT_MAX_BYTES, DamagedPolicy, Options, OrientationPolicy
 
 _Policy = TypeVar("_Policy", bound=StrEnum)
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
