@@ -82,7 +82,7 @@ def test_the_final_stage_builds_on_the_pinned_base() -> None:
 
 def test_cmd_names_a_module_and_a_function() -> None:
     module, _, function = handler_path().rpartition(".")
-    assert module == "exif_stripper.handler"
+    assert module == "exif_stripper.aws.handler"
     assert function == "lambda_handler"
 
 

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from exif_stripper import worker as worker_module
-from exif_stripper.worker import Worker
+from exif_stripper.aws.worker import Worker
 from tests.harness.in_process_aws import in_process_aws
 
 if TYPE_CHECKING:
