@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
-from exif_stripper import worker as worker_module
+from exif_stripper.aws import worker as worker_module
 from exif_stripper.aws.worker import Worker
 from tests.harness.in_process_aws import in_process_aws
 

@@ -39,7 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         library = (missing.name or "").partition(".")[0]
         if library not in _AWS_LIBRARIES:
             raise
-        say(f"{args.name} needs {library}: pip install 'exif-stripper[aws]'")
+        say(
+            f"{args.name} needs the AWS libraries ({library} is missing): "
+            "pip install 'exif-stripper[aws]'"
+        )
         return USAGE
 
 
