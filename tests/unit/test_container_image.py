@@ -87,7 +87,7 @@ def test_cmd_names_a_module_and_a_function() -> None:
 
 
 def test_the_handler_module_defines_the_handler() -> None:
-    """Fails until image/src/exif_stripper/handler.py exists (the pipeline issue adds it)."""
+    """The module the image's CMD names defines the function it names."""
     module, _, function = handler_path().rpartition(".")
     source = PACKAGE_ROOT.joinpath(*module.split(".")).with_suffix(".py")
     assert source.is_file(), f"CMD names {module}, but {source.relative_to(ROOT)} does not exist"
