@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from ..core.sanitize import DEFAULT_MAX_BYTES, DamagedPolicy, Options, OrientationPolicy
 
@@ -24,6 +24,11 @@ OK: Final = 0
 IO_ERROR: Final = 1
 USAGE: Final = 2
 REJECTED: Final = 3
+
+
+# What `add_parser` of each command's module registers itself with (generic for the type
+# checker only, hence the string).
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 class UsageError(Exception):
@@ -109,7 +114,7 @@ def positive(text: str) -> int:
     return value
 
 
-def options(args: argparse.Namespace) -> Options:
+def sanitizer_options(args: argparse.Namespace) -> Options:
     policy = OrientationPolicy(getattr(args, "orientation", OrientationPolicy.DROP.value))
     budget = args.pixel_budget_mb
     return Options(

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import SanitizeError
 from . import files
-from .common import IO_ERROR, OK, REJECTED, add_sanitizer_options, options
-from .common import say as _say
+from .common import IO_ERROR, OK, REJECTED, Commands, add_sanitizer_options, sanitizer_options, say
 
 # Every command's module is imported to build the parser, so what only `inspect` needs is
 # imported when it runs: `strip` on a folder of photos is measured against `cp -r` (make
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from ..core.inspection import Inspection
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: Commands) -> None:
     inspect = commands.add_parser("inspect", help="show what an image holds and what strip removes")
     inspect.add_argument("file", metavar="FILE", help="a JPEG, PNG or WebP file, or - for stdin")
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
@@ -34,24 +33,24 @@ def run(args: argparse.Namespace) -> int:
 
     from ..core.inspection import inspect_stream
 
-    chosen = options(args)
+    options = sanitizer_options(args)
     try:
         with files.open_input(None if args.file == "-" else Path(args.file)) as handle:
-            files.refuse_oversized(handle, chosen.max_bytes)
-            with files.seekable(handle, chosen.max_bytes) as src:
-                result = inspect_stream(src, chosen)
+            files.refuse_oversized(handle, options.max_bytes)
+            with files.seekable(handle, options.max_bytes) as src:
+                result = inspect_stream(src, options)
     except SanitizeError as error:
-        _say(f"{args.file}: {error}")
+        say(f"{args.file}: {error}")
         return REJECTED
     except OSError as error:
-        _say(f"{args.file}: {error.strerror or error}")
+        say(f"{args.file}: {error.strerror or error}")
         return IO_ERROR
     if args.json:
         print(json.dumps({"file": args.file, **result.as_json()}, indent=2))
     else:
         print(render_inspection(args.file, result))
     if result.rejected:
-        _say(f"{args.file}: {result.rejected}")
+        say(f"{args.file}: {result.rejected}")
         return REJECTED
     return OK
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-from .common import IO_ERROR, OK, say
+from .common import IO_ERROR, OK, Commands, say
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: Commands) -> None:
     redrive = commands.add_parser(
         "redrive", help="move the dead-letter queue's messages back to the event queue"
     )

@@ -21,11 +21,20 @@ from ..core.errors import SanitizeError
 from ..core.formats import IMAGE_SUFFIXES
 from ..core.sanitize import Options
 from . import files
-from .common import IO_ERROR, MESSAGES, OK, REJECTED, UsageError, add_sanitizer_options, options
-from .common import say as _say
+from .common import (
+    IO_ERROR,
+    MESSAGES,
+    OK,
+    REJECTED,
+    Commands,
+    UsageError,
+    add_sanitizer_options,
+    sanitizer_options,
+    say,
+)
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: Commands) -> None:
     strip = commands.add_parser("strip", help="write sanitized copies of images")
     strip.add_argument("input", metavar="IN", help="a file, a directory, or - for stdin")
     strip.add_argument("output", metavar="OUT", help="a file, a directory, or - for stdout")
@@ -34,21 +43,21 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    chosen = options(args)
+    options = sanitizer_options(args)
     with files.interrupted_by_signals():
         if args.input == "-":
-            return _strip_stdin(args.output, chosen)
+            return _strip_stdin(args.output, options)
         source = Path(args.input)
         if source.is_dir():
             if args.output == "-":
                 raise UsageError("IN is a directory, so OUT must be one too (- is one file)")
-            return _strip_tree(source, Path(args.output), chosen)
+            return _strip_tree(source, Path(args.output), options)
         problem = files.unusable_input(source)
         if problem:
             raise UsageError(f"{source}: {problem}")
         if args.output == "-":
-            return _strip_one(source, None, chosen)
-        return _strip_one(source, _file_target(source, args.output), chosen)
+            return _strip_one(source, None, options)
+        return _strip_one(source, _file_target(source, args.output), options)
 
 
 def _file_target(source: Path, output: str) -> Path:
@@ -85,13 +94,13 @@ def _strip_one(
             finally:
                 src.close()
     except SanitizeError as error:
-        _say(f"{name}: {error}")
+        say(f"{name}: {error}")
         return REJECTED
     except (files.ReadFailed, files.WriteFailed) as error:
-        _say(error)
+        say(error)
         return IO_ERROR
     except OSError as error:  # opening IN
-        _say(f"{name}: {error.strerror or error}")
+        say(f"{name}: {error.strerror or error}")
         return IO_ERROR
     return OK
 
@@ -131,7 +140,7 @@ def _strip_tree(source: Path, target: Path, options: Options) -> int:
     photos, skipped, unreadable = _image_files(source)
     tally = _Tally(skipped=skipped, failed=len(unreadable))
     for error in unreadable:
-        _say(f"{error.filename}: {error.strerror}")
+        say(f"{error.filename}: {error.strerror}")
     protect = source.resolve()
 
     def strip(path: Path) -> int:
@@ -143,7 +152,7 @@ def _strip_tree(source: Path, target: Path, options: Options) -> int:
             tally.count(outcome)
     finally:
         outcomes.close()
-    _say(
+    say(
         f"{tally.written} written, {tally.rejected} rejected, {tally.failed} failed, "
         f"{tally.skipped} skipped (not .jpg, .jpeg, .png or .webp, or not a regular file)"
     )

@@ -19,6 +19,7 @@ from .common import (
     IO_ERROR,
     OK,
     REJECTED,
+    Commands,
     UsageError,
     add_bucket_options,
     bucket_settings,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from ..aws.sync import Action, Entry, Tally
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: Commands) -> None:
     sync = commands.add_parser(
         "sync",
         help="make bucket B match bucket A (backfill, repair)",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from .common import OK, add_bucket_options, bucket_settings, say
+from .common import OK, Commands, add_bucket_options, bucket_settings, say
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: Commands) -> None:
     worker = commands.add_parser("worker", help="process the S3 event queue on this machine")
     worker.add_argument("--queue-url", required=True, help="the SQS queue bucket A notifies")
     worker.add_argument("--wait-seconds", type=int, default=10, help="long-poll wait (<= 20)")
