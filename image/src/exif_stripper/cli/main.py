@@ -9,7 +9,6 @@ install (exit 2).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -57,7 +56,3 @@ def _parser() -> argparse.ArgumentParser:
     for command in (strip, inspect, worker, sync, redrive):
         command.add_parser(commands)
     return parser
-
-
-if __name__ == "__main__":
-    sys.exit(main())
