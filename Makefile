@@ -121,6 +121,12 @@ PHOTOS ?= 2000
 chaos: venv system-deps terraform-config ## faults, killed workers, B away: nothing lost or left unclean (PHOTOS=n)
 	$(RUN)/python -m tests.harness.chaos --photos $(PHOTOS)
 
+# Each module's README holds Inputs and Outputs tables generated from its variables and
+# outputs (between BEGIN_TF_DOCS/END_TF_DOCS); `make lint` fails when one is out of date.
+.PHONY: docs
+docs: venv ## write the Inputs and Outputs tables of every module's README
+	$(RUN)/python .ci/hooks/module_docs.py
+
 # The static checks: every hook in .pre-commit-config.yaml, offline, over the whole tree.
 # The hooks' own environments live in PRE_COMMIT_HOME (~/.cache/pre-commit by default).
 .PHONY: lint

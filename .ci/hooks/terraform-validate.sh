@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `terraform init -backend=false` + `terraform validate` for every module under modules/.
+# `terraform init -backend=false` + `terraform validate` for every module under modules/ and
+# every example of one (modules/<name>/examples/<example>).
 #
 # The Terraform CLI config comes from the project's harness (tests/harness/terraform_cli.py),
 # the one the tests use: a filesystem mirror of the providers when the machine has one (so
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
 modules=()
-for dir in modules/*/; do
+for dir in modules/*/ modules/*/examples/*/; do
   if compgen -G "${dir}*.tf" >/dev/null; then
     modules+=("${dir%/}")
   fi

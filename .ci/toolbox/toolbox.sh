@@ -92,11 +92,11 @@ is_image_by_digest() {
 }
 
 # Whether applying the target deploys the function, which needs an image: every unit, or a
-# unit whose configuration reads EXIF_IMAGE_URI (exif-lambda).
+# unit whose definition (live/_units/<unit>.hcl) reads EXIF_IMAGE_URI (exif-lambda).
 needs_image() {
-  local configs=("${repo}/live/${env}"/*/terragrunt.hcl)
+  local configs=("${repo}/live/_units"/*.hcl)
   if [[ -n ${unit} ]]; then
-    configs=("${repo}/live/${env}/${unit}/terragrunt.hcl")
+    configs=("${repo}/live/_units/${unit}.hcl")
   fi
   grep -qs EXIF_IMAGE_URI "${configs[@]}"
 }

@@ -21,8 +21,9 @@ locals {
   # Names. name_prefix starts the bucket names (<prefix>-uploads-<suffix>, <prefix>-web-<suffix>),
   # the IAM users and groups, and the function, its queues, role, log group and alarms.
   name_prefix = "exif-stripper-dev"
-  # The image repository; the GitHub variable ECR_REPOSITORY holds the same name.
-  ecr_repository = "exif-stripper"
+  # The image repository is "<ecr_name_prefix>-processor", one name in every account (deploy.yml
+  # promotes an image by copying it between them): the GitHub variable ECR_REPOSITORY holds it.
+  ecr_name_prefix = "exif-stripper"
 
   # Encryption at rest: null keeps SSE-S3 on the buckets and SQS-managed SSE on the queues.
   kms_key_arn = null
@@ -50,7 +51,7 @@ locals {
   noncurrent_version_expiration_days = 7
   ecr_image_retention_count          = 10
 
-  # A role that may write to bucket B besides the function (repairs with `exif-stripper sync`);
+  # A role that may write to the web bucket besides the function (repairs with `exif-stripper sync`);
   # null: none.
   break_glass_role_arn = null
 

@@ -21,8 +21,9 @@ locals {
   # Names. name_prefix starts the bucket names (<prefix>-uploads-<suffix>, <prefix>-web-<suffix>),
   # the IAM users and groups, and the function, its queues, role, log group and alarms.
   name_prefix = "exif-stripper-prod"
-  # The image repository; the GitHub variable ECR_REPOSITORY holds the same name.
-  ecr_repository = "exif-stripper"
+  # The image repository is "<ecr_name_prefix>-processor", one name in every account (deploy.yml
+  # promotes an image by copying it between them): the GitHub variable ECR_REPOSITORY holds it.
+  ecr_name_prefix = "exif-stripper"
 
   # REPLACE: an existing customer-managed KMS key of this account (the all-zero key id is a
   # placeholder). It encrypts both buckets (SSE-KMS with S3 Bucket Keys) and both queues;
@@ -63,10 +64,10 @@ locals {
   noncurrent_version_expiration_days = 90
   ecr_image_retention_count          = 30
 
-  # A role that may write to bucket B besides the function, for repairs with
+  # A role that may write to the web bucket besides the function, for repairs with
   # `exif-stripper sync` and incidents (docs/design.md "Access: writes to the web bucket"); null:
   # none. Set it to an existing role of
-  # this account (arn:aws:iam::<account>:role/<name>) before you need it: bucket B's policy
+  # this account (arn:aws:iam::<account>:role/<name>) before you need it: the web bucket's policy
   # refuses object writes from every other principal, administrators included.
   break_glass_role_arn = null
 

@@ -1,15 +1,15 @@
 locals {
-  # Bucket A receives the users' photos, bucket B holds the web-safe copies (docs/design.md
+  # The uploads bucket receives the users' photos, the web bucket holds the web-safe copies (docs/design.md
   # "The pipeline").
   # Every resource below is created once per entry, so both buckets get the same controls.
   buckets = {
-    uploads = "${var.bucket_prefix}-uploads-"
-    web     = "${var.bucket_prefix}-web-"
+    uploads = "${var.name_prefix}-uploads-"
+    web     = "${var.name_prefix}-web-"
   }
 
   use_kms = var.kms_key_arn != null
 
-  # Bucket B takes object writes from the function's execution role and the break-glass role
+  # The web bucket takes object writes from the function's execution role and the break-glass role
   # only (docs/design.md "Access: writes to the web bucket"). The role's ARN is built from its name
   # and this account, so the buckets do
   # not depend on the function (which depends on them).
@@ -39,9 +39,9 @@ data "aws_partition" "current" {}
 resource "aws_s3_bucket" "this" {
   for_each = local.buckets
 
-  #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice per environment, not a property of these buckets; bucket B can be rebuilt from bucket A.
+  #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice per environment, not a property of these buckets; the web bucket can be rebuilt from the uploads bucket.
   #checkov:skip=CKV_AWS_145:SSE-S3 is the default on purpose (no key policy to manage); SSE-KMS with a bucket key is one input away (kms_key_arn).
-  #checkov:skip=CKV2_AWS_62:Bucket A's event notification is wired by the exif-lambda module (one notification configuration per bucket); bucket B has no consumer.
+  #checkov:skip=CKV2_AWS_62:The uploads bucket's event notification is wired by the exif-lambda module (one notification configuration per bucket); the web bucket has no consumer.
   #checkov:skip=CKV_AWS_18:Access logging is optional (access_log_bucket) because it needs a separate log bucket that this module does not own.
   bucket_prefix = each.value
   force_destroy = var.force_destroy
@@ -50,7 +50,7 @@ resource "aws_s3_bucket" "this" {
 }
 
 ################################################################################
-# Access: no public access, no ACLs, TLS only, bucket B written by the function only
+# Access: no public access, no ACLs, TLS only, the web bucket written by the function only
 ################################################################################
 
 resource "aws_s3_bucket_public_access_block" "this" {
@@ -77,7 +77,7 @@ resource "aws_s3_bucket_ownership_controls" "this" {
 # One policy per bucket (S3 holds one), made of the statements of its templates. Only
 # object-level actions are denied, so Terraform (or anyone with bucket-level rights) can
 # still read, change and delete the policy and the bucket. On destroy the policy goes before
-# the bucket, so force_destroy can empty bucket B.
+# the bucket, so force_destroy can empty the web bucket.
 resource "aws_s3_bucket_policy" "this" {
   for_each = { for key, templates in local.policy_templates : key => templates if length(templates) > 0 }
 

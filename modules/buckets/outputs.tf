@@ -1,20 +1,20 @@
 output "uploads_bucket_name" {
-  description = "Name (id) of bucket A, where users upload photos."
+  description = "Name (id) of the uploads bucket, where users upload photos."
   value       = aws_s3_bucket.this["uploads"].id
 }
 
 output "uploads_bucket_arn" {
-  description = "ARN of bucket A."
+  description = "ARN of the uploads bucket."
   value       = aws_s3_bucket.this["uploads"].arn
 }
 
 output "web_bucket_name" {
-  description = "Name (id) of bucket B, which holds the web-safe copies."
+  description = "Name (id) of the web bucket, which holds the web-safe copies."
   value       = aws_s3_bucket.this["web"].id
 }
 
 output "web_bucket_arn" {
-  description = "ARN of bucket B."
+  description = "ARN of the web bucket."
   value       = aws_s3_bucket.this["web"].arn
 }
 
@@ -24,6 +24,6 @@ output "kms_key_arn" {
 }
 
 output "web_writer_arns" {
-  description = "The principals that alone may write and delete objects in bucket B (the function's execution role, then the break-glass role if any); empty when restrict_web_writes is false."
+  description = "The principals that alone may write and delete objects in the web bucket (the function's execution role, then the break-glass role if any); empty when restrict_web_writes is false."
   value       = var.restrict_web_writes ? local.writer_arns : []
 }

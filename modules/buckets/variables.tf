@@ -1,11 +1,11 @@
-variable "bucket_prefix" {
-  description = "Start of both bucket names. Bucket A is \"<prefix>-uploads-<unique suffix>\", bucket B \"<prefix>-web-<unique suffix>\"; S3 adds the 26-character suffix that keeps the names globally unique."
+variable "name_prefix" {
+  description = "Start of both bucket names. The uploads bucket is \"<prefix>-uploads-<unique suffix>\", the web bucket \"<prefix>-web-<unique suffix>\"; S3 adds the 26-character suffix that keeps the names globally unique."
   type        = string
 
   validation {
-    # S3 allows at most 37 characters in a bucket_prefix; "-uploads-" takes 9 of them.
-    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,26}[a-z0-9]$", var.bucket_prefix)) && !startswith(var.bucket_prefix, "xn--")
-    error_message = "bucket_prefix must be 3 to 28 characters of lowercase letters, digits and hyphens, start and end with a letter or digit, and not start with \"xn--\"."
+    # S3 allows at most 37 characters in a bucket_prefix (the argument); "-uploads-" takes 9 of them.
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,26}[a-z0-9]$", var.name_prefix)) && !startswith(var.name_prefix, "xn--")
+    error_message = "name_prefix must be 3 to 28 characters of lowercase letters, digits and hyphens, start and end with a letter or digit, and not start with \"xn--\"."
   }
 }
 
@@ -27,7 +27,7 @@ variable "deny_insecure_transport" {
 }
 
 variable "writer_role_name" {
-  description = "Name of the IAM role (in this account, path \"/\") that writes the web-safe copies: the exif-lambda function's execution role, \"<function name>-execution\". Bucket B denies object writes and deletes to every other principal but break_glass_role_arn. A name, not an ARN, so the buckets need not wait for the function that reads them."
+  description = "Name of the IAM role (in this account, path \"/\") that writes the web-safe copies: the exif-lambda function's execution role, \"<name_prefix>-execution\" of the exif-lambda module. The web bucket denies object writes and deletes to every other principal but break_glass_role_arn. A name, not an ARN, so the buckets need not wait for the function that reads them."
   type        = string
 
   validation {
@@ -37,7 +37,7 @@ variable "writer_role_name" {
 }
 
 variable "break_glass_role_arn" {
-  description = "ARN of a role that may also write and delete objects in bucket B, for repairs (`exif-stripper sync`) and incidents; null (default): none."
+  description = "ARN of a role that may also write and delete objects in the web bucket, for repairs (`exif-stripper sync`) and incidents; null (default): none."
   type        = string
   default     = null
 
@@ -48,7 +48,7 @@ variable "break_glass_role_arn" {
 }
 
 variable "restrict_web_writes" {
-  description = "Give bucket B a policy that denies object writes and deletes (PutObject and with it every multipart and copy upload, object ACL, tagging, retention and legal-hold writes, DeleteObject and DeleteObjectVersion, AbortMultipartUpload, replication writes) to every principal but writer_role_name and break_glass_role_arn. Keep true everywhere; only the embedded-AWS test stack sets false for the pair its pipeline writes to, because moto treats the policy's condition as always true and would deny the function too."
+  description = "Give the web bucket a policy that denies object writes and deletes (PutObject and with it every multipart and copy upload, object ACL, tagging, retention and legal-hold writes, DeleteObject and DeleteObjectVersion, AbortMultipartUpload, replication writes) to every principal but writer_role_name and break_glass_role_arn. Keep true everywhere; only the embedded-AWS test stack sets false for the pair its pipeline writes to, because moto treats the policy's condition as always true and would deny the function too."
   type        = bool
   default     = true
 }

@@ -11,7 +11,7 @@ locals {
 
 resource "aws_ecr_repository" "this" {
   #checkov:skip=CKV_AWS_136:AES-256 encryption at rest is ECR's default and always on; a customer KMS key is one input away (kms_key_arn).
-  name                 = var.name
+  name                 = "${var.name_prefix}-processor"
   image_tag_mutability = "IMMUTABLE"
   force_delete         = var.force_delete
 

@@ -1,10 +1,10 @@
-variable "name" {
-  description = "Name of the ECR repository that holds the exif-stripper Lambda image."
+variable "name_prefix" {
+  description = "Start of the repository's name: \"<name_prefix>-processor\" holds the function's image."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.name)) && length(var.name) >= 2 && length(var.name) <= 256
-    error_message = "name must be 2 to 256 characters of lowercase letters, digits and single . _ - / separators."
+    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.name_prefix)) && length(var.name_prefix) >= 1 && length(var.name_prefix) <= 246
+    error_message = "name_prefix must be 1 to 246 characters of lowercase letters, digits and single . _ - / separators."
   }
 }
 

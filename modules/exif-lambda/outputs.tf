@@ -19,7 +19,7 @@ output "role_arn" {
 }
 
 output "queue_name" {
-  description = "Name of the queue that receives bucket A's object events."
+  description = "Name of the queue that receives the uploads bucket's object events."
   value       = aws_sqs_queue.this.name
 }
 

@@ -2,15 +2,15 @@
 # Naming and wiring
 ################################################################################
 
-variable "name" {
-  description = "Name of the function; also the start of the queue (\"<name>-events\"), dead-letter queue (\"<name>-events-dlq\"), role, log group and alarm names."
+variable "name_prefix" {
+  description = "Start of every name: the function \"<name_prefix>-processor\", its queue \"<name_prefix>-events\" and dead-letter queue \"<name_prefix>-events-dlq\", role \"<name_prefix>-execution\", log group and alarms \"<name_prefix>-<alarm>\"."
   type        = string
 
   validation {
-    # The longest derived name, "<name>-events-dlq" for SQS, must stay well within limits;
-    # 40 also leaves room in the 64-character role name.
-    condition     = can(regex("^[A-Za-z0-9_-]{1,40}$", var.name))
-    error_message = "name must be 1 to 40 characters of letters, digits, hyphens and underscores."
+    # The longest derived name, "<name_prefix>-events-dlq" for SQS, must stay well within
+    # limits; 40 also leaves room in the 64-character role name.
+    condition     = can(regex("^[A-Za-z0-9_-]{1,40}$", var.name_prefix))
+    error_message = "name_prefix must be 1 to 40 characters of letters, digits, hyphens and underscores."
   }
 }
 
@@ -24,33 +24,33 @@ variable "image_uri" {
   }
 }
 
-variable "source_bucket_name" {
-  description = "Name of bucket A (uploads): its object events feed the queue and the function reads from it."
+variable "uploads_bucket_name" {
+  description = "Name of the uploads bucket: its object events feed the queue and the function reads from it."
   type        = string
 }
 
-variable "source_bucket_arn" {
-  description = "ARN of bucket A."
+variable "uploads_bucket_arn" {
+  description = "ARN of the uploads bucket."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.source_bucket_arn))
-    error_message = "source_bucket_arn must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>)."
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.uploads_bucket_arn))
+    error_message = "uploads_bucket_arn must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>)."
   }
 }
 
-variable "destination_bucket_name" {
-  description = "Name of bucket B (web-safe copies): the function writes and deletes objects there."
+variable "web_bucket_name" {
+  description = "Name of the web bucket: the function writes and deletes objects there."
   type        = string
 }
 
-variable "destination_bucket_arn" {
-  description = "ARN of bucket B."
+variable "web_bucket_arn" {
+  description = "ARN of the web bucket."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.destination_bucket_arn))
-    error_message = "destination_bucket_arn must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>)."
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.web_bucket_arn))
+    error_message = "web_bucket_arn must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>)."
   }
 }
 

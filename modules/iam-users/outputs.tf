@@ -1,5 +1,5 @@
 output "user_a_name" {
-  description = "Name of User A (read-write on bucket A)."
+  description = "Name of User A (read-write on the uploads bucket)."
   value       = aws_iam_user.this["uploads"].name
 }
 
@@ -9,7 +9,7 @@ output "user_a_arn" {
 }
 
 output "user_b_name" {
-  description = "Name of User B (read-only on bucket B)."
+  description = "Name of User B (read-only on the web bucket)."
   value       = aws_iam_user.this["web"].name
 }
 
@@ -19,7 +19,7 @@ output "user_b_arn" {
 }
 
 output "uploads_group_name" {
-  description = "Name of the group that holds the read-write policy on bucket A."
+  description = "Name of the group that holds the read-write policy on the uploads bucket."
   value       = aws_iam_group.this["uploads"].name
 }
 
@@ -29,7 +29,7 @@ output "uploads_group_arn" {
 }
 
 output "web_group_name" {
-  description = "Name of the group that holds the read-only policy on bucket B."
+  description = "Name of the group that holds the read-only policy on the web bucket."
   value       = aws_iam_group.this["web"].name
 }
 

@@ -10,7 +10,7 @@ variable "name_prefix" {
 }
 
 variable "uploads_bucket_arn" {
-  description = "ARN of bucket A (uploads). User A may list it and get, put and delete its objects, multipart uploads included."
+  description = "ARN of the uploads bucket. User A may list it and get, put and delete its objects, multipart uploads included."
   type        = string
 
   validation {
@@ -20,7 +20,7 @@ variable "uploads_bucket_arn" {
 }
 
 variable "web_bucket_arn" {
-  description = "ARN of bucket B (web-safe copies). User B may list it and get its objects."
+  description = "ARN of the web bucket. User B may list it and get its objects."
   type        = string
 
   validation {

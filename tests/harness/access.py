@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PRINCIPALS: Final = ("User A", "User B", "function role")
-BUCKETS: Final = ("bucket A", "bucket B")
+BUCKETS: Final = ("uploads bucket", "web bucket")
 # multipart: create, upload a part, complete; start another and abort it (a writer's calls).
 # uploads: list the bucket's open multipart uploads (to resume them, or to abort them).
 # parts: list one upload's parts (a resuming client's).
@@ -36,15 +36,15 @@ def _only(*allowed: str) -> dict[str, str]:
 
 # docs/design.md "Access", cell by cell.
 EXPECTED: Final = {
-    ("User A", "bucket A"): _only(*OPERATIONS),
-    ("User A", "bucket B"): _only(),
-    ("User B", "bucket A"): _only(),
-    ("User B", "bucket B"): _only("list", "get"),
+    ("User A", "uploads bucket"): _only(*OPERATIONS),
+    ("User A", "web bucket"): _only(),
+    ("User B", "uploads bucket"): _only(),
+    ("User B", "web bucket"): _only("list", "get"),
     # Reads A (listing too: a vanished key must answer 404, not 403); writes, deletes and
     # aborts uploads in B, finds the uploads a killed attempt left open there, and may not
     # read it.
-    ("function role", "bucket A"): _only("list", "get"),
-    ("function role", "bucket B"): _only("put", "delete", "multipart", "uploads"),
+    ("function role", "uploads bucket"): _only("list", "get"),
+    ("function role", "web bucket"): _only("put", "delete", "multipart", "uploads"),
 }
 
 Step = tuple[str, Callable[[], object]]
@@ -123,7 +123,7 @@ def format_table(results: Mapping[Cell, str]) -> list[str]:
 
     lines = [
         " " * 11 + "".join(p.ljust(2 * width) for p in PRINCIPALS),
-        " " * 11 + "".join(b.split()[-1].ljust(width) for _ in PRINCIPALS for b in BUCKETS),
+        " " * 11 + "".join(b.split()[0].ljust(width) for _ in PRINCIPALS for b in BUCKETS),
     ]
     for op in OPERATIONS:
         cells = "".join(shown(Cell(p, b, op)) for p in PRINCIPALS for b in BUCKETS)

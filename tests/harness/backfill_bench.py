@@ -1,4 +1,4 @@
-"""The backfill section of `make bench`: a bucket A of 20,000 photos, B partly made, then
+"""The backfill section of `make bench`: an uploads bucket of 20,000 photos, B partly made, then
 `sync --enqueue` and the workers, on the embedded AWS (the stack `make demo` runs).
 
   load     A gets `count` tiny photos (EXIF with GPS, XMP) from 16 threads; B gets
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PREFIXES: Final = 4  # the keys are spread over p0/ .. p3/; one prefix is a quarter
-CURRENT, STALE, ORPHANS = 0.50, 0.05, 0.01  # fractions of the keys, for bucket B
+CURRENT, STALE, ORPHANS = 0.50, 0.05, 0.01  # fractions of the keys, for the web bucket
 WORKERS: Final = 2
 LOAD_THREADS: Final = 16
 OLD_THREADS: Final = 16  # the old planner's HEAD threads (sync.THREADS of before)
@@ -124,14 +124,14 @@ def _load(stack: Stack, s3: S3Client, photos: list[bytes], count: int) -> dict[s
     with ThreadPoolExecutor(LOAD_THREADS) as pool:
         started = time.perf_counter()
         # stale copies (of another photo) and orphans, a second before A is written
-        list(pool.map(lambda k: put(stack.dest, k, clean[-1], "0" * 32), [*stale, *orphans]))
+        list(pool.map(lambda k: put(stack.web, k, clean[-1], "0" * 32), [*stale, *orphans]))
         time.sleep(1.1)  # listings date objects in whole seconds
-        etags = list(pool.map(lambda i: put(stack.source, keys[i], photos[i % 16]), range(count)))
+        etags = list(pool.map(lambda i: put(stack.uploads, keys[i], photos[i % 16]), range(count)))
         timings["A"] = time.perf_counter() - started
         time.sleep(1.1)
         started = time.perf_counter()
         index = {key: i for i, key in enumerate(keys)}
-        list(pool.map(lambda k: put(stack.dest, k, clean[index[k] % 16], etags[index[k]]), current))
+        list(pool.map(lambda k: put(stack.web, k, clean[index[k] % 16], etags[index[k]]), current))
         timings["B"] = time.perf_counter() - started
     # Every upload notified the queue; a backfill is for photos whose events are long gone.
     timings["discarded"] = _discard_messages(stack)
@@ -171,10 +171,10 @@ def _measure_plan(stack: Stack, planner: str, prefix: str) -> dict[str, Any]:
         planner,
         "--prefix",
         prefix,
-        "--source",
-        stack.source,
-        "--dest",
-        stack.dest,
+        "--uploads",
+        stack.uploads,
+        "--web",
+        stack.web,
     ]
     result: dict[str, Any] = {"planner": planner, "prefix": prefix or "(all)"}
     for traced in (False, True):  # tracemalloc slows Python down: time the untraced run
@@ -192,7 +192,7 @@ def _measure_plan(stack: Stack, planner: str, prefix: str) -> dict[str, Any]:
 
 
 def _measure_in_this_process(
-    planner: str, prefix: str, source: str, dest: str, traced: bool
+    planner: str, prefix: str, uploads: str, web: str, traced: bool
 ) -> None:
     import tracemalloc
 
@@ -200,7 +200,7 @@ def _measure_in_this_process(
     from exif_stripper.aws.sync import Tally, list_bucket, plan
 
     s3 = s3_client()
-    s3.list_objects_v2(Bucket=source, MaxKeys=1)  # connections and parsers warm
+    s3.list_objects_v2(Bucket=uploads, MaxKeys=1)  # connections and parsers warm
     requests: Counter[str] = Counter()
     s3.meta.events.register("before-call.s3", lambda model, **_: requests.update([model.name]))
     before = _peak_rss_mib()
@@ -210,12 +210,12 @@ def _measure_in_this_process(
     if planner == "merge":
         tally = Tally()
         for action in plan(
-            list_bucket(s3, source, prefix=prefix), list_bucket(s3, dest, prefix=prefix)
+            list_bucket(s3, uploads, prefix=prefix), list_bucket(s3, web, prefix=prefix)
         ):
             tally.add(action)
         counts = {kind.value: n for kind, n in tally.counts.items()}
     else:
-        counts = _old_plan(s3, source, dest, prefix)
+        counts = _old_plan(s3, uploads, web, prefix)
     seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] / 2**20 if traced else 0.0
     print(
@@ -231,7 +231,7 @@ def _measure_in_this_process(
     )
 
 
-def _old_plan(s3: S3Client, source: str, dest: str, prefix: str) -> dict[str, int]:
+def _old_plan(s3: S3Client, uploads: str, web: str, prefix: str) -> dict[str, int]:
     """The planner `sync` had before issue 13: both listings into memory, then a HEAD of
     every key in both, comparing B's provenance metadata with A's ETag."""
     from exif_stripper.core.formats import is_image_key
@@ -240,12 +240,12 @@ def _old_plan(s3: S3Client, source: str, dest: str, prefix: str) -> dict[str, in
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return {i["Key"]: i["ETag"].strip('"') for page in pages for i in page.get("Contents", [])}
 
-    sources = {key: etag for key, etag in listing(source).items() if is_image_key(key)}
-    copies = set(listing(dest))
+    sources = {key: etag for key, etag in listing(uploads).items() if is_image_key(key)}
+    copies = set(listing(web))
     both = sorted(sources.keys() & copies)
 
     def fresh(key: str) -> bool:
-        meta = s3.head_object(Bucket=dest, Key=key).get("Metadata", {})
+        meta = s3.head_object(Bucket=web, Key=key).get("Metadata", {})
         return bool(
             meta.get(META_ETAG) == sources[key]
             and meta.get(META_SANITIZER) == __version__
@@ -278,11 +278,11 @@ def _send_rates(stack: Stack, s3: S3Client) -> dict[int, tuple[int, float]]:
     from exif_stripper.aws.enqueue import Enqueuer
     from exif_stripper.aws.sync import list_bucket, plan
 
-    actions = list(plan(list_bucket(s3, stack.source), list_bucket(s3, stack.dest)))
+    actions = list(plan(list_bucket(s3, stack.uploads), list_bucket(s3, stack.web)))
     sqs = _client(stack, "sqs")
     rates = {}
     for threads in (8, 16):
-        sent = Enqueuer(sqs, stack.queue_url, stack.source, threads=threads).run(actions)
+        sent = Enqueuer(sqs, stack.queue_url, stack.uploads, threads=threads).run(actions)
         rates[threads] = (sent.messages, sent.messages / sent.seconds)
         _discard_messages(stack)
     return rates
@@ -297,10 +297,10 @@ def _enqueue(stack: Stack) -> dict[str, Any]:
             "-m",
             "exif_stripper.cli",
             "sync",
-            "--source",
-            stack.source,
-            "--dest",
-            stack.dest,
+            "--uploads",
+            stack.uploads,
+            "--web",
+            stack.web,
             "--enqueue",
             stack.queue_url,
         ],
@@ -354,7 +354,7 @@ def _end_state(
         key_of(i, count): hashlib.md5(sanitize_bytes(photos[i % 16]).jpeg).hexdigest()  # noqa: S324 - S3's ETag
         for i in range(count)
     }
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.dest)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.web)
     in_b = {
         item["Key"]: item["ETag"].strip('"') for page in pages for item in page.get("Contents", [])
     }
@@ -449,13 +449,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=20_000)
     parser.add_argument("--measure-plan", choices=_PLANNERS, help=argparse.SUPPRESS)
     parser.add_argument("--prefix", default="", help=argparse.SUPPRESS)
-    parser.add_argument("--source", help=argparse.SUPPRESS)
-    parser.add_argument("--dest", help=argparse.SUPPRESS)
+    parser.add_argument("--uploads", help=argparse.SUPPRESS)
+    parser.add_argument("--web", help=argparse.SUPPRESS)
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure_plan:
         _measure_in_this_process(
-            args.measure_plan, args.prefix, args.source, args.dest, args.traced
+            args.measure_plan, args.prefix, args.uploads, args.web, args.traced
         )
     else:
         bench_backfill(args.keys)

@@ -13,7 +13,7 @@ Sections (all by default; `--only NAME` for one):
   icc        cleaning an ICC profile full of identity: a small one and a 16 MiB one
   formats    PNG and WebP: in-process MB/s beside a Pillow re-encode and `exiftool -all=`,
              exact turns, and the memory a 200 MB PNG takes to stream
-  e2e        upload -> object in bucket B on the embedded AWS with one worker
+  e2e        upload -> object in the web bucket on the embedded AWS with one worker
   backfill   a bucket of 20,000 photos: planning (merge vs the old planner), sync --enqueue,
              the workers draining the queue, B against sanitize(A) (backfill_bench.py)
 
@@ -802,7 +802,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--photos", type=int, default=200, help="uploads for the e2e section")
-    parser.add_argument("--keys", type=int, default=20_000, help="bucket A for the backfill")
+    parser.add_argument(
+        "--keys", type=int, default=20_000, help="keys in the uploads bucket for the backfill"
+    )
     args = parser.parse_args(argv)
     sections = args.only or SECTIONS
     corpus_dir = args.corpus or BUILD / "corpus"

@@ -11,7 +11,7 @@ and queues:
     b  1% connection resets and read timeouts on every S3 operation, bodies of GetObject
        cut halfway, 10% on the parts and completions of multipart uploads; SQS resets and
        timeouts, and an SQS outage longer than botocore's retries
-    c  bucket B missing for a while (deleted, then made again as Terraform made it), so
+    c  the web bucket missing for a while (deleted, then made again as Terraform made it), so
        events end in the dead-letter queue; then `exif-stripper redrive` moves them back
 
 In every scenario, while User A uploads the mix of photos (tests/harness/chaos_mix.py) and
@@ -109,7 +109,7 @@ class Scenario:
     title: str
     rates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     sqs_outage: float = 0.0  # seconds of failing ReceiveMessage and DeleteMessageBatch
-    bucket_outage: bool = False  # bucket B missing until events reach the dead-letter queue
+    bucket_outage: bool = False  # the web bucket missing until events reach the dead-letter queue
 
 
 _S3 = faults.S3_OPERATIONS
@@ -138,7 +138,7 @@ SCENARIOS: Final = {
         },
         sqs_outage=25.0,
     ),
-    "c": Scenario("c", "bucket B missing for a while, then a redrive", bucket_outage=True),
+    "c": Scenario("c", "the web bucket missing for a while, then a redrive", bucket_outage=True),
 }
 
 
@@ -309,7 +309,7 @@ class MultipartKill:
         while not self.done and not stop.wait(0.2):
             try:
                 uploads = self._admin.list_multipart_uploads(Bucket=self._dest).get("Uploads")
-            except ClientError:  # bucket B is away (scenario c)
+            except ClientError:  # the web bucket is away (scenario c)
                 continue
             if uploads:
                 self._fleet.kill()
@@ -357,7 +357,7 @@ class Injector:
 
     def __init__(self, sqs: SQSClient, stack: Stack, rng: random.Random, options: Options) -> None:
         self._sqs, self._url = sqs, stack.queue_url
-        self._bucket, self._region = stack.source, stack.aws.region
+        self._bucket, self._region = stack.uploads, stack.aws.region
         self._rng, self._options = rng, options
         self._events: queue.Queue[S3Event | None] = queue.Queue()
         self._last: dict[str, S3Event] = {}
@@ -473,11 +473,11 @@ class UserA:
         self._observe(event)
 
 
-# --- bucket B away and back ------------------------------------------------------------------
+# --- the web bucket away and back ---------------------------------------------------------
 
 
 class BucketOutage:
-    """Deletes bucket B and makes it again with the configuration Terraform gave it."""
+    """Deletes the web bucket and makes it again with the configuration Terraform gave it."""
 
     def __init__(self, admin: S3Client, bucket: str) -> None:
         self._s3, self._bucket = admin, bucket
@@ -540,7 +540,7 @@ class BucketOutage:
 def reset(stack: Stack) -> None:
     """Empty buckets and queues: each scenario starts from nothing."""
     s3, sqs = stack.admin("s3"), stack.sqs()
-    for bucket in (stack.source, stack.dest):
+    for bucket in (stack.uploads, stack.web):
         _empty(s3, bucket)
     for url in (stack.queue_url, stack.dlq_url):
         sqs.purge_queue(QueueUrl=url)
@@ -601,16 +601,16 @@ def run_scenario(
     admin, sqs = stack.admin("s3"), stack.sqs()
     plan_path, record = folder / "plan.json", folder / "faults.jsonl"
     plan_path.write_text(plan_for(scenario, options.seed, time.time() + 20).to_json())
-    outage = BucketOutage(admin, stack.dest) if scenario.bucket_outage else None
+    outage = BucketOutage(admin, stack.web) if scenario.bucket_outage else None
     if outage is not None:
         outage.take_away()
     audit_before = stack.aws.request_audit()
     injector = Injector(sqs, stack, rng, options)
     injector.poison()
-    user = UserA(stack.s3_as(stack.user_a), stack.source, mix, rng, injector.observe)
+    user = UserA(stack.s3_as(stack.user_a), stack.uploads, mix, rng, injector.observe)
     started = time.monotonic()
     fleet = Fleet(stack, options.workers, folder, plan_path, record, options)
-    multipart_kill = MultipartKill(fleet, admin, stack.dest)
+    multipart_kill = MultipartKill(fleet, admin, stack.web)
     with (
         fleet,
         background(random_kills(fleet, rng, options.kill_every)),
@@ -683,7 +683,7 @@ def _checks(stack: Stack, result: Result, fleet: Fleet, record: Path, audit_befo
         f"{audit.count('s3', principal=role)}, {audit.count('sqs', principal=role)}"
     )
     settings = Settings.from_env(stack.worker_environment())
-    mirror, mirror_stats = mirror_checks(stack.admin("s3"), stack.source, stack.dest, settings)
+    mirror, mirror_stats = mirror_checks(stack.admin("s3"), stack.uploads, stack.web, settings)
     numbers["versions written to B"] = mirror_stats.versions
     converge = Check(
         "converged",
@@ -695,7 +695,7 @@ def _checks(stack: Stack, result: Result, fleet: Fleet, record: Path, audit_befo
     return [
         converge,
         *mirror,
-        upload_check(stack.admin("s3"), stack.dest),
+        upload_check(stack.admin("s3"), stack.web),
         *queue_checks(stack.sqs(), stack.queue_url, stack.dlq_url, POISON),
         fault_check,
         worker_check(fleet.runs),

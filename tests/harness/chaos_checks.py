@@ -1,8 +1,8 @@
 """The invariants a chaos scenario must end with (issue 14), each checked from the outside.
 
 Nothing here trusts the pipeline's own account of what it did: the buckets are read as
-the harness's admin, bucket A's objects are sanitized again here, bucket B's every version
-is checked by the project's verifier and by exiftool, and the faults the fault layer
+the harness's admin, the uploads bucket's objects are sanitized again here, every version in
+the web bucket is checked by the project's verifier and by exiftool, and the faults the fault layer
 injected are matched against what the workers logged.
 
     mirror        for every key of A, B holds exactly sanitize(current A), byte for byte,
@@ -69,7 +69,7 @@ def _check(name: str, problems: Sequence[str], summary: str) -> Check:
     return Check(name, not problems, summary, tuple(problems))
 
 
-# --- bucket B mirrors sanitize(bucket A) ----------------------------------------------------
+# --- the web bucket mirrors sanitize(the uploads bucket) -------------------------------------
 
 
 @dataclass
@@ -85,7 +85,7 @@ class MirrorStats:
 def mirror_checks(
     admin: S3Client, source: str, dest: str, settings: Settings
 ) -> tuple[list[Check], MirrorStats]:
-    """mirror, clean: bucket B against bucket A sanitized here."""
+    """mirror, clean: the web bucket against the uploads bucket sanitized here."""
     stats = MirrorStats()
     originals = _read_current(admin, source)
     stats.keys = len(originals)

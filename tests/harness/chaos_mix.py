@@ -5,7 +5,7 @@
     mix.changes        # later puts and deletes of keys already uploaded
 
 Every photo is distinct after sanitizing too (its JFIF density, which the sanitizer keeps,
-is its own), so a copy in bucket B made from the wrong key or from an older version of a
+is its own), so a copy in the web bucket made from the wrong key or from an older version of a
 key never compares equal to the right one. The mix, per 2,000 keys:
 
     photos            ~1,780  camera photos with EXIF/GPS, XMP, IPTC, comments; some

@@ -4,7 +4,7 @@ Starts the embedded AWS (a moto server on 127.0.0.1), applies the real Terraform
 to it and turns IAM enforcement on, runs the processor as a local worker on the real S3
 event queue with the function's own execution role, uploads sample photos as User A,
 fetches the copies as User B, and shows what was removed from each. Then it deletes one
-photo as User A, watches its copy leave bucket B, tries every access of
+photo as User A, watches its copy leave the web bucket, tries every access of
 docs/design.md "Access" as User
 A, User B and the function's role, and shows from the server's own count that every
 request after the apply was checked against IAM. It exits non-zero if any check fails.
@@ -80,7 +80,7 @@ class Demo:
             timings = stack.terraform.timings
             self.step(
                 f"applied on {stack.aws.endpoint_url}: init {timings.init:.1f}s, apply "
-                f"{timings.apply:.1f}s; bucket A {stack.source}, bucket B {stack.dest}"
+                f"{timings.apply:.1f}s; uploads bucket {stack.uploads}, web bucket {stack.web}"
             )
             self.step(
                 f"IAM enforcement on: from now every request is checked against IAM; the "
@@ -110,14 +110,14 @@ class Demo:
             **samples_webp.demo_samples(),
         }
         photos = [Photo(name, data) for name, data in every.items()]
-        self.step(f"uploading {len(photos)} sample photos to bucket A as User A ...")
+        self.step(f"uploading {len(photos)} sample photos to the uploads bucket as User A ...")
         uploaded: dict[str, float] = {}
         for photo in photos:
-            uploader.put_object(Bucket=stack.source, Key=photo.name, Body=photo.original)
+            uploader.put_object(Bucket=stack.uploads, Key=photo.name, Body=photo.original)
             uploaded[photo.name] = time.monotonic()
-        self.step("waiting for each copy in bucket B, reading as User B ...")
+        self.step("waiting for each copy in the web bucket, reading as User B ...")
         for photo in photos:
-            copy = wait_until(lambda p=photo: read_object(reader, stack.dest, p.name), COPY_TIMEOUT)
+            copy = wait_until(lambda p=photo: read_object(reader, stack.web, p.name), COPY_TIMEOUT)
             self.check(copy is not None, f"{photo.name}: no copy in B after {COPY_TIMEOUT:.0f}s")
             photo.copy = copy or b""
             photo.seconds = time.monotonic() - uploaded[photo.name]
@@ -145,13 +145,13 @@ class Demo:
             self.check(photo.pixels != "DIFFERENT", f"{photo.name}: the copy's pixels differ")
 
     def delete_one(self, stack: Stack, uploader: S3Client, reader: S3Client, name: str) -> None:
-        self.step(f"deleting {name} from bucket A as User A ...")
-        uploader.delete_object(Bucket=stack.source, Key=name)
+        self.step(f"deleting {name} from the uploads bucket as User A ...")
+        uploader.delete_object(Bucket=stack.uploads, Key=name)
         started = time.monotonic()
-        gone = wait_until(lambda: read_object(reader, stack.dest, name) is None, COPY_TIMEOUT)
-        self.check(bool(gone), f"{name}: still in bucket B after {COPY_TIMEOUT:.0f}s")
+        gone = wait_until(lambda: read_object(reader, stack.web, name) is None, COPY_TIMEOUT)
+        self.check(bool(gone), f"{name}: still in the web bucket after {COPY_TIMEOUT:.0f}s")
         if gone:
-            print(f"    {name} left bucket B after {time.monotonic() - started:.2f}s")
+            print(f"    {name} left the web bucket after {time.monotonic() - started:.2f}s")
 
     # -- what the user sees ----------------------------------------------------------------
 
@@ -189,7 +189,7 @@ class Demo:
         )
         results = access.try_access(
             {"User A": uploader, "User B": reader, "function role": stack.role("s3")},
-            {"bucket A": stack.source, "bucket B": stack.dest},
+            {"uploads bucket": stack.uploads, "web bucket": stack.web},
             stack.admin("s3"),
             prefix="access-check/",
         )

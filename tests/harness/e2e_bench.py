@@ -1,4 +1,4 @@
-"""The end-to-end section of `make bench`: upload to bucket A -> copy in bucket B.
+"""The end-to-end section of `make bench`: upload to the uploads bucket -> copy in the web bucket.
 
 On the embedded AWS (the stack `make demo` runs), with `exif-stripper worker` processes:
   latency     photos uploaded one at a time as User A, one worker; the time from the end
@@ -117,7 +117,7 @@ def bench_end_to_end(count: int) -> None:
 
 def _warm_up(stack: Stack, uploader: S3Client, reader: S3Client, photo: bytes) -> None:
     """One photo through first: imports and connections are not what we measure."""
-    uploader.put_object(Bucket=stack.source, Key="warm-up.jpg", Body=photo)
+    uploader.put_object(Bucket=stack.uploads, Key="warm-up.jpg", Body=photo)
     _until_in_b(stack, reader, "warm-up.jpg", timeout=30)
 
 
@@ -127,7 +127,7 @@ def _latencies(
     latencies = []
     for i in range(count):
         key = f"latency/{i:04d}.jpg"
-        uploader.put_object(Bucket=stack.source, Key=key, Body=photos[i % len(photos)])
+        uploader.put_object(Bucket=stack.uploads, Key=key, Body=photos[i % len(photos)])
         started = time.perf_counter()
         _until_in_b(stack, reader, key, timeout=30)
         latencies.append(time.perf_counter() - started)
@@ -138,11 +138,13 @@ def _until_in_b(stack: Stack, reader: S3Client, key: str, *, timeout: float) -> 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            reader.head_object(Bucket=stack.dest, Key=key)
+            reader.head_object(Bucket=stack.web, Key=key)
             return
         except ClientError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{key} did not reach bucket B in {timeout:.0f} s") from None
+                raise TimeoutError(
+                    f"{key} did not reach the web bucket in {timeout:.0f} s"
+                ) from None
             time.sleep(POLL)
 
 
@@ -176,7 +178,7 @@ def _burst(
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(
             lambda i: uploader.put_object(
-                Bucket=stack.source, Key=keys[i], Body=photos[i % len(photos)]
+                Bucket=stack.uploads, Key=keys[i], Body=photos[i % len(photos)]
             ),
             range(count),
         ))  # fmt: skip
@@ -276,7 +278,7 @@ def _until_written(workers: list[Worker], keys: set[str], timeout: float = 600) 
         if {line["key"] for line in lines} == keys:
             return lines
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the burst did not reach bucket B in {timeout:.0f} s")
+            raise TimeoutError(f"the burst did not reach the web bucket in {timeout:.0f} s")
         time.sleep(0.05)
 
 
@@ -333,7 +335,7 @@ def _requests(log: Path, start: int, end: int) -> dict[tuple[str, str], int]:
 
 
 def _in_buckets(path: str, stack: Stack, prefix: str) -> bool:
-    return any(path.startswith(f"/{bucket}/{prefix}") for bucket in (stack.source, stack.dest))
+    return any(path.startswith(f"/{bucket}/{prefix}") for bucket in (stack.uploads, stack.web))
 
 
 # --- the table ------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """moto in this process, for unit tests that need S3 buckets or an SQS queue.
 
     with in_process_aws(monkeypatch) as aws:
-        aws.s3.put_object(Bucket=aws.source, ...)
+        aws.s3.put_object(Bucket=aws.uploads, ...)
 
 Nothing leaves the process (`AWS_ENDPOINT_URL` is removed, so clients reach moto's
 in-process mock, never a server or AWS).
@@ -23,15 +23,15 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 REGION = "eu-west-1"
-SOURCE, DEST = "uploads-a", "web-b"
+UPLOADS, WEB = "uploads-a", "web-b"
 
 
 @dataclass
 class InProcessAws:
     s3: S3Client
     sqs: SQSClient
-    source: str = SOURCE
-    dest: str = DEST
+    uploads: str = UPLOADS
+    web: str = WEB
 
     def put(self, bucket: str, key: str, body: bytes = b"x") -> None:
         self.s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -43,7 +43,8 @@ class InProcessAws:
 
 @contextmanager
 def in_process_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcessAws]:
-    """Buckets A and B (versioned, as the modules make them) in moto's in-process mock."""
+    """The uploads and web buckets (versioned, as the modules make them) in moto's in-process
+    mock."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -51,7 +52,7 @@ def in_process_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcessAws]:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
         s3 = boto3.client("s3")
-        for bucket in (SOURCE, DEST):
+        for bucket in (UPLOADS, WEB):
             s3.create_bucket(
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
             )

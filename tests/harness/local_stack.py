@@ -15,7 +15,7 @@ Who is who, once Terraform has applied (docs/design.md "Access" is what the modu
     is the only identity that exists before them.
   * Then the harness creates its admin IAM user, with the explicit policy of
     policies/harness-admin.json.tftpl (what the harness itself does: make the users' access
-    keys, read bucket B to check it, drain and redeliver queue messages, empty the
+    keys, read the web bucket to check it, drain and redeliver queue messages, empty the
     buckets), and turns IAM enforcement on until the destroy. The root is refused from
     then on.
   * Users upload and read with their own access keys (`s3_as`), which the admin makes.
@@ -82,12 +82,12 @@ class Stack:
         return self.terraform.outputs
 
     @property
-    def source(self) -> str:
-        return str(self.outputs["uploads_bucket"])
+    def uploads(self) -> str:
+        return str(self.outputs["uploads_bucket_name"])
 
     @property
-    def dest(self) -> str:
-        return str(self.outputs["web_bucket"])
+    def web(self) -> str:
+        return str(self.outputs["web_bucket_name"])
 
     @property
     def queue_url(self) -> str:
@@ -133,8 +133,8 @@ class Stack:
         policy = render_template(
             HARNESS_POLICY,
             {
-                "source_bucket_arn": f"arn:aws:s3:::{self.source}",
-                "destination_bucket_arn": f"arn:aws:s3:::{self.dest}",
+                "uploads_bucket_arn": f"arn:aws:s3:::{self.uploads}",
+                "web_bucket_arn": f"arn:aws:s3:::{self.web}",
                 "queue_arn": self.outputs["queue_arn"],
                 "dlq_arn": self.outputs["dlq_arn"],
             },
@@ -195,7 +195,7 @@ class Stack:
     def worker_environment(
         self,
         *,
-        dest: str | None = None,
+        web: str | None = None,
         session_seconds: int = SESSION_SECONDS,
         settings: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
@@ -208,8 +208,8 @@ class Stack:
         return {
             **self.aws.scrubbed_environ(),
             **role,
-            "SOURCE_BUCKET": self.source,
-            "DEST_BUCKET": dest or self.dest,
+            "UPLOADS_BUCKET": self.uploads,
+            "WEB_BUCKET": web or self.web,
             "POWERTOOLS_METRICS_DISABLED": "true",
             **(settings or {}),
         }
@@ -245,7 +245,7 @@ class Stack:
     def delete_all_objects(self) -> None:
         """Every version and delete marker of both buckets, as the harness's admin."""
         s3 = self.admin("s3")
-        for bucket in (self.source, self.dest):
+        for bucket in (self.uploads, self.web):
             for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
                 for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
                     s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])

@@ -45,16 +45,24 @@ MODULES = REPO_ROOT / "modules"
 LOCK_FILE = ".terraform.lock.hcl"
 # Where the function and its developers run: CI's runners, Linux and macOS laptops.
 ONLINE_PLATFORMS = ("linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64")
-_SOURCE = re.compile(r'source\s*=\s*"(?:\.\./)+modules//([a-z0-9-]+)"')
+# `path = "${dirname(find_in_parent_folders("root.hcl"))}/_units/<unit>.hcl"` and
+# `source = "${dirname(find_in_parent_folders("root.hcl"))}/../modules//<module>"`.
+_INCLUDE = re.compile(r'/_units/([a-z0-9-]+)\.hcl"')
+_SOURCE = re.compile(r'source\s*=.*/modules//([a-z0-9-]+)"')
 
 
 def unit_modules() -> dict[Path, str]:
-    """Every unit directory of live/ and the module its ``source`` names."""
+    """Every unit directory of live/ and the module its definition (live/_units/<unit>.hcl,
+    which the unit includes) names as its ``source``."""
     units: dict[Path, str] = {}
     for config in sorted(LIVE.glob("*/*/terragrunt.hcl")):
-        match = _SOURCE.search(config.read_text())
+        included = _INCLUDE.search(config.read_text())
+        if included is None:
+            raise SystemExit(f"{config.relative_to(REPO_ROOT)}: includes no live/_units/<unit>.hcl")
+        definition = LIVE / "_units" / f"{included[1]}.hcl"
+        match = _SOURCE.search(definition.read_text())
         if match is None:
-            raise SystemExit(f"{config.relative_to(REPO_ROOT)}: no ../modules//<name> source")
+            raise SystemExit(f"{definition.relative_to(REPO_ROOT)}: no .../modules//<name> source")
         units[config.parent] = match[1]
     return units
 

@@ -1,16 +1,16 @@
 """The smoke test: does a deployed stack do its one job, end to end, as its users see it?
 
 As User A it uploads a photo that carries GPS, camera serials, XMP and a thumbnail to
-bucket A; as User B it waits for the copy in bucket B, downloads it and checks that
+the uploads bucket; as User B it waits for the copy in the web bucket, downloads it and checks that
 nothing identifying is left, that the pixels are the same and that the copy is encrypted
-at rest; it checks that User B may not write to bucket B, that User A may not read it,
-and (on AWS, which speaks HTTPS) that bucket B refuses a request without TLS; then, as
-User A, it deletes the photo and waits for the copy to leave bucket B. On AWS this covers
+at rest; it checks that User B may not write to the web bucket, that User A may not read it,
+and (on AWS, which speaks HTTPS) that the web bucket refuses a request without TLS; then, as
+User A, it deletes the photo and waits for the copy to leave the web bucket. On AWS this covers
 what the embedded AWS cannot check (docs/embedded-aws.md): IAM conditions, bucket and
 queue policies, KMS key policies, the function itself and its role.
 
     python -m tests.harness.smoke --env dev          # or: docker compose run --rm test
-    python -m tests.harness.smoke --source BUCKET_A --dest BUCKET_B \\
+    python -m tests.harness.smoke --uploads BUCKET_A --web BUCKET_B \\
         --uploader-profile user-a --reader-profile user-b
 
 With ``--env`` the bucket and user names come from that environment's Terragrunt outputs
@@ -67,8 +67,8 @@ class SmokeFailed(AssertionError):
 
 @dataclass(frozen=True)
 class StackNames:
-    source: str
-    dest: str
+    uploads: str
+    web: str
     user_a: str
     user_b: str
     region: str | None = None
@@ -88,8 +88,8 @@ class SmokeResult:
 def run_smoke(
     uploader: S3Client,
     reader: S3Client,
-    source: str,
-    dest: str,
+    uploads: str,
+    web: str,
     *,
     timeout: float = DEFAULT_TIMEOUT,
     say: Callable[[str], None] = print,
@@ -98,38 +98,38 @@ def run_smoke(
     """Upload, wait, check the copy and who may touch it, delete, wait.
 
     `reader_without_tls` is User B over plain HTTP (see `without_tls`): given, the test
-    also checks that bucket B refuses requests without TLS."""
+    also checks that the web bucket refuses requests without TLS."""
     photo = samples.compose(
         samples.base_jpeg(640, 480, seed=99),
         [samples.exif_segment(samples.camera_exif_with_thumbnail(99)), samples.xmp_segment()],
     )
     result = SmokeResult(key=f"smoke-test/{uuid.uuid4()}.jpg")
-    say(f"upload {result.key} to {source} as User A ({len(photo)} bytes, GPS in EXIF and XMP)")
-    uploader.put_object(Bucket=source, Key=result.key, Body=photo)
+    say(f"upload {result.key} to {uploads} as User A ({len(photo)} bytes, GPS in EXIF and XMP)")
+    uploader.put_object(Bucket=uploads, Key=result.key, Body=photo)
     try:
         started = time.monotonic()
-        copy = _wait_for(lambda: read_object(reader, dest, result.key), timeout, "the copy in B")
+        copy = _wait_for(lambda: read_object(reader, web, result.key), timeout, "the copy in B")
         result.seconds_to_copy = time.monotonic() - started
-        say(f"copy in {dest} after {result.seconds_to_copy:.1f} s; read as User B")
+        say(f"copy in {web} after {result.seconds_to_copy:.1f} s; read as User B")
         result.checks = [
             *_check_clean(photo, copy),
-            _check_encrypted(reader, dest, result.key),
-            *_check_access(uploader, reader, dest, result.key),
+            _check_encrypted(reader, web, result.key),
+            *_check_access(uploader, reader, web, result.key),
         ]
         if reader_without_tls is not None:
-            result.checks.append(_check_tls_only(reader_without_tls, dest, result.key))
+            result.checks.append(_check_tls_only(reader_without_tls, web, result.key))
         for check in result.checks:
             say(f"  ok: {check}")
     finally:
-        uploader.delete_object(Bucket=source, Key=result.key)
+        uploader.delete_object(Bucket=uploads, Key=result.key)
     started = time.monotonic()
     _wait_for(
-        lambda: True if read_object(reader, dest, result.key) is None else None,
+        lambda: True if read_object(reader, web, result.key) is None else None,
         timeout,
         "the delete",
     )
     result.seconds_to_delete = time.monotonic() - started
-    say(f"deleted from {source}; gone from {dest} after {result.seconds_to_delete:.1f} s")
+    say(f"deleted from {uploads}; gone from {web} after {result.seconds_to_delete:.1f} s")
     return result
 
 
@@ -152,23 +152,23 @@ def _check_clean(original: bytes, copy: bytes) -> list[str]:
     return checks
 
 
-def _check_encrypted(reader: S3Client, dest: str, key: str) -> str:
+def _check_encrypted(reader: S3Client, web: str, key: str) -> str:
     """docs/design.md "Pipeline: created": the copy is encrypted at rest. With a KMS key (prod)
     every step so far
     needed the key policy's consent too: User A's upload, the function's read and write,
     User B's download."""
-    encryption = reader.head_object(Bucket=dest, Key=key).get("ServerSideEncryption")
+    encryption = reader.head_object(Bucket=web, Key=key).get("ServerSideEncryption")
     if not encryption:
         raise SmokeFailed("the copy in B is not encrypted at rest")
     return f"the copy is encrypted at rest ({encryption}) and User B may decrypt it"
 
 
-def _check_tls_only(reader_without_tls: S3Client, dest: str, key: str) -> str:
+def _check_tls_only(reader_without_tls: S3Client, web: str, key: str) -> str:
     _expect_denied(
-        "User B read bucket B without TLS",
-        lambda: reader_without_tls.get_object(Bucket=dest, Key=key),
+        "User B read the web bucket without TLS",
+        lambda: reader_without_tls.get_object(Bucket=web, Key=key),
     )
-    return "bucket B refuses a request without TLS (aws:SecureTransport), even User B's read"
+    return "the web bucket refuses a request without TLS (aws:SecureTransport), even User B's read"
 
 
 def without_tls(session: boto3.Session) -> S3Client | None:
@@ -180,20 +180,20 @@ def without_tls(session: boto3.Session) -> S3Client | None:
     return client
 
 
-def _check_access(uploader: S3Client, reader: S3Client, dest: str, key: str) -> list[str]:
-    """docs/design.md "Access: the two users" from both sides of bucket B: User B only reads it,
-    User A cannot."""
+def _check_access(uploader: S3Client, reader: S3Client, web: str, key: str) -> list[str]:
+    """docs/design.md "Access: the two users" from both sides of the web bucket: User B only
+    reads it, User A cannot."""
     _expect_denied(
-        "User B wrote to bucket B", lambda: reader.put_object(Bucket=dest, Key=key, Body=b"x")
+        "User B wrote to the web bucket", lambda: reader.put_object(Bucket=web, Key=key, Body=b"x")
     )
     _expect_denied(
-        "User B deleted from bucket B", lambda: reader.delete_object(Bucket=dest, Key=key)
+        "User B deleted from the web bucket", lambda: reader.delete_object(Bucket=web, Key=key)
     )
-    _expect_denied("User A read bucket B", lambda: uploader.get_object(Bucket=dest, Key=key))
-    _expect_denied("User A listed bucket B", lambda: uploader.list_objects_v2(Bucket=dest))
+    _expect_denied("User A read the web bucket", lambda: uploader.get_object(Bucket=web, Key=key))
+    _expect_denied("User A listed the web bucket", lambda: uploader.list_objects_v2(Bucket=web))
     return [
-        "User B may not write to bucket B (PutObject and DeleteObject denied)",
-        "User A may not read bucket B (GetObject and ListObjectsV2 denied)",
+        "User B may not write to the web bucket (PutObject and DeleteObject denied)",
+        "User A may not read the web bucket (GetObject and ListObjectsV2 denied)",
     ]
 
 
@@ -239,8 +239,8 @@ def names_from_terragrunt(env: str, repo: Path = REPO_ROOT) -> StackNames:
     buckets, users = _outputs(live / "buckets"), _outputs(live / "iam-users")
     region = _locals(live / "env.hcl").get("region")
     return StackNames(
-        source=buckets["uploads_bucket_name"],
-        dest=buckets["web_bucket_name"],
+        uploads=buckets["uploads_bucket_name"],
+        web=buckets["web_bucket_name"],
         user_a=users["user_a_name"],
         user_b=users["user_b_name"],
         region=region if isinstance(region, str) else None,
@@ -334,8 +334,8 @@ def smoke_environment(
         return run_smoke(
             uploader.client("s3"),
             reader.client("s3"),
-            names.source,
-            names.dest,
+            names.uploads,
+            names.web,
             timeout=timeout,
             say=say,
             reader_without_tls=without_tls(reader),
@@ -349,18 +349,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--env", help="a folder of live/ (dev, prod): names from its outputs")
-    where.add_argument("--source", help="bucket A (uploads), with --dest and two profiles")
-    parser.add_argument("--dest", help="bucket B (web-safe copies)")
+    where.add_argument("--uploads", help="the uploads bucket, with --web and two profiles")
+    parser.add_argument("--web", help="the web bucket")
     parser.add_argument("--uploader-profile", help="AWS profile with User A's keys")
     parser.add_argument("--reader-profile", help="AWS profile with User B's keys")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     args = parser.parse_args(argv)
-    if args.source and not args.dest:
-        parser.error("--source needs --dest")
+    if args.uploads and not args.web:
+        parser.error("--uploads needs --web")
     try:
         if args.env:
             names = names_from_terragrunt(args.env)
-            print(f"smoke test of {args.env}: bucket A {names.source}, bucket B {names.dest}")
+            print(
+                f"smoke test of {args.env}: uploads bucket {names.uploads}, web bucket {names.web}"
+            )
             # The caller's region when it has one; the environment's otherwise.
             caller = boto3.Session()
             if caller.region_name is None:
@@ -372,8 +374,8 @@ def main(argv: list[str] | None = None) -> int:
             run_smoke(
                 uploader.client("s3"),
                 reader.client("s3"),
-                args.source,
-                args.dest,
+                args.uploads,
+                args.web,
                 timeout=args.timeout,
                 reader_without_tls=without_tls(reader),
             )

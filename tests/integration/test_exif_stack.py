@@ -107,7 +107,10 @@ def reviewer(
     until just before the destroy; the server's audit must then show no unchecked request.
     """
     outputs = deployed.outputs
-    uploads, web = bucket_arn(outputs["uploads_bucket"]), bucket_arn(outputs["web_bucket"])
+    uploads, web = (
+        bucket_arn(outputs["uploads_bucket_name"]),
+        bucket_arn(outputs["web_bucket_name"]),
+    )
     guarded = [bucket_arn(name) for name in outputs["guarded_buckets"]]
     policy = {
         "Version": "2012-10-17",
@@ -123,7 +126,7 @@ def reviewer(
                 "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
                 "Resource": outputs["queue_arn"],
             },
-            {  # The guarded pair's bucket B must refuse writes by its own policy, not because
+            {  # The guarded pair's the web bucket must refuse writes by its own policy, not because
                 # the caller lacks rights: there the reviewer is the principal with broad S3
                 # rights that the policy exists to stop.
                 "Effect": "Allow",
@@ -143,7 +146,11 @@ def reviewer(
     # provider's force_destroy would retry for minutes. The reviewer removes the versions
     # the tests wrote while versioning is still on; the destroy then deletes the buckets.
     s3 = boto3.client("s3", **embedded_aws.client_kwargs(*credentials))
-    for bucket in (outputs["uploads_bucket"], outputs["web_bucket"], outputs["guarded_buckets"][0]):
+    for bucket in (
+        outputs["uploads_bucket_name"],
+        outputs["web_bucket_name"],
+        outputs["guarded_buckets"][0],
+    ):
         empty_versioned_bucket(s3, bucket)
     audit = embedded_aws.request_audit().since(since)
     _report(
@@ -296,16 +303,16 @@ def allowed_pairs(document: dict[str, Any]) -> set[tuple[str, str]]:
 
 def all_buckets(stack: dict[str, Any]) -> list[str]:
     return [
-        stack["uploads_bucket"],
-        stack["web_bucket"],
+        stack["uploads_bucket_name"],
+        stack["web_bucket_name"],
         *stack["hardened_buckets"],
         *stack["guarded_buckets"],
     ]
 
 
 def test_bucket_names_come_from_the_prefix(stack: dict[str, Any]) -> None:
-    assert stack["uploads_bucket"].startswith("exif-test-uploads-")
-    assert stack["web_bucket"].startswith("exif-test-web-")
+    assert stack["uploads_bucket_name"].startswith("exif-test-uploads-")
+    assert stack["web_bucket_name"].startswith("exif-test-web-")
 
 
 def test_buckets_block_every_kind_of_public_access(stack: dict[str, Any], s3: S3Client) -> None:
@@ -328,7 +335,7 @@ def test_buckets_disable_acls_so_the_owner_owns_every_object(
 
 
 def test_buckets_encrypt_with_sse_s3_by_default(stack: dict[str, Any], s3: S3Client) -> None:
-    for bucket in (stack["uploads_bucket"], stack["web_bucket"]):
+    for bucket in (stack["uploads_bucket_name"], stack["web_bucket_name"]):
         rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
             "Rules"
         ][0]
@@ -402,7 +409,7 @@ def test_tls_only_policy_is_on_by_default_and_denies_requests_without_tls(
         assert set(statement["Resource"]) == {bucket_arn(bucket), f"{bucket_arn(bucket)}/*"}
 
 
-# --- bucket B: written by the function's role (and a break-glass role) only ----------------
+# --- the web bucket: written by the function's role (and a break-glass role) only ----------------
 
 # Every request that writes or removes an object, or changes what S3 keeps of it (docs/design.md
 # "Access: writes to the web bucket").
@@ -448,8 +455,9 @@ def test_bucket_b_denies_object_writes_to_all_but_the_functions_role_and_break_g
     }
     for bucket, statements in expected.items():
         assert bucket_policy(s3, bucket) == {"Version": "2012-10-17", "Statement": statements}
-    # Bucket A of a pair takes no write policy, and a pair with both policies off has none.
-    for bucket in (guarded_uploads, stack["uploads_bucket"], stack["web_bucket"]):
+    # The uploads bucket of a pair takes no write policy, and a pair with both policies off has
+    # none.
+    for bucket in (guarded_uploads, stack["uploads_bucket_name"], stack["web_bucket_name"]):
         with pytest.raises(ClientError, match="NoSuchBucketPolicy"):
             s3.get_bucket_policy(Bucket=bucket)
 
@@ -472,7 +480,7 @@ def test_bucket_b_write_policy_refuses_writes_on_the_embedded_aws(
     denies everyone, the function's role included; and it calls CreateMultipartUpload and
     CompleteMultipartUpload s3:PostObject, which AWS authorizes as s3:PutObject. The exemption
     is checked on the document (test above) and, on AWS, by the smoke test, whose photo only
-    reaches bucket B if the function's role may write there."""
+    reaches the web bucket if the function's role may write there."""
     uploads, web = stack["guarded_buckets"]
     key = "guarded/photo.jpg"
     upload_id = s3.create_multipart_upload(Bucket=web, Key=key)["UploadId"]  # see above
@@ -492,7 +500,7 @@ def test_bucket_b_write_policy_refuses_writes_on_the_embedded_aws(
         ),
         "DeleteObject": lambda: s3.delete_object(Bucket=web, Key=key),
     }
-    s3.put_object(Bucket=uploads, Key="seed.jpg", Body=b"seed")  # bucket A takes writes
+    s3.put_object(Bucket=uploads, Key="seed.jpg", Body=b"seed")  # the uploads bucket takes writes
 
     refused = {}
     for name, write in writes.items():
@@ -518,7 +526,7 @@ def test_bucket_b_write_policy_refuses_writes_on_the_embedded_aws(
 def test_uploads_bucket_notifies_the_queue_of_every_created_and_removed_object(
     stack: dict[str, Any], s3: S3Client
 ) -> None:
-    config = s3.get_bucket_notification_configuration(Bucket=stack["uploads_bucket"])
+    config = s3.get_bucket_notification_configuration(Bucket=stack["uploads_bucket_name"])
     [queue_config] = config["QueueConfigurations"]
     assert queue_config["QueueArn"] == stack["queue_arn"]
     assert sorted(queue_config["Events"]) == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
@@ -556,17 +564,17 @@ def test_upload_and_delete_in_bucket_a_arrive_in_the_queue_as_real_events(
 ) -> None:
     # A space (sent as "+") and an upper-case suffix: the handler must see both.
     key = f"events/{uuid.uuid4().hex} Holiday Photo.JPG"
-    s3.put_object(Bucket=stack["uploads_bucket"], Key=key, Body=b"any bytes")
+    s3.put_object(Bucket=stack["uploads_bucket_name"], Key=key, Body=b"any bytes")
     # A plain delete, as a user makes it: on a versioned bucket it leaves a delete marker,
     # announced as ObjectRemoved:DeleteMarkerCreated (moto itself sends nothing for it;
     # tests/harness/moto_server.py sends what S3 sends).
-    s3.delete_object(Bucket=stack["uploads_bucket"], Key=key)
+    s3.delete_object(Bucket=stack["uploads_bucket_name"], Key=key)
 
     records = receive_events_for(sqs, stack["queue_url"], key, count=2)
 
     names = sorted(record["eventName"] for record in records)
     assert names == ["ObjectCreated:Put", "ObjectRemoved:DeleteMarkerCreated"], records
-    assert all(r["s3"]["bucket"]["name"] == stack["uploads_bucket"] for r in records)
+    assert all(r["s3"]["bucket"]["name"] == stack["uploads_bucket_name"] for r in records)
 
 
 def test_queue_moves_repeated_failures_to_the_dead_letter_queue(
@@ -605,14 +613,14 @@ def test_queue_admits_only_bucket_a_notifications_of_this_account(
         "exif-lambda",
         "queue-allow-s3",
         queue_arn=stack["queue_arn"],
-        source_bucket_arn=bucket_arn(stack["uploads_bucket"]),
+        uploads_bucket_arn=bucket_arn(stack["uploads_bucket_name"]),
         account_id="123456789012",
     )
     [statement] = policy["Statement"]
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
     assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == bucket_arn(
-        stack["uploads_bucket"]
+        stack["uploads_bucket_name"]
     )
     assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
 
@@ -644,8 +652,8 @@ def test_function_runs_the_image_with_the_documented_settings(
     assert config["Timeout"] == 60
     assert config["Role"].endswith(f":role/{stack['role_name']}")
     assert config["Environment"]["Variables"] == {
-        "SOURCE_BUCKET": stack["uploads_bucket"],
-        "DEST_BUCKET": stack["web_bucket"],
+        "UPLOADS_BUCKET": stack["uploads_bucket_name"],
+        "WEB_BUCKET": stack["web_bucket_name"],
         "ORIENTATION_POLICY": "apply",
         "MAX_BYTES": "536870912",  # 512 MiB, the README's limit
         "DAMAGED_POLICY": "reencode",
@@ -685,7 +693,7 @@ def test_role_may_do_what_the_design_allows_and_nothing_else(
         iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
     )
 
-    a, b = bucket_arn(stack["uploads_bucket"]), bucket_arn(stack["web_bucket"])
+    a, b = bucket_arn(stack["uploads_bucket_name"]), bucket_arn(stack["web_bucket_name"])
     log_group = f"arn:aws:logs:us-east-1:123456789012:log-group:{stack['log_group_name']}"
     assert allowed_pairs(document) == {
         # read objects of A; listing A turns a vanished key into 404 instead of 403
@@ -708,8 +716,8 @@ def test_role_may_do_what_the_design_allows_and_nothing_else(
     assert document == load_policy(
         "exif-lambda",
         "lambda-execution",
-        source_bucket_arn=a,
-        destination_bucket_arn=b,
+        uploads_bucket_arn=a,
+        web_bucket_arn=b,
         queue_arn=stack["queue_arn"],
         log_group_arn=log_group,
     )
@@ -743,7 +751,7 @@ def group_document(iam: IAMClient, group: str) -> dict[str, Any]:
 def test_uploads_group_may_list_and_read_write_bucket_a_multipart_included(
     stack: dict[str, Any], iam: IAMClient
 ) -> None:
-    a = bucket_arn(stack["uploads_bucket"])
+    a = bucket_arn(stack["uploads_bucket_name"])
     document = group_document(iam, stack["groups"]["uploads"])
     assert allowed_pairs(document) == {
         ("s3:ListBucket", a),
@@ -758,7 +766,7 @@ def test_uploads_group_may_list_and_read_write_bucket_a_multipart_included(
 
 
 def test_web_group_may_list_and_read_bucket_b_only(stack: dict[str, Any], iam: IAMClient) -> None:
-    b = bucket_arn(stack["web_bucket"])
+    b = bucket_arn(stack["web_bucket_name"])
     document = group_document(iam, stack["groups"]["web"])
     assert allowed_pairs(document) == {("s3:ListBucket", b), ("s3:GetObject", f"{b}/*")}
     assert document == load_policy("iam-users", "web-read-only", bucket_arn=b)

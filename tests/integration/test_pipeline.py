@@ -1,4 +1,4 @@
-"""The pipeline through the real queue: upload to bucket A, the worker, bucket B.
+"""The pipeline through the real queue: upload to the uploads bucket, the worker, the web bucket.
 
 One stack (tests/terraform/exif_stack, applied to the embedded AWS) for the module, with
 IAM enforcement on from the end of the apply to the end of the module (local_stack.py):
@@ -70,7 +70,7 @@ def prefix() -> str:
 
 
 def copy_of(reader: S3Client, stack: Stack, key: str) -> bytes | None:
-    return read_object(reader, stack.dest, key)
+    return read_object(reader, stack.web, key)
 
 
 def wait_for_copy(reader: S3Client, stack: Stack, key: str, expected: bytes) -> bytes | None:
@@ -106,12 +106,12 @@ def drain(stack: Stack) -> list[str]:
 
 
 def written_to_b(stack: Stack, key: str) -> tuple[list[str], list[str]]:
-    """The versions of `key` in bucket B that hold data (delete markers hold none) and its
+    """The versions of `key` in the web bucket that hold data (delete markers hold none) and its
     open multipart uploads, as the harness's admin sees them: ([], []) when nothing was
     ever written."""
     s3 = stack.admin("s3")
-    versions = s3.list_object_versions(Bucket=stack.dest, Prefix=key).get("Versions", [])
-    uploads = s3.list_multipart_uploads(Bucket=stack.dest, Prefix=key).get("Uploads", [])
+    versions = s3.list_object_versions(Bucket=stack.web, Prefix=key).get("Versions", [])
+    uploads = s3.list_multipart_uploads(Bucket=stack.web, Prefix=key).get("Uploads", [])
     return [v["VersionId"] for v in versions], [u["UploadId"] for u in uploads]
 
 
@@ -129,15 +129,15 @@ def test_an_upload_by_user_a_appears_sanitized_for_user_b(
 ) -> None:
     key = f"{prefix}photo.jpg"
     with stack.worker() as worker:
-        user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
         copy = wait_for_copy(user_b, stack, key, CLEAN)
     assert worker.process.returncode == 0  # SIGTERM: it finished its batch and stopped
     assert re.search(r"worker: stopped; [1-9]\d* handled, 0 failed", worker.lines()[-1])
-    assert copy is not None, "no sanitized copy in bucket B"
+    assert copy is not None, "no sanitized copy in the web bucket"
     assert findings(exiftool_reports([copy])[0]) == []
-    head = user_b.head_object(Bucket=stack.dest, Key=key)
+    head = user_b.head_object(Bucket=stack.web, Key=key)
     assert head["ContentType"] == "image/jpeg"
-    assert head["Metadata"]["source-etag"] == user_a.head_object(Bucket=stack.source, Key=key)[
+    assert head["Metadata"]["source-etag"] == user_a.head_object(Bucket=stack.uploads, Key=key)[
         "ETag"
     ].strip('"')
 
@@ -159,9 +159,9 @@ def test_keys_arrive_in_b_exactly_as_uploaded(
 ) -> None:
     key = prefix + name
     with stack.worker():
-        user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
         assert wait_for_copy(user_b, stack, key, CLEAN) is not None
-    listed = user_b.list_objects_v2(Bucket=stack.dest, Prefix=prefix)["Contents"]
+    listed = user_b.list_objects_v2(Bucket=stack.web, Prefix=prefix)["Contents"]
     assert [item["Key"] for item in listed] == [key]
 
 
@@ -171,9 +171,9 @@ def test_an_overwrite_updates_b(
     key = f"{prefix}photo.jpg"
     newer = samples.motion_photo_sample()
     with stack.worker():
-        user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
         assert wait_for_copy(user_b, stack, key, CLEAN) is not None
-        user_a.put_object(Bucket=stack.source, Key=key, Body=newer)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=newer)
         assert wait_for_copy(user_b, stack, key, samples.reference_strip(newer)) is not None
 
 
@@ -182,9 +182,9 @@ def test_a_delete_by_user_a_removes_the_copy(
 ) -> None:
     key = f"{prefix}photo.jpg"
     with stack.worker():
-        user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
         assert wait_for_copy(user_b, stack, key, CLEAN) is not None
-        user_a.delete_object(Bucket=stack.source, Key=key)
+        user_a.delete_object(Bucket=stack.uploads, Key=key)
         assert wait_for_absence(user_b, stack, key)
 
 
@@ -196,8 +196,8 @@ def test_a_gif_named_jpg_is_rejected_once_and_nothing_reaches_b(
 ) -> None:
     key, good = f"{prefix}fake.jpg", f"{prefix}after.jpg"
     with stack.worker(log_name=f"{prefix[:-1]}.log") as worker:
-        user_a.put_object(Bucket=stack.source, Key=key, Body=b"GIF89a" + bytes(256))
-        user_a.put_object(Bucket=stack.source, Key=good, Body=PHOTO)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=b"GIF89a" + bytes(256))
+        user_a.put_object(Bucket=stack.uploads, Key=good, Body=PHOTO)
         assert wait_for_copy(user_b, stack, good, CLEAN) is not None
         assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
     rejected = [line for line in worker.lines() if '"action":"rejected"' in line and key in line]
@@ -217,15 +217,15 @@ def test_a_png_and_a_webp_reach_b_with_their_content_types(
     }
     with stack.worker():
         for key, (body, _) in uploads.items():
-            user_a.put_object(Bucket=stack.source, Key=key, Body=body, ContentType="image/jpeg")
+            user_a.put_object(Bucket=stack.uploads, Key=key, Body=body, ContentType="image/jpeg")
         copies = {
-            key: wait_until(lambda k=key: read_object(user_b, stack.dest, k), SETTLE)
+            key: wait_until(lambda k=key: read_object(user_b, stack.web, k), SETTLE)
             for key in uploads
         }
     assert all(copies.values()), "a copy did not arrive"
     assert [findings(r) for r in exiftool_reports(list(copies.values()))] == [[]] * len(uploads)
     for key, (_, content_type) in uploads.items():
-        assert user_b.head_object(Bucket=stack.dest, Key=key)["ContentType"] == content_type
+        assert user_b.head_object(Bucket=stack.web, Key=key)["ContentType"] == content_type
 
 
 def test_a_failing_record_is_retried_alone_and_then_dead_lettered(
@@ -236,7 +236,7 @@ def test_a_failing_record_is_retried_alone_and_then_dead_lettered(
     drain(stack)
     before = queue_depth(stack, dlq)
     for key in keys:  # worker stopped: both events wait in the queue with the bad one
-        user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
     stack.sqs().send_message(QueueUrl=stack.queue_url, MessageBody="{not an S3 event")
     with stack.worker(visibility_timeout=1, log_name=f"{prefix[:-1]}.log") as worker:
         assert wait_until(lambda: queue_depth(stack, dlq) == before + 1, SETTLE)
@@ -254,17 +254,17 @@ def test_a_failing_record_is_retried_alone_and_then_dead_lettered(
 def test_a_persistent_failure_ends_in_the_dead_letter_queue_with_nothing_written(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
-    # A worker pointed at a bucket B that does not exist fails every try of every record,
+    # A worker pointed at a web bucket that does not exist fails every try of every record,
     # as a misconfigured or deleted destination would (under the function's role the
     # write is refused before the bucket is looked up: the role may write only to B).
     key = f"{prefix}photo.jpg"
     dlq = stack.dlq_url
     drain(stack)
     before = queue_depth(stack, dlq)
-    user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+    user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
     done = subprocess.run(
         [*stack.worker_command(), "--visibility-timeout", "1", "--exit-when-idle", "3"],
-        env=stack.worker_environment(dest="no-such-bucket-b"),
+        env=stack.worker_environment(web="no-such-bucket-b"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -290,7 +290,7 @@ def test_duplicate_deliveries_converge(
 ) -> None:
     key = f"{prefix}photo.jpg"
     drain(stack)
-    user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+    user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
     (body,) = wait_until(lambda: drain(stack), SETTLE)
     redeliver(stack, [body, body, body])
     with stack.worker():
@@ -304,9 +304,9 @@ def test_delete_then_recreate_delivered_backwards_ends_with_the_new_photo(
     key = f"{prefix}photo.jpg"
     newer = samples.mpo_sample()
     drain(stack)
-    user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
-    user_a.delete_object(Bucket=stack.source, Key=key)
-    user_a.put_object(Bucket=stack.source, Key=key, Body=newer)
+    user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
+    user_a.delete_object(Bucket=stack.uploads, Key=key)
+    user_a.put_object(Bucket=stack.uploads, Key=key, Body=newer)
     bodies = wait_until(lambda: (b := drain(stack)) and len(b) == 3 and b, SETTLE)
     redeliver(stack, list(reversed(bodies)))  # created(v2), removed, created(v1)
     with stack.worker():
@@ -319,8 +319,8 @@ def test_upload_then_delete_delivered_backwards_leaves_nothing(
 ) -> None:
     key = f"{prefix}photo.jpg"
     drain(stack)
-    user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
-    user_a.delete_object(Bucket=stack.source, Key=key)
+    user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
+    user_a.delete_object(Bucket=stack.uploads, Key=key)
     bodies = wait_until(lambda: (b := drain(stack)) and len(b) == 2 and b, SETTLE)
     redeliver(stack, list(reversed(bodies)))  # removed, then created
     with stack.worker():
@@ -334,15 +334,15 @@ def test_a_worker_killed_mid_batch_loses_nothing(
     photos = {f"{prefix}{i:02d}.jpg": samples.kitchen_sink(seed=i) for i in range(24)}
     drain(stack)
     for key, data in photos.items():
-        user_a.put_object(Bucket=stack.source, Key=key, Body=data)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=data)
     with stack.worker(visibility_timeout=2) as first:
         some = wait_until(
-            lambda: user_b.list_objects_v2(Bucket=stack.dest, Prefix=prefix).get("KeyCount"),
+            lambda: user_b.list_objects_v2(Bucket=stack.web, Prefix=prefix).get("KeyCount"),
             SETTLE,
             0.01,
         )
         first.kill()  # SIGKILL: the batch in hand is neither finished nor acknowledged
-    done_before = user_b.list_objects_v2(Bucket=stack.dest, Prefix=prefix).get("KeyCount", 0)
+    done_before = user_b.list_objects_v2(Bucket=stack.web, Prefix=prefix).get("KeyCount", 0)
     assert some
     assert done_before < len(photos), "the first worker finished everything: no mid-batch kill"
     with stack.worker(visibility_timeout=2):
@@ -359,8 +359,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(
 
 
 def being_read(stack: Stack, key: str) -> bool:
-    """True once the emulator has started to answer a GetObject of `key` in bucket A."""
-    request = f'"GET /{stack.source}/{quote(key)} HTTP/1.1"'
+    """True once the emulator has started to answer a GetObject of `key` in the uploads bucket."""
+    request = f'"GET /{stack.uploads}/{quote(key)} HTTP/1.1"'
     return request in stack.aws.log_path.read_text(errors="replace")
 
 
@@ -384,10 +384,10 @@ def test_two_quick_overwrites_end_with_the_last_photo_in_b(
         stack.worker(log_name=f"{prefix[:-1]}-1.log") as one,
         stack.worker(log_name=f"{prefix[:-1]}-2.log") as two,
     ):
-        user_a.put_object(Bucket=stack.source, Key=key, Body=slow_photo)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=slow_photo)
         assert wait_until(lambda: being_read(stack, key), SETTLE, 0.01)
-        user_a.put_object(Bucket=stack.source, Key=key, Body=second)
-        user_a.put_object(Bucket=stack.source, Key=key, Body=third)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=second)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=third)
         assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
     # every event has run and both workers have stopped: what B holds now, it keeps
     assert copy_of(user_b, stack, key) == samples.reference_strip(third)
@@ -402,10 +402,10 @@ def test_an_overwrite_and_a_delete_during_a_copy_leave_nothing_in_b(
         stack.worker(log_name=f"{prefix[:-1]}-1.log") as one,
         stack.worker(log_name=f"{prefix[:-1]}-2.log") as two,
     ):
-        user_a.put_object(Bucket=stack.source, Key=key, Body=slow_photo)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=slow_photo)
         assert wait_until(lambda: being_read(stack, key), SETTLE, 0.01)
-        user_a.put_object(Bucket=stack.source, Key=key, Body=samples.motion_photo_sample())
-        user_a.delete_object(Bucket=stack.source, Key=key)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=samples.motion_photo_sample())
+        user_a.delete_object(Bucket=stack.uploads, Key=key)
         assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
     assert copy_of(user_b, stack, key) is None
     assert max(rounds_logged([one, two], key)) >= 2
@@ -432,13 +432,13 @@ def test_a_100_mb_photo_goes_through_with_flat_memory(
     small = f"{prefix}warm-up.jpg"
     key = f"{prefix}large.jpg"
     with stack.worker() as worker:
-        user_a.put_object(Bucket=stack.source, Key=small, Body=PHOTO)
+        user_a.put_object(Bucket=stack.uploads, Key=small, Body=PHOTO)
         assert wait_for_copy(user_b, stack, small, CLEAN) is not None
         warm = _peak_rss_mib(worker.process.pid)
-        user_a.upload_file(str(large.path), stack.source, key)
+        user_a.upload_file(str(large.path), stack.uploads, key)
         head = wait_until(lambda: _head(user_b, stack, key), 120)
         peak = _peak_rss_mib(worker.process.pid)
-    assert head is not None, "the large photo never arrived in bucket B"
+    assert head is not None, "the large photo never arrived in the web bucket"
     # Nothing to remove: only its tables, one segment each, are written in one DQT and one
     # DHT (as for the strip its rows repeat, which has the same header).
     merged = len(large.strip) - len(samples.reference_strip(large.strip))
@@ -452,7 +452,7 @@ def test_a_100_mb_photo_goes_through_with_flat_memory(
 
 def _head(reader: S3Client, stack: Stack, key: str) -> dict[str, Any] | None:
     try:
-        return dict(reader.head_object(Bucket=stack.dest, Key=key))
+        return dict(reader.head_object(Bucket=stack.web, Key=key))
     except ClientError:
         return None
 
@@ -465,7 +465,7 @@ def run_sync(stack: Stack, *flags: str) -> subprocess.CompletedProcess[str]:
     credentials (sync reads B: an operator's job, not the function's)."""
     env = stack.operator_environment()
     command = [sys.executable, "-m", "exif_stripper.cli", "sync",
-               "--source", stack.source, "--dest", stack.dest, *flags]  # fmt: skip
+               "--uploads", stack.uploads, "--web", stack.web, *flags]  # fmt: skip
     return subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=300, check=False
     )
@@ -476,9 +476,9 @@ def test_sync_repairs_an_emptied_bucket_b_here(
 ) -> None:
     photos = {f"{prefix}{i}.jpg": samples.kitchen_sink(seed=40 + i) for i in range(3)}
     for key, data in photos.items():
-        user_a.put_object(Bucket=stack.source, Key=key, Body=data)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=data)
     drain(stack)  # the events are lost: B never hears of these uploads
-    stack.admin("s3").put_object(Bucket=stack.dest, Key=f"{prefix}orphan.jpg", Body=CLEAN)
+    stack.admin("s3").put_object(Bucket=stack.web, Key=f"{prefix}orphan.jpg", Body=CLEAN)
     plan = run_sync(stack, "--prefix", prefix, "--dry-run")
     assert plan.returncode == 0, plan.stderr
     assert (
@@ -515,15 +515,15 @@ def test_a_backfill_through_the_queue_makes_b_equal_sanitize_a(
     first = {**{key: uploads[key] for key in live}, orphan: photos[0]}
     with stack.worker(log_name=f"{prefix[:-1]}-live.log"):
         for key, data in first.items():
-            user_a.put_object(Bucket=stack.source, Key=key, Body=data)
+            user_a.put_object(Bucket=stack.uploads, Key=key, Body=data)
         for key, data in first.items():
             assert wait_for_copy(user_b, stack, key, samples.reference_strip(data))
     drain(stack)
     time.sleep(1.1)  # LastModified has whole seconds: the overwrite must be a second later
     uploads[stale] = samples.mpo_sample()
     for key in [stale, *old]:
-        user_a.put_object(Bucket=stack.source, Key=key, Body=uploads[key])
-    user_a.delete_object(Bucket=stack.source, Key=orphan)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=uploads[key])
+    user_a.delete_object(Bucket=stack.uploads, Key=orphan)
     drain(stack)
 
     dead_before = queue_depth(stack, stack.dlq_url)  # other tests' messages
@@ -560,7 +560,7 @@ def test_the_worker_acts_as_the_functions_execution_role(
     key = f"{prefix}photo.jpg"
     before = stack.aws.request_audit()
     with stack.worker():
-        user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
         assert wait_for_copy(user_b, stack, key, CLEAN) is not None
     during = stack.aws.request_audit().since(before)
     role = f"assumed-role/{stack.role_name}"
@@ -583,7 +583,7 @@ def test_the_worker_renews_its_role_session_before_it_expires(
     before = stack.aws.request_audit()
     with stack.worker(session_seconds=900):
         for key in keys:
-            user_a.put_object(Bucket=stack.source, Key=key, Body=PHOTO)
+            user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
         for key in keys:
             assert wait_for_copy(user_b, stack, key, CLEAN) is not None
     during = stack.aws.request_audit().since(before)
@@ -593,11 +593,11 @@ def test_the_worker_renews_its_role_session_before_it_expires(
 
 @pytest.fixture(scope="module")
 def large_upload(stack: Stack, user_a: S3Client, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A 20 MiB photo in bucket A (its copy needs a multipart upload of three parts), its
+    """A 20 MiB photo in the uploads bucket (its copy needs a multipart upload of three parts), its
     event taken off the queue: the tests below run the function's steps themselves."""
     large = samples.write_large_jpeg(tmp_path_factory.mktemp("large") / "l.jpg", 20 * 2**20)
     key = f"large-{uuid.uuid4().hex[:8]}.jpg"
-    user_a.upload_file(str(large.path), stack.source, key)
+    user_a.upload_file(str(large.path), stack.uploads, key)
     drain(stack)
     return key
 
@@ -608,7 +608,7 @@ class ConnectionLost(ConnectionError):
 
 def function_pipeline(stack: Stack, **settings: str) -> Pipeline:
     """The function's pipeline in this process, signing as its execution role."""
-    environment = {"SOURCE_BUCKET": stack.source, "DEST_BUCKET": stack.dest, **settings}
+    environment = {"UPLOADS_BUCKET": stack.uploads, "WEB_BUCKET": stack.web, **settings}
     return Pipeline(stack.role("s3"), Settings.from_env(environment))
 
 
@@ -651,7 +651,7 @@ def access_results(
     """Every cell, tried with User A's and User B's own keys and a session of the role."""
     results = access.try_access(
         {"User A": user_a, "User B": user_b, "function role": stack.role("s3")},
-        {"bucket A": stack.source, "bucket B": stack.dest},
+        {"uploads bucket": stack.uploads, "web bucket": stack.web},
         stack.admin("s3"),
         prefix=f"access-{uuid.uuid4().hex[:8]}/",
     )
@@ -682,7 +682,7 @@ def smoke_command(stack: Stack, tmp_path: Path) -> list[str]:
     """`python -m tests.harness.smoke --env dev` with a `terragrunt` on PATH that answers
     `output -json` with this stack's names, as the units of live/dev would."""
     outputs = {
-        "buckets": {"uploads_bucket_name": stack.source, "web_bucket_name": stack.dest},
+        "buckets": {"uploads_bucket_name": stack.uploads, "web_bucket_name": stack.web},
         "iam-users": {"user_a_name": stack.user_a, "user_b_name": stack.user_b},
     }
     answers = tmp_path / "outputs.json"
@@ -737,8 +737,8 @@ def test_the_smoke_test_passes_on_the_embedded_aws_with_keys_it_makes_and_delete
     assert "smoke test passed" in done.stdout
     for check in (
         "the copy is encrypted at rest (AES256)",
-        "User B may not write to bucket B",
-        "User A may not read bucket B",
+        "User B may not write to the web bucket",
+        "User A may not read the web bucket",
     ):
         assert f"ok: {check}" in done.stdout
     assert "access keys deleted" in done.stdout

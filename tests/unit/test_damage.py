@@ -1,4 +1,4 @@
-"""Photos a browser displays reach bucket B, although something in them is broken.
+"""Photos a browser displays reach the web bucket, although something in them is broken.
 
 Each kind of damage seen in real camera and editor files (issue 8, "Why" point 1) is
 built in code from a clean photo. For each, the sanitizer must pass the picture on

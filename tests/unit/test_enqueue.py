@@ -1,7 +1,7 @@
 """`sync --enqueue`: the plan as S3 events on the queue, on moto's in-process SQS.
 
 What is checked is what the function will see: the messages are S3's notifications
-(the handler takes them and makes bucket B from them), ten to a SendMessageBatch,
+(the handler takes them and makes the web bucket from them), ten to a SendMessageBatch,
 entries SQS reports as failed are sent again, a refused one stops the run, and the
 resume key never skips a message that was not sent.
 """
@@ -120,10 +120,10 @@ def test_the_events_are_s3s_and_the_function_makes_b_from_them(
 ) -> None:
     names = ["with space.jpg", "plus+sign.jpg", "unicodé/フォト.JPG", "100%.Jpg", "stale.jpg"]
     for key in names:
-        aws.put(aws.source, key, PHOTO)
-    aws.put(aws.dest, "orphan.jpg", samples.reference_strip(PHOTO))
-    actions = plan(list_bucket(aws.s3, aws.source), list_bucket(aws.s3, aws.dest))
-    sent = Enqueuer(aws.sqs, queue, aws.source).run(actions)
+        aws.put(aws.uploads, key, PHOTO)
+    aws.put(aws.web, "orphan.jpg", samples.reference_strip(PHOTO))
+    actions = plan(list_bucket(aws.s3, aws.uploads), list_bucket(aws.s3, aws.web))
+    sent = Enqueuer(aws.sqs, queue, aws.uploads).run(actions)
     assert sent == Sent(messages=6, retried=0, seconds=sent.seconds, resume_after="with space.jpg")
 
     records = drain(aws, queue)
@@ -136,13 +136,13 @@ def test_the_events_are_s3s_and_the_function_makes_b_from_them(
     assert events["plus%2Bsign.jpg"]["Records"][0]["s3"]["object"]["size"] == len(PHOTO)
     assert events["orphan.jpg"]["Records"][0]["eventName"] == "ObjectRemoved:Delete"
 
-    handle = handler.make_handler(Pipeline(aws.s3, Settings(aws.source, aws.dest)))
+    handle = handler.make_handler(Pipeline(aws.s3, Settings(aws.uploads, aws.web)))
     response = handle({"Records": records})
     assert response == {"batchItemFailures": []}
     for key in names:
-        copy = aws.s3.get_object(Bucket=aws.dest, Key=key)["Body"].read()
+        copy = aws.s3.get_object(Bucket=aws.web, Key=key)["Body"].read()
         assert copy == samples.reference_strip(PHOTO), key
-    assert sorted(aws.keys(aws.dest)) == sorted(names)  # the orphan is gone
+    assert sorted(aws.keys(aws.web)) == sorted(names)  # the orphan is gone
 
 
 def test_an_event_has_the_fields_s3_writes() -> None:
@@ -166,7 +166,7 @@ def test_messages_go_ten_to_a_batch_and_only_the_work(aws: InProcessAws, queue: 
     sqs = Sqs(aws.sqs)
     current = [Action(Kind.CURRENT, Entry(f"{i:03d}.jpg~", 1)) for i in range(7)]
     actions = sorted([*missing(*numbered(25)), *current], key=lambda a: a.key)
-    sent = Enqueuer(sqs, queue, aws.source, threads=4).run(actions)
+    sent = Enqueuer(sqs, queue, aws.uploads, threads=4).run(actions)
     assert sent.messages == 25
     assert sorted(len(batch) for batch in sqs.batches) == [5, 10, 10]
     assert sent_keys(drain(aws, queue)) == numbered(25)
@@ -192,7 +192,7 @@ def test_entries_sqs_reports_failed_are_sent_again_until_taken(
 ) -> None:
     sqs = FailsEachEntryOnce(aws.sqs)
     pauses: list[float] = []
-    enqueuer = Enqueuer(sqs, queue, aws.source, threads=2, sleep=pauses.append)
+    enqueuer = Enqueuer(sqs, queue, aws.uploads, threads=2, sleep=pauses.append)
     sent = enqueuer.run(missing(*numbered(25)))
     assert sent.complete
     assert (sent.messages, sent.retried) == (25, 3)  # one entry of each of the 3 batches
@@ -224,7 +224,7 @@ def test_a_refused_message_stops_the_run_and_says_where_to_resume(
 ) -> None:
     keys = numbered(50)  # five batches; the second holds the refused key
     sqs = Refuses(aws.sqs, refused=keys[14])
-    sent = Enqueuer(sqs, queue, aws.source, threads=1).run(missing(*keys))
+    sent = Enqueuer(sqs, queue, aws.uploads, threads=1).run(missing(*keys))
     assert not sent.complete
     assert "'014.jpg'" in sent.stopped
     assert "InvalidMessageContents" in sent.stopped
@@ -239,7 +239,7 @@ def test_the_resume_key_waits_for_a_slow_batch_sent_before_a_failed_one(
 ) -> None:
     keys = numbered(50)
     sqs = Refuses(aws.sqs, refused=keys[14], slow=keys[0])  # batch 0 slow, batch 1 refused
-    sent = Enqueuer(sqs, queue, aws.source, threads=4).run(missing(*keys))
+    sent = Enqueuer(sqs, queue, aws.uploads, threads=4).run(missing(*keys))
     assert sent.resume_after == keys[9]  # not past batch 1, though later batches were sent
     assert set(keys[:10]) <= set(sent_keys(drain(aws, queue)))
 
@@ -249,7 +249,7 @@ def test_an_interrupted_run_says_where_to_resume(aws: InProcessAws, queue: str) 
         yield from missing(*numbered(25))
         raise KeyboardInterrupt
 
-    sent = Enqueuer(aws.sqs, queue, aws.source, threads=2).run(interrupted(), start_after="!")
+    sent = Enqueuer(aws.sqs, queue, aws.uploads, threads=2).run(interrupted(), start_after="!")
     assert sent.stopped == "interrupted"
     assert sent.resume_after == "019.jpg"  # two whole batches; the last five were not sent
     assert sent_keys(drain(aws, queue)) == numbered(20)
@@ -260,17 +260,17 @@ def test_a_plan_that_fails_midway_stops_the_run_with_where_to_resume(
 ) -> None:
     def failing() -> Iterator[Action]:
         yield from missing(*numbered(25))
-        raise ListingOrderError("bucket B lists 'a' after 'b'")
+        raise ListingOrderError("the web bucket lists 'a' after 'b'")
 
-    sent = Enqueuer(aws.sqs, queue, aws.source, threads=2).run(failing())
-    assert sent.stopped == "ListingOrderError: bucket B lists 'a' after 'b'"
+    sent = Enqueuer(aws.sqs, queue, aws.uploads, threads=2).run(failing())
+    assert sent.stopped == "ListingOrderError: the web bucket lists 'a' after 'b'"
     assert sent.resume_after == "019.jpg"
     assert sent_keys(drain(aws, queue)) == numbered(20)
 
 
 def test_nothing_sent_resumes_where_the_run_started(aws: InProcessAws, queue: str) -> None:
     sqs = Refuses(aws.sqs, refused="000.jpg")
-    sent = Enqueuer(sqs, queue, aws.source, threads=1).run(missing(*numbered(5)), start_after="-")
+    sent = Enqueuer(sqs, queue, aws.uploads, threads=1).run(missing(*numbered(5)), start_after="-")
     assert (sent.complete, sent.resume_after) == (False, "-")
 
 
@@ -293,7 +293,7 @@ class Deep(Sqs):
 def test_max_queue_depth_waits_until_the_queue_has_room(aws: InProcessAws, queue: str) -> None:
     sqs = Deep(aws.sqs, depths=[500, 120, 99])
     pauses: list[float] = []
-    enqueuer = Enqueuer(sqs, queue, aws.source, max_depth=100, sleep=pauses.append)
+    enqueuer = Enqueuer(sqs, queue, aws.uploads, max_depth=100, sleep=pauses.append)
     sent = enqueuer.run(missing(*numbered(30)))
     assert sent.messages == 30
     assert pauses == [DEPTH_POLL, DEPTH_POLL]  # waited while 500 and 120 were waiting

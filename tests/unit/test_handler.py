@@ -2,7 +2,7 @@
 
 The queue-level behaviour (redelivery, dead-letter queue, the worker) is tested through
 the real stack in tests/integration; here are the fine-grained cases: what lands in
-bucket B and with which headers, how keys are decoded, what happens on duplicates,
+the web bucket and with which headers, how keys are decoded, what happens on duplicates,
 reordering, deletes, rejections and transient errors.
 """
 
@@ -37,7 +37,7 @@ from tests.harness.oracle import exiftool_reports, findings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-SOURCE, DEST = "uploads-a", "web-b"
+UPLOADS, WEB = "uploads-a", "web-b"
 PHOTO = samples.kitchen_sink(width=160, height=120)
 PHOTO_BASELINE = samples.compose(samples.base_jpeg(160, 120, seed=5), [samples.exif_segment()])
 # A second frame header after the image data: refused losslessly, shown by libjpeg.
@@ -56,7 +56,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         client = boto3.client("s3")
-        for bucket in (SOURCE, DEST):
+        for bucket in (UPLOADS, WEB):
             client.create_bucket(
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
             )
@@ -71,7 +71,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
 
 @pytest.fixture
 def pipeline(s3: S3Client) -> Pipeline:
-    return Pipeline(s3, Settings(SOURCE, DEST))
+    return Pipeline(s3, Settings(UPLOADS, WEB))
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def handle(pipeline: Pipeline) -> handler.Handler:
 # --- events as S3 and SQS deliver them -------------------------------------------------------
 
 
-def s3_record(key: str, event: str = "ObjectCreated:Put", bucket: str = SOURCE) -> dict[str, Any]:
+def s3_record(key: str, event: str = "ObjectCreated:Put", bucket: str = UPLOADS) -> dict[str, Any]:
     return {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
@@ -143,7 +143,7 @@ def keys(s3: S3Client, bucket: str) -> list[str]:
 
 
 def copy_in_b(s3: S3Client, key: str) -> bytes:
-    return s3.get_object(Bucket=DEST, Key=key)["Body"].read()
+    return s3.get_object(Bucket=WEB, Key=key)["Body"].read()
 
 
 def after_each(
@@ -152,7 +152,7 @@ def after_each(
     operation: str,
     key: str,
     actions: list[Any],
-    bucket: str = SOURCE,
+    bucket: str = UPLOADS,
 ) -> None:
     """Run the next of `actions` right after each `operation` (a client method) on `key`
     returns: another user's upload or delete landing at exactly that moment."""
@@ -170,7 +170,7 @@ def after_each(
 
 def upload(s3: S3Client, key: str, body: bytes, log: list[dict[str, Any]]) -> Any:
     """An upload to A to run later; its response is appended to `log`."""
-    return lambda: log.append(dict(s3.put_object(Bucket=SOURCE, Key=key, Body=body)))
+    return lambda: log.append(dict(s3.put_object(Bucket=UPLOADS, Key=key, Body=body)))
 
 
 # --- created -------------------------------------------------------------------------------------
@@ -179,10 +179,12 @@ def upload(s3: S3Client, key: str, body: bytes, log: list[dict[str, Any]]) -> An
 def test_an_upload_appears_in_b_sanitized_with_its_provenance(
     s3: S3Client, handle: handler.Handler
 ) -> None:
-    put = s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO, Metadata={"owner-name": "Jane Doe"})
+    put = s3.put_object(
+        Bucket=UPLOADS, Key="a.jpg", Body=PHOTO, Metadata={"owner-name": "Jane Doe"}
+    )
     response = handle(sqs_event(created("a.jpg")))
     assert failures(response) == []
-    copy = s3.get_object(Bucket=DEST, Key="a.jpg")
+    copy = s3.get_object(Bucket=WEB, Key="a.jpg")
     body = copy["Body"].read()
     assert findings(exiftool_reports([body])[0]) == []
     assert body == samples.reference_strip(PHOTO)
@@ -202,27 +204,27 @@ def test_an_upload_appears_in_b_sanitized_with_its_provenance(
     ["with space.jpg", "plus+sign.jpg", "unicodé/フォト.JPG", "a/b/c/deep.jpeg", "100%.Jpg"],
 )
 def test_keys_are_decoded_once_exactly(s3: S3Client, handle: handler.Handler, key: str) -> None:
-    s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
     assert failures(handle(sqs_event(created(key)))) == []
-    assert keys(s3, DEST) == [key]
+    assert keys(s3, WEB) == [key]
 
 
 def test_keys_that_are_not_images_are_skipped(s3: S3Client, handle: handler.Handler) -> None:
-    s3.put_object(Bucket=SOURCE, Key="notes.txt", Body=b"hello")
+    s3.put_object(Bucket=UPLOADS, Key="notes.txt", Body=b"hello")
     assert failures(handle(sqs_event(created("notes.txt")))) == []
-    assert keys(s3, DEST) == []
+    assert keys(s3, WEB) == []
     assert counted("ObjectsSkipped") == 1
 
 
 def test_the_s3_test_event_is_skipped(s3: S3Client, handle: handler.Handler) -> None:
-    test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": SOURCE}
+    test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": UPLOADS}
     assert failures(handle(sqs_event(test_event))) == []
-    assert keys(s3, DEST) == []
+    assert keys(s3, WEB) == []
 
 
 def test_an_event_from_another_bucket_is_skipped(s3: S3Client, handle: handler.Handler) -> None:
-    s3.put_object(Bucket=DEST, Key="x.jpg", Body=PHOTO)
-    event = {"Records": [s3_record("x.jpg", bucket=DEST)]}
+    s3.put_object(Bucket=WEB, Key="x.jpg", Body=PHOTO)
+    event = {"Records": [s3_record("x.jpg", bucket=WEB)]}
     assert failures(handle(sqs_event(event))) == []
     assert counted("ObjectsWritten") == 0
 
@@ -230,15 +232,15 @@ def test_an_event_from_another_bucket_is_skipped(s3: S3Client, handle: handler.H
 def test_a_duplicate_event_writes_the_same_bytes_again(
     s3: S3Client, handle: handler.Handler
 ) -> None:
-    # The function may not read bucket B (docs/design.md "Access: the function's role"), so it
+    # The function may not read the web bucket (docs/design.md "Access: the function's role"), so it
     # cannot tell a duplicate from a
     # first delivery: it writes again, and B converges all the same.
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handle(sqs_event(created("a.jpg")))
     handle(sqs_event(created("a.jpg")))
-    versions = s3.list_object_versions(Bucket=DEST, Prefix="a.jpg")["Versions"]
+    versions = s3.list_object_versions(Bucket=WEB, Prefix="a.jpg")["Versions"]
     bodies = {
-        s3.get_object(Bucket=DEST, Key="a.jpg", VersionId=v["VersionId"])["Body"].read()
+        s3.get_object(Bucket=WEB, Key="a.jpg", VersionId=v["VersionId"])["Body"].read()
         for v in versions
     }
     assert bodies == {samples.reference_strip(PHOTO)}
@@ -246,12 +248,12 @@ def test_a_duplicate_event_writes_the_same_bytes_again(
 
 
 def test_an_overwrite_updates_b(s3: S3Client, handle: handler.Handler) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handle(sqs_event(created("a.jpg")))
     newer = samples.motion_photo_sample()
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=newer)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=newer)
     handle(sqs_event(created("a.jpg")))
-    body = s3.get_object(Bucket=DEST, Key="a.jpg")["Body"].read()
+    body = s3.get_object(Bucket=WEB, Key="a.jpg")["Body"].read()
     assert body == samples.reference_strip(newer)
 
 
@@ -259,9 +261,9 @@ def test_a_large_photo_goes_up_in_parts(
     s3: S3Client, handle: handler.Handler, tmp_path: Any
 ) -> None:
     large = samples.write_large_jpeg(tmp_path / "large.jpg", 20 * 1024 * 1024, width=1024)
-    s3.upload_file(str(large.path), SOURCE, "large.jpg")
+    s3.upload_file(str(large.path), UPLOADS, "large.jpg")
     assert failures(handle(sqs_event(created("large.jpg")))) == []
-    head = s3.head_object(Bucket=DEST, Key="large.jpg")
+    head = s3.head_object(Bucket=WEB, Key="large.jpg")
     assert head["ContentLength"] == len(samples.reference_strip(large.path.read_bytes()))
     assert "-" in head["ETag"]  # a multipart ETag: "<md5 of part md5s>-<parts>"
 
@@ -275,13 +277,13 @@ def test_the_function_never_reads_bucket_b(s3: S3Client, handle: handler.Handler
         calls.append((model.name, params.get("Bucket", "")))
 
     s3.meta.events.register("provide-client-params.s3.*", record)
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
-    s3.put_object(Bucket=SOURCE, Key="bad.jpg", Body=b"not a jpeg")
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="bad.jpg", Body=b"not a jpeg")
     calls.clear()
     handle(sqs_event(created("a.jpg"), created("a.jpg"), created("bad.jpg")))
-    s3.delete_object(Bucket=SOURCE, Key="a.jpg")
+    s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
     handle(sqs_event(removed("a.jpg"), created("a.jpg")))
-    on_b = {name for name, bucket in calls if bucket == DEST}
+    on_b = {name for name, bucket in calls if bucket == WEB}
     assert on_b <= {
         "PutObject",
         "DeleteObject",
@@ -309,10 +311,10 @@ def test_the_function_never_reads_bucket_b(s3: S3Client, handle: handler.Handler
 def test_content_we_cannot_vouch_for_is_rejected_not_retried_and_nothing_is_written(
     s3: S3Client, handle: handler.Handler, pipeline: Pipeline, body: bytes, code: str
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="fake.jpg", Body=body)
+    s3.put_object(Bucket=UPLOADS, Key="fake.jpg", Body=body)
     response = handle(sqs_event(created("fake.jpg")))
     assert failures(response) == []  # not retried: it would fail the same way forever
-    assert keys(s3, DEST) == []
+    assert keys(s3, WEB) == []
     assert counted("ObjectsRejected") == 1
     assert pipeline.created("fake.jpg").reason.startswith(f"{code}: ")
 
@@ -330,9 +332,9 @@ def test_content_we_cannot_vouch_for_is_rejected_not_retried_and_nothing_is_writ
 def test_png_and_webp_uploads_appear_sanitized_with_their_content_type(
     s3: S3Client, handle: handler.Handler, key: str, body: bytes, content_type: str
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key=key, Body=body)
+    s3.put_object(Bucket=UPLOADS, Key=key, Body=body)
     assert failures(handle(sqs_event(created(key)))) == []
-    copy = s3.get_object(Bucket=DEST, Key=key)
+    copy = s3.get_object(Bucket=WEB, Key=key)
     data = copy["Body"].read()
     assert copy["ContentType"] == content_type
     assert findings(exiftool_reports([data])[0]) == []
@@ -342,19 +344,19 @@ def test_png_and_webp_uploads_appear_sanitized_with_their_content_type(
 def test_a_rejected_overwrite_removes_the_older_copy_from_b(
     s3: S3Client, handle: handler.Handler
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handle(sqs_event(created("a.jpg")))
     frame = samples.walk_markers(PHOTO).first(samples.SOF2)
     cut = PHOTO[: frame.start + 6]  # no image data: nothing to keep, nothing to decode
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=cut)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=cut)
     handle(sqs_event(created("a.jpg")))
-    assert keys(s3, DEST) == []
+    assert keys(s3, WEB) == []
 
 
 def test_a_damaged_photo_is_read_again_and_re_encoded(
     s3: S3Client, handle: handler.Handler
 ) -> None:
-    put = s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=DAMAGED)
+    put = s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=DAMAGED)
     reads: list[dict[str, Any]] = []
     s3.meta.events.register(
         "before-parameter-build.s3.GetObject", lambda params, **_: reads.append(dict(params))
@@ -362,35 +364,35 @@ def test_a_damaged_photo_is_read_again_and_re_encoded(
     assert failures(handle(sqs_event(created("a.jpg")))) == []
     assert len(reads) == 2
     assert reads[1]["IfMatch"] == put["ETag"]  # the same bytes as the first read
-    copy = s3.get_object(Bucket=DEST, Key="a.jpg")
+    copy = s3.get_object(Bucket=WEB, Key="a.jpg")
     assert copy["Metadata"]["source-version-id"] == put["VersionId"]
     assert findings(exiftool_reports([copy["Body"].read()])[0]) == []
-    assert s3.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []
+    assert s3.list_multipart_uploads(Bucket=WEB).get("Uploads", []) == []
 
 
 def test_a_damaged_photo_replaced_while_it_is_read_again_goes_back_to_the_queue(
     s3: S3Client,
     handle: handler.Handler,
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=DAMAGED)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=DAMAGED)
     reads: list[int] = []
 
     def replace_after_the_first_read(**_: Any) -> None:
         reads.append(1)
         if len(reads) == 1:  # the upload is replaced while the function works
-            s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+            s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
 
     s3.meta.events.register("after-call.s3.GetObject", replace_after_the_first_read)
     with pytest.raises(BatchProcessingError):  # its one record failed: the queue retries it
         handle(sqs_event(created("a.jpg")))
-    assert keys(s3, DEST) == []
+    assert keys(s3, WEB) == []
     assert failures(handle(sqs_event(created("a.jpg")))) == []  # redelivered
-    body = s3.get_object(Bucket=DEST, Key="a.jpg")["Body"].read()
+    body = s3.get_object(Bucket=WEB, Key="a.jpg")["Body"].read()
     assert body == samples.reference_strip(PHOTO)
 
 
 def test_a_re_encoded_photo_is_counted(s3: S3Client, handle: handler.Handler) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=DAMAGED)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=DAMAGED)
     assert failures(handle(sqs_event(created("a.jpg")))) == []
     assert counted("ObjectsWritten") == 1
     assert counted("ObjectsReencoded") == 1
@@ -399,20 +401,20 @@ def test_a_re_encoded_photo_is_counted(s3: S3Client, handle: handler.Handler) ->
 def test_a_large_rejected_photo_leaves_no_multipart_upload_behind(
     s3: S3Client, tmp_path: Any
 ) -> None:
-    pipeline = Pipeline(s3, Settings(SOURCE, DEST, damaged=DamagedPolicy.REJECT))
+    pipeline = Pipeline(s3, Settings(UPLOADS, WEB, damaged=DamagedPolicy.REJECT))
     handle = handler.make_handler(pipeline)
     large = samples.write_large_jpeg(tmp_path / "large.jpg", 20 * 1024 * 1024, width=1024)
     # A malformed table after the image data: refused after several parts were sent.
     broken = large.path.read_bytes()[:-2] + b"\xff\xc4\x00\x03\x00" + samples.EOI
-    s3.put_object(Bucket=SOURCE, Key="cut.jpg", Body=broken)
+    s3.put_object(Bucket=UPLOADS, Key="cut.jpg", Body=broken)
     handle(sqs_event(created("cut.jpg")))
-    assert keys(s3, DEST) == []
-    assert s3.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []
+    assert keys(s3, WEB) == []
+    assert s3.list_multipart_uploads(Bucket=WEB).get("Uploads", []) == []
 
 
 # --- what an attempt killed halfway leaves behind -------------------------------------------
 # Found by `make chaos`: a worker SIGKILLed while a multipart upload of its copy was open left
-# that upload in bucket B for good; the retried event wrote the copy with a new upload.
+# that upload in the web bucket for good; the retried event wrote the copy with a new upload.
 
 
 def redelivered(event: dict[str, Any], receive_count: int = 2) -> dict[str, Any]:
@@ -424,20 +426,20 @@ def redelivered(event: dict[str, Any], receive_count: int = 2) -> dict[str, Any]
 def left_open(s3: S3Client, key: str) -> str:
     """A multipart upload of `key` in B with a part in it, as an attempt killed halfway
     through a large photo leaves it; its id."""
-    upload_id = s3.create_multipart_upload(Bucket=DEST, Key=key)["UploadId"]
-    s3.upload_part(Bucket=DEST, Key=key, UploadId=upload_id, PartNumber=1, Body=bytes(5 * 2**20))
+    upload_id = s3.create_multipart_upload(Bucket=WEB, Key=key)["UploadId"]
+    s3.upload_part(Bucket=WEB, Key=key, UploadId=upload_id, PartNumber=1, Body=bytes(5 * 2**20))
     return upload_id
 
 
 def open_uploads(s3: S3Client) -> list[tuple[str, str]]:
-    uploads = s3.list_multipart_uploads(Bucket=DEST).get("Uploads", [])
+    uploads = s3.list_multipart_uploads(Bucket=WEB).get("Uploads", [])
     return [(upload["Key"], upload["UploadId"]) for upload in uploads]
 
 
 def test_a_redelivered_event_aborts_the_upload_a_killed_attempt_left_open(
     s3: S3Client, handle: handler.Handler
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     left_open(s3, "a.jpg")
     assert failures(handle(redelivered(sqs_event(created("a.jpg"))))) == []
     assert open_uploads(s3) == []
@@ -453,7 +455,7 @@ def test_a_redelivered_delete_aborts_the_upload_too(s3: S3Client, handle: handle
 def test_only_the_uploads_of_the_events_own_key_are_aborted(
     s3: S3Client, handle: handler.Handler
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     others = {("a.jpg/b.jpg", left_open(s3, "a.jpg/b.jpg")), ("b.jpg", left_open(s3, "b.jpg"))}
     left_open(s3, "a.jpg")
     handle(redelivered(sqs_event(created("a.jpg"))))
@@ -467,7 +469,7 @@ def test_a_first_delivery_does_not_look_for_open_uploads(
     s3.meta.events.register(
         "provide-client-params.s3.ListMultipartUploads", lambda **_: calls.append("listed")
     )
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handle(sqs_event(created("a.jpg")))
     assert calls == []
     handle(redelivered(sqs_event(created("a.jpg"))))
@@ -477,10 +479,10 @@ def test_a_first_delivery_does_not_look_for_open_uploads(
 def test_an_object_over_max_bytes_is_refused_by_its_size_before_its_body_is_read(
     s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handle(sqs_event(created("a.jpg")))  # an older copy, made under a larger limit
     limit = len(PHOTO) - 1
-    pipeline = Pipeline(s3, Settings(SOURCE, DEST, max_bytes=limit))
+    pipeline = Pipeline(s3, Settings(UPLOADS, WEB, max_bytes=limit))
     handle = handler.make_handler(pipeline)
     real_get, reads = s3.get_object, []
 
@@ -495,7 +497,7 @@ def test_an_object_over_max_bytes_is_refused_by_its_size_before_its_body_is_read
     response = handle(sqs_event(created("a.jpg")))
     assert failures(response) == []  # not retried: it would be refused the same way forever
     assert reads == []
-    assert keys(s3, DEST) == []  # and the older copy is gone, as for any rejected overwrite
+    assert keys(s3, WEB) == []  # and the older copy is gone, as for any rejected overwrite
     assert counted("ObjectsRejected") == 1
     outcome = pipeline.created("a.jpg")
     assert outcome.reason.startswith(f"too-large: object of {len(PHOTO)} bytes exceeds the limit")
@@ -505,7 +507,7 @@ def test_one_failing_record_fails_alone(
     s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for key in ("a.jpg", "b.jpg", "c.jpg"):
-        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+        s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
     real_get = s3.get_object
 
     def throttled(**kwargs: Any) -> Any:
@@ -517,7 +519,7 @@ def test_one_failing_record_fails_alone(
     event = sqs_event(created("a.jpg"), created("b.jpg"), created("c.jpg"))
     response = handle(event)
     assert failures(response) == [event["Records"][1]["messageId"]]
-    assert sorted(keys(s3, DEST)) == ["a.jpg", "c.jpg"]
+    assert sorted(keys(s3, WEB)) == ["a.jpg", "c.jpg"]
     assert counted("Errors") == 1
 
 
@@ -527,7 +529,7 @@ def test_a_message_that_is_not_an_s3_event_fails_to_the_queue(
     event = sqs_event(created("a.jpg"))
     event["Records"][0]["body"] = "not json"
     good = sqs_event(created("b.jpg"))["Records"][0]
-    s3.put_object(Bucket=SOURCE, Key="b.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="b.jpg", Body=PHOTO)
     event["Records"].append(good)
     assert failures(handle(event)) == [event["Records"][0]["messageId"]]
 
@@ -536,11 +538,11 @@ def test_a_message_that_is_not_an_s3_event_fails_to_the_queue(
 
 
 def test_a_delete_removes_the_copy(s3: S3Client, handle: handler.Handler) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handle(sqs_event(created("a.jpg")))
-    s3.delete_object(Bucket=SOURCE, Key="a.jpg")
+    s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
     assert failures(handle(sqs_event(removed("a.jpg")))) == []
-    assert keys(s3, DEST) == []
+    assert keys(s3, WEB) == []
     assert counted("ObjectsDeleted") == 1
 
 
@@ -548,13 +550,13 @@ def test_a_late_delete_event_does_not_remove_a_recreated_photo(
     s3: S3Client, handle: handler.Handler
 ) -> None:
     # Delivered out of order: delete v1, re-upload v2; the create arrives first.
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
-    s3.delete_object(Bucket=SOURCE, Key="a.jpg")
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
+    s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
     newer = samples.mpo_sample()
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=newer)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=newer)
     handle(sqs_event(created("a.jpg")))
     handle(sqs_event(removed("a.jpg")))
-    body = s3.get_object(Bucket=DEST, Key="a.jpg")["Body"].read()
+    body = s3.get_object(Bucket=WEB, Key="a.jpg")["Body"].read()
     assert body == samples.reference_strip(newer)
 
 
@@ -562,17 +564,17 @@ def test_a_late_create_event_for_a_deleted_photo_clears_b(
     s3: S3Client, handle: handler.Handler
 ) -> None:
     # Delivered out of order: upload then delete; the delete arrives first.
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
-    s3.delete_object(Bucket=SOURCE, Key="a.jpg")
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
+    s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
     handle(sqs_event(removed("a.jpg")))
     handle(sqs_event(created("a.jpg")))
-    assert keys(s3, DEST) == []
+    assert keys(s3, WEB) == []
 
 
 def test_a_direct_s3_event_is_processed(s3: S3Client, handle: handler.Handler) -> None:
-    s3.put_object(Bucket=SOURCE, Key="manual.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="manual.jpg", Body=PHOTO)
     assert handle(created("manual.jpg")) == {"outcomes": ["written"]}
-    assert keys(s3, DEST) == ["manual.jpg"]
+    assert keys(s3, WEB) == ["manual.jpg"]
 
 
 # --- races: A changes between our read and the re-check after our write -------------------
@@ -583,12 +585,12 @@ def test_a_direct_s3_event_is_processed(s3: S3Client, handle: handler.Handler) -
 def test_an_overwrite_during_processing_ends_with_the_newer_photo_in_b(
     s3: S3Client, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     newer, uploads = samples.motion_photo_sample(), []
     after_each(monkeypatch, s3, "get_object", "a.jpg", [upload(s3, "a.jpg", newer, uploads)])
     outcome = pipeline.created("a.jpg")
     assert (outcome.action, outcome.rounds) == ("written", 2)
-    copy = s3.get_object(Bucket=DEST, Key="a.jpg")
+    copy = s3.get_object(Bucket=WEB, Key="a.jpg")
     assert copy["Body"].read() == samples.reference_strip(newer)
     # the recorded version is the one whose bytes were copied
     assert copy["Metadata"]["source-version-id"] == uploads[0]["VersionId"]
@@ -598,7 +600,7 @@ def test_an_overwrite_during_processing_ends_with_the_newer_photo_in_b(
 def test_two_quick_overwrites_end_with_the_last_photo_in_b(
     s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     second, third, uploads = samples.motion_photo_sample(), samples.mpo_sample(), []
     overwrites = [upload(s3, "a.jpg", second, uploads), upload(s3, "a.jpg", third, uploads)]
     after_each(monkeypatch, s3, "get_object", "a.jpg", overwrites)
@@ -610,33 +612,33 @@ def test_two_quick_overwrites_end_with_the_last_photo_in_b(
 def test_an_overwrite_then_a_delete_during_processing_leave_nothing_in_b(
     s3: S3Client, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     uploads: list[dict[str, Any]] = []
 
     def overwrite_then_delete() -> None:
         upload(s3, "a.jpg", samples.mpo_sample(), uploads)()
-        s3.delete_object(Bucket=SOURCE, Key="a.jpg")
+        s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
 
     after_each(monkeypatch, s3, "get_object", "a.jpg", [overwrite_then_delete])
     outcome = pipeline.created("a.jpg")
     assert (outcome.action, outcome.rounds) == ("deleted", 2)
-    assert keys(s3, DEST) == []
+    assert keys(s3, WEB) == []
 
 
 def test_a_delete_during_processing_leaves_nothing_in_b(
     s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
-    delete = [lambda: s3.delete_object(Bucket=SOURCE, Key="a.jpg")]
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
+    delete = [lambda: s3.delete_object(Bucket=UPLOADS, Key="a.jpg")]
     after_each(monkeypatch, s3, "get_object", "a.jpg", delete)
     assert failures(handle(sqs_event(created("a.jpg")))) == []
-    assert keys(s3, DEST) == []
+    assert keys(s3, WEB) == []
 
 
 def test_a_good_photo_replacing_a_rejected_one_during_processing_reaches_b(
     s3: S3Client, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=b"\x89PNG\r\n\x1a\n" + bytes(100))
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=b"\x89PNG\r\n\x1a\n" + bytes(100))
     after_each(monkeypatch, s3, "get_object", "a.jpg", [upload(s3, "a.jpg", PHOTO, [])])
     outcome = pipeline.created("a.jpg")
     assert (outcome.action, outcome.rounds) == ("written", 2)
@@ -648,12 +650,12 @@ def test_a_photo_recreated_while_its_delete_is_processed_stays_in_b(
 ) -> None:
     # The removal saw no key in A, then the upload landed (and its event may already have
     # run) just before the removal deleted the copy from B.
-    s3.put_object(Bucket=SOURCE, Key="a.jpg", Body=PHOTO)
+    s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handle(sqs_event(created("a.jpg")))
-    s3.delete_object(Bucket=SOURCE, Key="a.jpg")
+    s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
     newer = samples.mpo_sample()
     recreate = [upload(s3, "a.jpg", newer, [])]
-    after_each(monkeypatch, s3, "delete_object", "a.jpg", recreate, bucket=DEST)
+    after_each(monkeypatch, s3, "delete_object", "a.jpg", recreate, bucket=WEB)
     outcome = pipeline.removed("a.jpg")
     assert (outcome.action, outcome.rounds) == ("written", 2)
     assert copy_in_b(s3, "a.jpg") == samples.reference_strip(newer)
@@ -664,13 +666,13 @@ def test_an_overwrite_is_noticed_on_an_unversioned_bucket_too(
 ) -> None:
     plain = "uploads-unversioned"
     s3.create_bucket(Bucket=plain, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    pipeline = Pipeline(s3, Settings(plain, DEST))
+    pipeline = Pipeline(s3, Settings(plain, WEB))
     s3.put_object(Bucket=plain, Key="a.jpg", Body=PHOTO)
     newer = samples.motion_photo_sample()
     overwrite = [lambda: s3.put_object(Bucket=plain, Key="a.jpg", Body=newer)]
     after_each(monkeypatch, s3, "get_object", "a.jpg", overwrite, bucket=plain)
     assert pipeline.created("a.jpg").rounds == 2
-    copy = s3.get_object(Bucket=DEST, Key="a.jpg")
+    copy = s3.get_object(Bucket=WEB, Key="a.jpg")
     assert copy["Body"].read() == samples.reference_strip(newer)
     assert copy["Metadata"]["source-version-id"] == "null"
 
@@ -679,7 +681,7 @@ def test_a_key_that_never_holds_still_goes_back_to_the_queue(
     s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for key in ("a.jpg", "b.jpg"):
-        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+        s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
     overwrites = [upload(s3, "a.jpg", samples.kitchen_sink(seed=i), []) for i in range(MAX_ROUNDS)]
     after_each(monkeypatch, s3, "get_object", "a.jpg", overwrites)
     event = sqs_event(created("a.jpg"), created("b.jpg"))
@@ -698,11 +700,11 @@ def test_records_of_a_batch_run_at_the_same_time(
     # Each read waits until four reads are under way; one at a time, the first would wait
     # forever (here: 10 s, then the batch fails).
     threads = 4
-    pipeline = Pipeline(s3, Settings(SOURCE, DEST, batch_threads=threads))
+    pipeline = Pipeline(s3, Settings(UPLOADS, WEB, batch_threads=threads))
     handle = handler.make_handler(pipeline)
     names = [f"{i}.jpg" for i in range(threads)]
     for key in names:
-        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+        s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
     real_get, together = s3.get_object, threading.Barrier(threads, timeout=10)
 
     def meet(**kwargs: Any) -> Any:
@@ -711,17 +713,17 @@ def test_records_of_a_batch_run_at_the_same_time(
 
     monkeypatch.setattr(s3, "get_object", meet)
     assert failures(handle(sqs_event(*map(created, names)))) == []
-    assert sorted(keys(s3, DEST)) == names
+    assert sorted(keys(s3, WEB)) == names
 
 
 def test_one_batch_thread_runs_records_one_at_a_time(
     s3: S3Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pipeline = Pipeline(s3, Settings(SOURCE, DEST, batch_threads=1))
+    pipeline = Pipeline(s3, Settings(UPLOADS, WEB, batch_threads=1))
     handle = handler.make_handler(pipeline)
     names = [f"{i}.jpg" for i in range(4)]
     for key in names:
-        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+        s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
     active, most = [0], [0]
     real_get = s3.get_object
 
@@ -741,7 +743,7 @@ def test_events_of_one_key_run_in_batch_order_and_never_at_once(
     s3: S3Client, handle: handler.Handler, pipeline: Pipeline
 ) -> None:
     for key in ("a.jpg", "b.jpg", "c.jpg"):
-        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+        s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
     steps: list[tuple[str, str, float, float]] = []
 
     def traced(kind: str, step: Any) -> Any:
@@ -771,7 +773,7 @@ def test_partial_failures_stay_exact_when_records_run_at_once(
     names = [f"{i}.jpg" for i in range(10)]
     failing = {"2.jpg", "5.jpg", "9.jpg"}
     for key in names:
-        s3.put_object(Bucket=SOURCE, Key=key, Body=PHOTO)
+        s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
     real_get = s3.get_object
 
     def throttled(**kwargs: Any) -> Any:
@@ -784,7 +786,7 @@ def test_partial_failures_stay_exact_when_records_run_at_once(
     response = handle(event)
     ids = [record["messageId"] for record in event["Records"]]
     assert failures(response) == [ids[names.index(key)] for key in sorted(failing)]
-    assert sorted(keys(s3, DEST)) == sorted(set(names) - failing)
+    assert sorted(keys(s3, WEB)) == sorted(set(names) - failing)
     assert (counted("Errors"), counted("ObjectsWritten")) == (3, 7)
     assert counted("BytesIn") == 7 * len(PHOTO)
 
@@ -850,8 +852,8 @@ def test_the_lambda_entry_builds_its_pipeline_from_the_environment_once_per_cont
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "SOURCE_BUCKET": SOURCE,
-        "DEST_BUCKET": DEST,
+        "UPLOADS_BUCKET": UPLOADS,
+        "WEB_BUCKET": WEB,
         "POWERTOOLS_METRICS_NAMESPACE": "ExifStripper",
     }
     env.pop("AWS_ENDPOINT_URL", None)
@@ -873,13 +875,13 @@ def test_the_lambda_entry_builds_its_pipeline_from_the_environment_once_per_cont
 
 def test_the_same_bucket_twice_refuses_to_start() -> None:
     with pytest.raises(ConfigError, match="same bucket"):
-        Settings.from_env({"SOURCE_BUCKET": "x", "DEST_BUCKET": "x"})
+        Settings.from_env({"UPLOADS_BUCKET": "x", "WEB_BUCKET": "x"})
 
 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "SOURCE_BUCKET and DEST_BUCKET must both be set"),
+        ({}, "UPLOADS_BUCKET and WEB_BUCKET must both be set"),
         ({"ORIENTATION_POLICY": "sideways"}, "ORIENTATION_POLICY must be one of"),
         ({"MAX_BYTES": "lots"}, "MAX_BYTES must be a whole number"),
         ({"MAX_BYTES": "0"}, "must be positive"),
@@ -894,7 +896,7 @@ def test_the_same_bucket_twice_refuses_to_start() -> None:
 def test_bad_settings_fail_with_a_message_that_names_them(
     env: dict[str, str], message: str
 ) -> None:
-    base = {"SOURCE_BUCKET": "a", "DEST_BUCKET": "b"} if env else {}
+    base = {"UPLOADS_BUCKET": "a", "WEB_BUCKET": "b"} if env else {}
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({**base, **env})
 
@@ -902,8 +904,8 @@ def test_bad_settings_fail_with_a_message_that_names_them(
 def test_settings_are_read_from_the_environment() -> None:
     settings = Settings.from_env(
         {
-            "SOURCE_BUCKET": "a",
-            "DEST_BUCKET": "b",
+            "UPLOADS_BUCKET": "a",
+            "WEB_BUCKET": "b",
             "ORIENTATION_POLICY": "keep-tag",
             "DAMAGED_POLICY": "reject",
             "MAX_BYTES": "1000",
@@ -917,6 +919,6 @@ def test_settings_are_read_from_the_environment() -> None:
     assert (options.max_bytes, options.pixel_budget) == (1000, 300 * 1024 * 1024)
     assert settings.log_level == "DEBUG"
     assert settings.batch_threads == 3
-    assert Settings.from_env({"SOURCE_BUCKET": "a", "DEST_BUCKET": "b"}).batch_threads == (
+    assert Settings.from_env({"UPLOADS_BUCKET": "a", "WEB_BUCKET": "b"}).batch_threads == (
         DEFAULT_BATCH_THREADS
     )

@@ -1,4 +1,4 @@
-"""`sync --inventory`: bucket A's keys from an S3 Inventory report instead of a listing.
+"""`sync --inventory`: the uploads bucket's keys from an S3 Inventory report instead of a listing.
 
 Reports are built here as S3 writes them: a manifest.json naming gzip-compressed CSV
 files (no header, every field quoted, keys URL-encoded with '+' for a space) or Parquet
@@ -267,7 +267,7 @@ def test_a_file_that_is_not_a_manifest_is_refused(tmp_path: Path, aws: InProcess
 
 def test_an_inventory_of_another_bucket_is_refused(aws: InProcessAws) -> None:
     manifest = read_manifest(in_s3(aws, *report(CURRENT)), aws.s3)
-    with pytest.raises(InventoryError, match="not of the source bucket 'photos'"):
+    with pytest.raises(InventoryError, match="not of the uploads bucket 'photos'"):
         manifest.require_source("photos")
 
 
@@ -307,10 +307,10 @@ def test_sync_plans_from_an_inventory_and_bs_listing(
     aws: InProcessAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     location = in_s3(aws, *report(CURRENT + HISTORY))
-    aws.put(aws.dest, "z.jpg")  # newer than the report says A's object is: current
-    aws.put(aws.dest, "orphan.jpg")
+    aws.put(aws.web, "z.jpg")  # newer than the report says A's object is: current
+    aws.put(aws.web, "orphan.jpg")
     code = cli.main(
-        ["sync", "--source", "uploads-a", "--dest", "web-b", "--inventory", location, "--dry-run"]
+        ["sync", "--uploads", "uploads-a", "--web", "web-b", "--inventory", location, "--dry-run"]
     )
     assert code == cli.OK
     assert capsys.readouterr().out == (
@@ -322,6 +322,6 @@ def test_sync_refuses_an_inventory_of_another_bucket(
     aws: InProcessAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     location = in_s3(aws, *report(CURRENT))
-    code = cli.main(["sync", "--source", "web-b", "--dest", "uploads-a", "--inventory", location])
+    code = cli.main(["sync", "--uploads", "web-b", "--web", "uploads-a", "--inventory", location])
     assert code == cli.IO_ERROR
     assert "is an inventory of bucket 'uploads-a'" in capsys.readouterr().err

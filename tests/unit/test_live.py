@@ -27,6 +27,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE = ROOT / "live"
+UNITS = LIVE / "_units"  # each unit's one definition, included by live/<env>/<unit>
 MODULES = ROOT / "modules"
 ENVIRONMENTS = ("dev", "prod")
 IMAGE_URI_VARIABLE = "EXIF_IMAGE_URI"  # what .github/workflows/*.yml and the toolbox set
@@ -100,24 +101,35 @@ def units(env: str) -> dict[str, Path]:
     return {path.parent.name: path.parent for path in sorted((LIVE / env).glob("*/terragrunt.hcl"))}
 
 
+def definition(unit: str) -> Path:
+    return UNITS / f"{unit}.hcl"
+
+
 def unit_config(env: str, unit: str) -> Document:
-    return load(LIVE / env / unit / "terragrunt.hcl")
+    """What a unit deploys: its definition, which its environment's file only includes
+    (test_a_unit_of_an_environment_only_includes_root_and_its_definition)."""
+    return load(definition(unit))
+
+
+def unit_directory(env: str, unit: str, path: str) -> Path:
+    """A path of a unit's definition, for the unit of one environment:
+    `${get_terragrunt_dir()}` is the including unit's directory."""
+    return (LIVE / env / unit / path.replace("${get_terragrunt_dir()}/", "")).resolve()
 
 
 def all_units() -> list[tuple[str, str]]:
     return [(env, unit) for env in ENVIRONMENTS for unit in units(env)]
 
 
-SOURCE = re.compile(r"(?P<up>(?:\.\./)+)modules//(?P<module>[a-z0-9-]+)")
+LIVE_DIR = '${dirname(find_in_parent_folders("root.hcl"))}'  # live/, from any unit
+SOURCE = re.compile(re.escape(LIVE_DIR) + r"/\.\./modules//(?P<module>[a-z0-9-]+)")
 
 
 def source_module(env: str, unit: str) -> Path:
-    """The module a unit deploys, from `source = "../../../modules//<module>"`."""
+    """The module a unit deploys, from `source = "<live>/../modules//<module>"`."""
     source = single(unit_config(env, unit), "terraform")["source"]
     match = SOURCE.fullmatch(source)
-    assert match, f"live/{env}/{unit}: source {source!r} is not a relative ../modules//<module>"
-    repository = (LIVE / env / unit / match["up"]).resolve()
-    assert repository == ROOT, f"live/{env}/{unit}: {source!r} climbs to {repository}, not {ROOT}"
+    assert match, f"live/_units/{unit}.hcl: source {source!r} is not <live>/../modules//<module>"
     return MODULES / match["module"]
 
 
@@ -248,18 +260,33 @@ def test_live_has_a_root_hcl_and_no_root_terragrunt_hcl() -> None:
     assert not list(LIVE.glob("*/terragrunt.hcl")), "an environment folder is not a unit"
 
 
-def test_both_environments_have_one_unit_per_module() -> None:
+def test_both_environments_have_one_unit_per_module_and_one_definition_each() -> None:
     modules = {path.parent.name for path in MODULES.glob("*/versions.tf")}
+    assert {path.stem for path in UNITS.glob("*.hcl")} == modules, "live/_units"
     for env in ENVIRONMENTS:
         assert set(units(env)) == modules, f"live/{env}"
 
 
-def test_environments_differ_only_in_env_hcl() -> None:
-    """Each unit's file is the same in every environment; what differs lives in env.hcl."""
-    for unit, directory in units("dev").items():
-        for env in ENVIRONMENTS[1:]:
-            other = LIVE / env / unit / "terragrunt.hcl"
-            assert other.read_text() == (directory / "terragrunt.hcl").read_text(), unit
+@pytest.mark.parametrize(("env", "unit"), all_units())
+def test_a_unit_of_an_environment_only_includes_root_and_its_definition(
+    env: str, unit: str
+) -> None:
+    """Units are defined once (live/_units): an environment's unit holds no configuration of
+    its own, so environments can differ only in env.hcl."""
+    config = load(LIVE / env / unit / "terragrunt.hcl")
+    assert set(config) == {"include"}, f"live/{env}/{unit} holds more than includes"
+    assert labeled(config, "include") == {
+        "root": {"path": '${find_in_parent_folders("root.hcl")}'},
+        "unit": {"path": f"{LIVE_DIR}/_units/{unit}.hcl"},
+    }
+
+
+def test_an_environment_holds_its_env_hcl_and_units_only() -> None:
+    for env in ENVIRONMENTS:
+        folder = LIVE / env
+        ours = {p.relative_to(folder).as_posix() for p in live_files() if p.is_relative_to(folder)}
+        expected = {"env.hcl"} | {f"{unit}/terragrunt.hcl" for unit in units(env)}
+        assert ours == expected, f"live/{env}"
 
 
 def test_env_hcl_files_define_the_same_locals() -> None:
@@ -271,9 +298,9 @@ def test_env_hcl_files_define_the_same_locals() -> None:
 
 
 @pytest.mark.parametrize(("env", "unit"), all_units())
-def test_unit_includes_root_and_deploys_its_module(env: str, unit: str) -> None:
+def test_unit_deploys_its_module(env: str, unit: str) -> None:
     config = unit_config(env, unit)
-    assert labeled(config, "include") == {"root": {"path": '${find_in_parent_folders("root.hcl")}'}}
+    assert "include" not in config, f"live/_units/{unit}.hcl: the unit includes root.hcl"
     module = source_module(env, unit)
     assert module.name == unit, f"live/{env}/{unit} deploys modules/{module.name}"
     assert (module / "variables.tf").is_file(), f"modules/{module.name} does not exist"
@@ -317,7 +344,7 @@ def test_inputs_pass_the_modules_checks_with_env_values_and_mocks(env: str, unit
 
 @pytest.mark.parametrize(("env", "unit"), all_units())
 def test_dependency_outputs_exist_in_the_module_and_in_the_mocks(env: str, unit: str) -> None:
-    text = (LIVE / env / unit / "terragrunt.hcl").read_text()
+    text = definition(unit).read_text()
     dependencies = labeled(unit_config(env, unit), "dependency")
     stray = re.findall(r"\bdependency\.[\w-]+\.(?!outputs\.\w)\S*", text)
     assert not stray, f"live/{env}/{unit}: read dependencies as dependency.X.outputs.Y: {stray}"
@@ -343,14 +370,16 @@ def test_mocks_are_outputs_and_only_for_validate_plan_and_init(env: str, unit: s
 @pytest.mark.parametrize(("env", "unit"), all_units())
 def test_dependencies_are_units_of_the_same_environment(env: str, unit: str) -> None:
     for name, dependency in labeled(unit_config(env, unit), "dependency").items():
-        target = (LIVE / env / unit / dependency["config_path"]).resolve()
+        path = dependency["config_path"]
+        assert path.startswith("${get_terragrunt_dir()}/"), f"{name!r}: relative to what? {path}"
+        target = unit_directory(env, unit, path)
         assert target in units(env).values(), f"live/{env}/{unit}: {name!r} -> {target}"
 
 
 def test_every_local_that_is_read_is_defined() -> None:
     for env in ENVIRONMENTS:
         defined = set(env_locals(env))
-        files = [LIVE / "root.hcl", *(path / "terragrunt.hcl" for path in units(env).values())]
+        files = [LIVE / "root.hcl", *(definition(unit) for unit in units(env))]
         for path in files:
             text = path.read_text()
             unknown = set(re.findall(r"\blocal\.env\.(\w+)", text)) - defined
@@ -459,7 +488,7 @@ def test_the_function_runs_on_the_architecture_ci_builds_for() -> None:
 def test_one_repository_name_for_the_one_ecr_repository_variable() -> None:
     """deploy.yml pushes to vars.ECR_REPOSITORY in dev's account and copies the image into the
     repository of that name in prod's: each account has its own, named alike."""
-    assert len({env_locals(env)["ecr_repository"] for env in ENVIRONMENTS}) == 1
+    assert len({env_locals(env)["ecr_name_prefix"] for env in ENVIRONMENTS}) == 1
 
 
 def test_one_region_for_the_one_aws_region_variable() -> None:
@@ -539,7 +568,8 @@ def files_that_run_terragrunt() -> Iterator[Path]:
         yield from (path for path in sorted(folder.rglob("*")) if path.is_file())
     candidates = [ROOT / "Makefile", ROOT / "docker-compose.yml", *ROOT.glob("*.md")]
     yield from (path for path in candidates if path.is_file())
-    yield from sorted(MODULES.glob("*/README.md"))
+    yield from sorted(MODULES.rglob("README.md"))
+    yield from sorted((ROOT / "docs").glob("*.md"))
 
 
 def test_nothing_runs_terragrunt_the_pre_1_0_way() -> None:
@@ -613,20 +643,21 @@ def test_every_unit_locks_one_and_the_same_aws_provider_version() -> None:
     assert len(versions) == 1, versions
 
 
-# --- bucket B's writers and disposable users -------------------------------------------------
+# --- the web bucket's writers and disposable users ------------------------------------------
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_bucket_b_admits_the_role_the_function_runs_as(env: str) -> None:
     """The buckets unit builds the writer's ARN from a name; it must be the exif-lambda
-    module's role name for the exif-lambda unit's `name`, or bucket B refuses the function."""
-    resources = load(MODULES / "exif-lambda" / "main.tf")["resource"]
+    module's role name for the exif-lambda unit's `name_prefix`, or the web bucket refuses the
+    function."""
+    resources = load(MODULES / "exif-lambda" / "iam.tf")["resource"]
     (role,) = [entry["aws_iam_role"]["this"] for entry in resources if "aws_iam_role" in entry]
     role_name_template = role["name"]
-    function_name = Resolver(env, "exif-lambda").value(
-        unit_config(env, "exif-lambda")["inputs"]["name"]
+    name_prefix = Resolver(env, "exif-lambda").value(
+        unit_config(env, "exif-lambda")["inputs"]["name_prefix"]
     )
-    expected = role_name_template.replace("${var.name}", function_name)
+    expected = role_name_template.replace("${var.name_prefix}", name_prefix)
     assert "${" not in expected, role_name_template
     writer = Resolver(env, "buckets").value(
         unit_config(env, "buckets")["inputs"]["writer_role_name"]

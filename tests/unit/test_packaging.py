@@ -168,7 +168,7 @@ def test_strip_and_inspect_run_without_the_aws_libraries(tmp_path: Path) -> None
     "command", ["sync", "worker --queue-url http://queue", "redrive --from a --to b"]
 )
 def test_the_aws_commands_say_what_to_install(tmp_path: Path, command: str) -> None:
-    env_buckets = ["--source", "a", "--dest", "b"] if not command.startswith("redrive") else []
+    env_buckets = ["--uploads", "a", "--web", "b"] if not command.startswith("redrive") else []
     run = base_install(tmp_path, "-m", "exif_stripper.cli", *command.split(), *env_buckets)
     assert run.returncode == 2
     [line] = run.stderr.decode().splitlines()

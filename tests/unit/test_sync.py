@@ -106,12 +106,12 @@ def test_an_empty_side_makes_everything_missing_or_everything_orphaned() -> None
     assert list(plan([], [])) == []
 
 
-@pytest.mark.parametrize("side", ["A", "B"])
+@pytest.mark.parametrize("side", ["uploads", "web"])
 @pytest.mark.parametrize("keys", [("b.jpg", "a.jpg"), ("a.jpg", "a.jpg")])
 def test_a_listing_out_of_order_is_refused(side: str, keys: tuple[str, str]) -> None:
     wrong, right = entries(*keys), entries("a.jpg", "b.jpg")
-    listings = (wrong, right) if side == "A" else (right, wrong)
-    with pytest.raises(ListingOrderError, match=f"bucket {side}"):
+    listings = (wrong, right) if side == "uploads" else (right, wrong)
+    with pytest.raises(ListingOrderError, match=f"the {side} bucket lists"):
         list(plan(*listings))
 
 
@@ -172,8 +172,8 @@ def test_the_tally_counts_each_kind_and_the_work() -> None:
 def test_the_listing_pages_through_every_key_in_order(aws: InProcessAws) -> None:
     keys = [f"p/{i:03d}.jpg" for i in range(23)]
     for key in reversed(keys):
-        aws.put(aws.source, key)
-    listed = list(list_bucket(aws.s3, aws.source, page_size=4))
+        aws.put(aws.uploads, key)
+    listed = list(list_bucket(aws.s3, aws.uploads, page_size=4))
     assert [entry.key for entry in listed] == keys
     assert all(entry.size == 1 and len(entry.etag) == 32 for entry in listed)
     assert all(abs(entry.modified - time.time()) < 60 for entry in listed)
@@ -181,11 +181,11 @@ def test_the_listing_pages_through_every_key_in_order(aws: InProcessAws) -> None
 
 def test_a_plan_from_paged_listings_sees_every_combination(aws: InProcessAws) -> None:
     for i in range(12):
-        aws.put(aws.source, f"{i:02d}.jpg")
+        aws.put(aws.uploads, f"{i:02d}.jpg")
     for i in range(6, 18):  # 06..11 in both, 12..17 orphans
-        aws.put(aws.dest, f"{i:02d}.jpg")
+        aws.put(aws.web, f"{i:02d}.jpg")
     actions = plan(
-        list_bucket(aws.s3, aws.source, page_size=5), list_bucket(aws.s3, aws.dest, page_size=3)
+        list_bucket(aws.s3, aws.uploads, page_size=5), list_bucket(aws.s3, aws.web, page_size=3)
     )
     kinds = [action.kind for action in actions]
     assert kinds == [Kind.MISSING] * 6 + [Kind.CURRENT] * 6 + [Kind.ORPHANED] * 6
@@ -193,11 +193,11 @@ def test_a_plan_from_paged_listings_sees_every_combination(aws: InProcessAws) ->
 
 def test_a_prefix_limits_both_listings(aws: InProcessAws) -> None:
     for key in ("in/a.jpg", "in/b.jpg", "out/a.jpg", "inside.jpg"):
-        aws.put(aws.source, key)
-    aws.put(aws.dest, "out/orphan.jpg")
-    aws.put(aws.dest, "in/orphan.jpg")
+        aws.put(aws.uploads, key)
+    aws.put(aws.web, "out/orphan.jpg")
+    aws.put(aws.web, "in/orphan.jpg")
     actions = plan(
-        list_bucket(aws.s3, aws.source, prefix="in/"), list_bucket(aws.s3, aws.dest, prefix="in/")
+        list_bucket(aws.s3, aws.uploads, prefix="in/"), list_bucket(aws.s3, aws.web, prefix="in/")
     )
     assert decided(actions) == [
         ("missing", "in/a.jpg"),
@@ -208,12 +208,12 @@ def test_a_prefix_limits_both_listings(aws: InProcessAws) -> None:
 
 def test_start_after_resumes_both_listings_after_the_key(aws: InProcessAws) -> None:
     for key in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
-        aws.put(aws.source, key)
+        aws.put(aws.uploads, key)
     for key in ("b.jpg", "bb.jpg", "d.jpg"):
-        aws.put(aws.dest, key)
+        aws.put(aws.web, key)
     actions = plan(
-        list_bucket(aws.s3, aws.source, start_after="b.jpg"),
-        list_bucket(aws.s3, aws.dest, start_after="b.jpg"),
+        list_bucket(aws.s3, aws.uploads, start_after="b.jpg"),
+        list_bucket(aws.s3, aws.web, start_after="b.jpg"),
     )
     assert decided(actions) == [("orphaned", "bb.jpg"), ("missing", "c.jpg"), ("current", "d.jpg")]
 
@@ -221,14 +221,14 @@ def test_start_after_resumes_both_listings_after_the_key(aws: InProcessAws) -> N
 def test_unicode_keys_listed_by_s3_merge_in_its_order(aws: InProcessAws) -> None:
     keys = {"Z.jpg", "a b.jpg", "a+b.jpg", "z.jpg", "é.jpg", "\uff5e.jpg", "😀.jpg", "フォト/1.jpg"}
     for key in keys:
-        aws.put(aws.source, key)
+        aws.put(aws.uploads, key)
     both = {"a+b.jpg", "é.jpg", "😀.jpg"}
     for key in both | {"ü-orphan.jpg"}:
-        aws.put(aws.dest, key)
-    listed = [entry.key for entry in list_bucket(aws.s3, aws.source)]
+        aws.put(aws.web, key)
+    listed = [entry.key for entry in list_bucket(aws.s3, aws.uploads)]
     assert listed == utf8_sorted(keys)
     result = dict(
-        decided_by_key(plan(list_bucket(aws.s3, aws.source), list_bucket(aws.s3, aws.dest)))
+        decided_by_key(plan(list_bucket(aws.s3, aws.uploads), list_bucket(aws.s3, aws.web)))
     )
     assert {key for key, kind in result.items() if kind == "current"} == both
     assert {key for key, kind in result.items() if kind == "missing"} == keys - both
@@ -236,13 +236,13 @@ def test_unicode_keys_listed_by_s3_merge_in_its_order(aws: InProcessAws) -> None
 
 
 def test_a_copy_made_before_its_source_was_written_again_is_stale(aws: InProcessAws) -> None:
-    aws.put(aws.dest, "old.jpg")
+    aws.put(aws.web, "old.jpg")
     time.sleep(1.1)  # S3 and moto list LastModified in whole seconds
-    aws.put(aws.source, "old.jpg")
-    aws.put(aws.source, "new.jpg")
+    aws.put(aws.uploads, "old.jpg")
+    aws.put(aws.uploads, "new.jpg")
     time.sleep(1.1)
-    aws.put(aws.dest, "new.jpg")
-    actions = plan(list_bucket(aws.s3, aws.source), list_bucket(aws.s3, aws.dest))
+    aws.put(aws.web, "new.jpg")
+    actions = plan(list_bucket(aws.s3, aws.uploads), list_bucket(aws.s3, aws.web))
     assert decided(actions) == [("current", "new.jpg"), ("stale", "old.jpg")]
 
 
@@ -250,7 +250,7 @@ def test_a_copy_made_before_its_source_was_written_again_is_stale(aws: InProcess
 
 
 def sync(capsys: pytest.CaptureFixture[str], aws: InProcessAws, *flags: str) -> tuple[int, str]:
-    code = cli.main(["sync", "--source", aws.source, "--dest", aws.dest, *flags])
+    code = cli.main(["sync", "--uploads", aws.uploads, "--web", aws.web, *flags])
     return code, capsys.readouterr().out
 
 
@@ -258,9 +258,9 @@ def test_sync_prints_only_its_plan_and_outcomes(
     aws: InProcessAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for key in ("x/a.jpg", "x/b b.jpg", "x/notes.txt"):
-        aws.put(aws.source, key, PHOTO)
-    aws.put(aws.source, "x/fake.jpg", b"GIF89a" + bytes(64))
-    aws.put(aws.dest, "x/orphan.jpg", PHOTO)
+        aws.put(aws.uploads, key, PHOTO)
+    aws.put(aws.uploads, "x/fake.jpg", b"GIF89a" + bytes(64))
+    aws.put(aws.web, "x/orphan.jpg", PHOTO)
     code, out = sync(capsys, aws, "--prefix", "x/")
     assert code == cli.REJECTED  # the GIF named .jpg
     lines = out.splitlines()
@@ -277,21 +277,21 @@ def test_sync_prints_only_its_plan_and_outcomes(
         "done: 1 deleted, 1 rejected, 2 written",
     ]
     assert not any(line.lstrip().startswith("{") for line in lines)  # no log lines, no EMF
-    assert aws.s3.get_object(Bucket=aws.dest, Key="x/a.jpg")["Body"].read() == (
+    assert aws.s3.get_object(Bucket=aws.web, Key="x/a.jpg")["Body"].read() == (
         samples.reference_strip(PHOTO)
     )
-    assert sorted(aws.keys(aws.dest)) == ["x/a.jpg", "x/b b.jpg"]
+    assert sorted(aws.keys(aws.web)) == ["x/a.jpg", "x/b b.jpg"]
 
 
 def test_a_dry_run_prints_the_counts_and_changes_nothing(
     aws: InProcessAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    aws.put(aws.source, "a.jpg", PHOTO)
-    aws.put(aws.dest, "orphan.jpg", PHOTO)
+    aws.put(aws.uploads, "a.jpg", PHOTO)
+    aws.put(aws.web, "orphan.jpg", PHOTO)
     code, out = sync(capsys, aws, "--dry-run")
     assert code == cli.OK
     assert out == "plan: 1 missing, 0 stale, 0 reprocess, 1 orphaned, 0 current, 0 ignored\n"
-    assert aws.keys(aws.dest) == ["orphan.jpg"]
+    assert aws.keys(aws.web) == ["orphan.jpg"]
 
 
 def test_sync_enqueue_sends_the_plan_and_prints_its_summary(
@@ -299,7 +299,7 @@ def test_sync_enqueue_sends_the_plan_and_prints_its_summary(
 ) -> None:
     url = aws.sqs.create_queue(QueueName="events")["QueueUrl"]
     for i in range(13):
-        aws.put(aws.source, f"{i:02d}.jpg", PHOTO)
+        aws.put(aws.uploads, f"{i:02d}.jpg", PHOTO)
     code, out = sync(capsys, aws, "--enqueue", url)
     assert code == cli.OK
     plan_line, sent_line = out.splitlines()
@@ -316,7 +316,7 @@ def test_sync_enqueue_sends_the_plan_and_prints_its_summary(
     assert sorted(body["Records"][0]["s3"]["object"]["key"] for body in bodies) == [
         f"{i:02d}.jpg" for i in range(13)
     ]
-    assert aws.keys(aws.dest) == []  # the function does the work, not sync
+    assert aws.keys(aws.web) == []  # the function does the work, not sync
 
 
 def test_max_queue_depth_without_enqueue_is_a_usage_error(
@@ -330,7 +330,7 @@ def test_max_queue_depth_without_enqueue_is_a_usage_error(
 def test_an_aws_error_is_one_line_on_stderr_and_exit_code_1(
     aws: InProcessAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main(["sync", "--source", aws.source, "--dest", "no-such-bucket"])
+    code = cli.main(["sync", "--uploads", aws.uploads, "--web", "no-such-bucket"])
     assert code == cli.IO_ERROR
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -340,7 +340,7 @@ def test_an_aws_error_is_one_line_on_stderr_and_exit_code_1(
 def test_a_key_with_control_characters_cannot_forge_a_line_of_output(
     aws: InProcessAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    aws.put(aws.dest, "x\nwritten   forged.jpg", PHOTO)
+    aws.put(aws.web, "x\nwritten   forged.jpg", PHOTO)
     code, out = sync(capsys, aws)
     assert code == cli.OK
     assert out.splitlines()[0] == "deleted   x\\nwritten   forged.jpg"

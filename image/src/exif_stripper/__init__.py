@@ -16,5 +16,5 @@ implemented"); each may import only the layers below it, which `make lint` check
 """
 
 # The single source of the version (image/pyproject.toml reads it from here). It is also
-# written into every object in bucket B, so a sanitizer change can be backfilled by `sync`.
+# written into every object in the web bucket, so a sanitizer change can be backfilled by `sync`.
 __version__ = "0.1.0"

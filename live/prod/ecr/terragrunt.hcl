@@ -1,21 +1,10 @@
-# The image repository of the function (modules/ecr). Its own unit because the image must
-# exist before the function can: on a new environment apply this unit first, push the image,
-# then apply the rest (modules/ecr/README.md).
+# The ecr unit of this environment: its definition is live/_units/ecr.hcl, its values the
+# environment's env.hcl. The folder holds the unit's provider lock and names its state key.
 
 include "root" {
   path = find_in_parent_folders("root.hcl")
 }
 
-locals {
-  env = read_terragrunt_config(find_in_parent_folders("env.hcl")).locals
-}
-
-terraform {
-  source = "../../../modules//ecr"
-}
-
-inputs = {
-  name                  = local.env.ecr_repository
-  image_retention_count = local.env.ecr_image_retention_count
-  force_delete          = local.env.disposable
+include "unit" {
+  path = "${dirname(find_in_parent_folders("root.hcl"))}/_units/ecr.hcl"
 }

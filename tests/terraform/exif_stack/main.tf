@@ -1,6 +1,12 @@
 # A disposable copy of the whole system, applied to the embedded AWS (moto) by the
 # integration tests. It composes the real modules with production defaults, except where
 # a comment says why the emulator needs otherwise.
+#
+# It calls the modules themselves, wired to each other exactly as their examples
+# (modules/<name>/examples/complete) wire them; tests/unit/test_examples.py checks that. It
+# cannot call the examples: each is a root module with its own AWS provider, and a module
+# with a provider configuration of its own cannot be given this stack's (the emulator's
+# endpoints), nor be applied twice, as the bucket pairs below are.
 
 provider "aws" {
   region = var.region
@@ -31,11 +37,10 @@ locals {
     Stack   = "integration-test"
   }
 
-  function_name = "${var.name_prefix}-processor"
-  # The exif-lambda module names its execution role "<name>-execution"; the buckets take the
-  # name (the tests check that it is the role the function really runs as).
-  writer_role_name = "${local.function_name}-execution"
-  # A break-glass role only needs to be named in bucket B's policy; nothing assumes it here.
+  # The exif-lambda module names its execution role "<name_prefix>-execution"; the buckets take
+  # the name (the tests check that it is the role the function really runs as).
+  writer_role_name = "${var.name_prefix}-execution"
+  # A break-glass role only needs to be named in the web bucket's policy; nothing assumes it here.
   break_glass_role_arn = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${var.name_prefix}-break-glass"
 }
 
@@ -48,7 +53,7 @@ data "aws_caller_identity" "current" {}
 module "ecr" {
   source = "../../../modules/ecr"
 
-  name         = "${var.name_prefix}-processor"
+  name_prefix  = var.name_prefix
   force_delete = true # disposable
   tags         = local.tags
 }
@@ -56,7 +61,7 @@ module "ecr" {
 module "buckets" {
   source = "../../../modules/buckets"
 
-  bucket_prefix    = var.name_prefix
+  name_prefix      = var.name_prefix
   writer_role_name = local.writer_role_name
   force_destroy    = true # disposable
   # moto treats every IAM condition as true, so the TLS-only policy (Deny when
@@ -74,6 +79,7 @@ module "iam_users" {
   name_prefix        = var.name_prefix
   uploads_bucket_arn = module.buckets.uploads_bucket_arn
   web_bucket_arn     = module.buckets.web_bucket_arn
+  kms_key_arn        = module.buckets.kms_key_arn # null: this pair uses SSE-S3
   # Not force_destroy, though the stack is disposable: the provider's clean-up of a user
   # calls ListServiceSpecificCredentials, which moto answers with a 500, and retries it for
   # minutes. The tests delete the keys they make instead (tests/unit/test_live.py checks the
@@ -84,13 +90,14 @@ module "iam_users" {
 module "exif_lambda" {
   source = "../../../modules/exif-lambda"
 
-  name = local.function_name
+  name_prefix = var.name_prefix
   # moto does not pull or run the image, so a tag that was never pushed is enough.
-  image_uri               = "${module.ecr.repository_url}:integration-test"
-  source_bucket_name      = module.buckets.uploads_bucket_name
-  source_bucket_arn       = module.buckets.uploads_bucket_arn
-  destination_bucket_name = module.buckets.web_bucket_name
-  destination_bucket_arn  = module.buckets.web_bucket_arn
+  image_uri           = "${module.ecr.repository_url}:integration-test"
+  uploads_bucket_name = module.buckets.uploads_bucket_name
+  uploads_bucket_arn  = module.buckets.uploads_bucket_arn
+  web_bucket_name     = module.buckets.web_bucket_name
+  web_bucket_arn      = module.buckets.web_bucket_arn
+  kms_key_arn         = module.buckets.kms_key_arn
   # moto would try to run the function (it needs Docker for that) for every message of an
   # enabled mapping and swallow the messages; the tests read the real events instead.
   enabled = false
@@ -108,13 +115,13 @@ resource "aws_kms_key" "buckets" {
   tags                    = local.tags
 }
 
-# Defaults (TLS-only policy and bucket B's write policy on) plus SSE-KMS and a break-glass
+# Defaults (TLS-only policy and the web bucket's write policy on) plus SSE-KMS and a break-glass
 # role: applied to check the documents they create. Nothing reads or writes objects here,
 # because the TLS policy denies everything on moto.
 module "buckets_hardened" {
   source = "../../../modules/buckets"
 
-  bucket_prefix        = "${var.name_prefix}-hard"
+  name_prefix          = "${var.name_prefix}-hard"
   writer_role_name     = local.writer_role_name
   break_glass_role_arn = local.break_glass_role_arn
   kms_key_arn          = aws_kms_key.buckets.arn
@@ -122,12 +129,12 @@ module "buckets_hardened" {
   tags                 = local.tags
 }
 
-# Bucket B's write policy alone (TLS policy off), so the tests can send it requests: moto
+# The web bucket's write policy alone (TLS policy off), so the tests can send it requests: moto
 # evaluates its actions and resources, not its condition (see the tests).
 module "buckets_guarded" {
   source = "../../../modules/buckets"
 
-  bucket_prefix           = "${var.name_prefix}-guard"
+  name_prefix             = "${var.name_prefix}-guard"
   writer_role_name        = local.writer_role_name
   deny_insecure_transport = false
   force_destroy           = true # disposable

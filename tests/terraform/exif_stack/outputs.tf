@@ -1,10 +1,10 @@
-output "uploads_bucket" {
-  description = "Name of bucket A."
+output "uploads_bucket_name" {
+  description = "Name of the uploads bucket."
   value       = module.buckets.uploads_bucket_name
 }
 
-output "web_bucket" {
-  description = "Name of bucket B."
+output "web_bucket_name" {
+  description = "Name of the web bucket."
   value       = module.buckets.web_bucket_name
 }
 
@@ -14,17 +14,17 @@ output "hardened_buckets" {
 }
 
 output "hardened_web_writer_arns" {
-  description = "The principals the hardened bucket B admits for writes."
+  description = "The principals the hardened the web bucket admits for writes."
   value       = module.buckets_hardened.web_writer_arns
 }
 
 output "guarded_buckets" {
-  description = "Names of the pair whose bucket B has the write policy and no TLS policy: uploads, web."
+  description = "Names of the pair whose the web bucket has the write policy and no TLS policy: uploads, web."
   value       = [module.buckets_guarded.uploads_bucket_name, module.buckets_guarded.web_bucket_name]
 }
 
 output "break_glass_role_arn" {
-  description = "The break-glass role named in the hardened bucket B's policy."
+  description = "The break-glass role named in the hardened the web bucket's policy."
   value       = local.break_glass_role_arn
 }
 

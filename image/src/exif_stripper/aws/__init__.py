@@ -1,4 +1,4 @@
-"""The pipeline on AWS: bucket A's events in, sanitized copies in bucket B.
+"""The pipeline on AWS: the uploads bucket's events in, sanitized copies in the web bucket.
 
 `settings` (the environment), `clients` (boto3), `pipeline` (one object: fetch, sanitize,
 verify, write), `handler` and `reporting` (the Lambda; `pip install exif-stripper[lambda]`),

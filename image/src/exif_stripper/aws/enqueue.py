@@ -1,7 +1,7 @@
 """`sync --enqueue`: the plan, as S3 event notifications on the function's own queue.
 
 A backfill of millions of photos is the work the function fleet is built for: this sends
-each planned key to the queue bucket A notifies, in the very shape S3 writes, and the
+each planned key to the queue the uploads bucket notifies, in the very shape S3 writes, and the
 function does the rest with the same idempotent steps, retries and dead-letter queue as
 for live uploads. Missing, stale and reprocessed keys become `ObjectCreated:Put` events,
 orphans `ObjectRemoved:Delete` events (the function keeps a copy whose source came back).
@@ -62,7 +62,7 @@ class Sent:
 
 
 def s3_event(bucket: str, action: Action, *, region: str) -> dict[str, Any]:
-    """The notification S3 writes to SQS for `action`'s key of bucket A (one record).
+    """The notification S3 writes to SQS for `action`'s key of the uploads bucket (one record).
 
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
     The key is URL-encoded as S3 encodes it ('+' for a space). Fields that describe the

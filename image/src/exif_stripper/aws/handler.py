@@ -134,8 +134,10 @@ def s3_record_handler(
     # S3 URL-encodes keys in notifications ('+' for a space). Powertools decodes only
     # S3Event.object_key (the first record), not each record's key: decode here, once.
     key = unquote_plus(record.s3.get_object.key)
-    if bucket != pipeline.settings.source_bucket:
-        outcome = Outcome(key, "skipped", reason=f"event from bucket {bucket!r}, not the source")
+    if bucket != pipeline.settings.uploads_bucket:
+        outcome = Outcome(
+            key, "skipped", reason=f"event from bucket {bucket!r}, not the uploads bucket"
+        )
     elif record.event_name.startswith("ObjectCreated:"):
         outcome = pipeline.created(key, redelivered=redelivered)
     elif record.event_name.startswith("ObjectRemoved:"):
@@ -165,7 +167,7 @@ class ConcurrentBatchProcessor(BatchProcessor):
     `batchItemFailures` lists exactly the failed message ids (in batch order), and a batch
     in which every record failed raises BatchProcessingError, as it does sequentially.
     A failed record does not stop the rest of its chain: every step reads the current
-    state of bucket A, so a later event of the key is right whatever happened before it,
+    state of the uploads bucket, so a later event of the key is right whatever happened before it,
     and the failed one is retried by the queue.
     """
 

@@ -1,4 +1,4 @@
-"""Bucket A's keys from an S3 Inventory report, for `sync --inventory MANIFEST`.
+"""The uploads bucket's keys from an S3 Inventory report, for `sync --inventory MANIFEST`.
 
 At hundreds of millions of keys, listing A takes hundreds of thousands of requests;
 S3 Inventory writes the same list once a day or week, as data files named by a
@@ -83,7 +83,7 @@ class Manifest:
         if self.source_bucket != bucket:
             raise InventoryError(
                 f"{self.location} is an inventory of bucket {self.source_bucket!r}, "
-                f"not of the source bucket {bucket!r}"
+                f"not of the uploads bucket {bucket!r}"
             )
 
 

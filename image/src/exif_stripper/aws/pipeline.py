@@ -1,12 +1,13 @@
-"""Bucket A to bucket B for one key: fetch, sanitize (which verifies), write, converge.
+"""One key from the uploads bucket to the web bucket: fetch, sanitize (which verifies), write,
+converge.
 
 Events arrive at least once and in any order, so nothing here trusts the event beyond
-its key: every step reads the current state of bucket A and moves B towards
+its key: every step reads the current state of the uploads bucket and moves B towards
 "sanitize(current A)" (docs/design.md "Pipeline: convergence"). Repeating a step writes
 the same bytes again. A step
 that raced with a newer upload or delete notices it in the re-check after its write and
 goes again (`Pipeline._converge` says why it cannot leave that to the newer event). The
-function never reads bucket B: its role may only write and delete there
+function never reads the web bucket: its role may only write and delete there
 (docs/design.md "Access: the function's role"), so a
 duplicate event costs one more PutObject, not a GetObject permission. (`sync`, run by an
 operator, lists B to plan.)
@@ -58,12 +59,12 @@ NOT_AN_IMAGE_KEY: Final = "not a .jpg, .jpeg, .png or .webp key"
 
 
 class SourceKeptChanging(RuntimeError):
-    """The key of bucket A changed during every round; the queue will try again later."""
+    """The key of the uploads bucket changed during every round; the queue will try again later."""
 
 
 @dataclass(frozen=True, slots=True)
 class SourceVersion:
-    """Which object of bucket A a step saw: its version id ("null" when the bucket is not
+    """Which object of the uploads bucket a step saw: its version id ("null" when the bucket is not
     versioned) and its ETag. Version ids are never reused, so a changed key never compares
     equal; on an unversioned bucket an overwrite with the very same bytes may, and then B
     is right as it is."""
@@ -96,7 +97,7 @@ class Outcome:
 
 
 class Pipeline:
-    """The two things that can happen to a key of bucket A, made idempotent."""
+    """The two things that can happen to a key of the uploads bucket, made idempotent."""
 
     def __init__(self, s3: S3Client, settings: Settings) -> None:
         self.s3 = s3
@@ -138,7 +139,9 @@ class Pipeline:
                 return outcome
             if rounds < MAX_ROUNDS:
                 outcome, saw = self._mirror(key, clock)
-        raise SourceKeptChanging(f"{key!r} changed in bucket A during each of {MAX_ROUNDS} rounds")
+        raise SourceKeptChanging(
+            f"{key!r} changed in the uploads bucket during each of {MAX_ROUNDS} rounds"
+        )
 
     def _mirror(self, key: str, clock: _Clock) -> tuple[Outcome, SourceVersion | None]:
         """One round: B := sanitize(current A), or nothing when A has no such key.
@@ -153,7 +156,9 @@ class Pipeline:
         if source is None:
             with clock:
                 self._delete_copy(key)
-            return Outcome(key, "deleted", reason="the key is no longer in the source bucket"), None
+            return Outcome(
+                key, "deleted", reason="the key is no longer in the uploads bucket"
+            ), None
         version = SourceVersion.of(source)
         try:
             return self._write_copy(key, source, version, clock), version
@@ -188,7 +193,7 @@ class Pipeline:
         def new_upload() -> S3Upload:
             return S3Upload(
                 self.s3,
-                self.settings.dest_bucket,
+                self.settings.web_bucket,
                 key,
                 content_type=kind.content_type,
                 metadata={
@@ -233,7 +238,7 @@ class Pipeline:
         need s3:GetObjectVersion); if A changed meanwhile S3 answers 412, the record fails
         and the queue brings it back to a fresh start.
         """
-        bucket = self.settings.source_bucket
+        bucket = self.settings.uploads_bucket
         body = self.s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')["Body"]
         try:
             data: bytes = body.read(self.settings.max_bytes + 1)
@@ -286,11 +291,11 @@ class Pipeline:
     def abort_open_uploads(self, key: str) -> int:
         """Abort every multipart upload of `key` open in B; how many there were.
 
-        Needs s3:ListBucketMultipartUploads on bucket B (the role's only listing there: it
+        Needs s3:ListBucketMultipartUploads on the web bucket (the role's only listing there: it
         shows keys and upload ids, no content). One key never has a thousand open uploads,
         so the first page is all of them.
         """
-        bucket = self.settings.dest_bucket
+        bucket = self.settings.web_bucket
         listed = self.s3.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])
         open_uploads = [upload["UploadId"] for upload in listed if upload["Key"] == key]
         for upload_id in open_uploads:
@@ -310,21 +315,21 @@ class Pipeline:
             # A has the key again, so S3 sent a creation event for it, which will be
             # delivered at least once and mirrors A when it runs; if it ran already, B is
             # right as it is. Either way there is nothing to undo here.
-            return Outcome(key, "kept", reason="the key exists again in the source bucket")
+            return Outcome(key, "kept", reason="the key exists again in the uploads bucket")
         return self._converge(key, clock, self._clear)
 
     # -- S3 calls, with "not there" as a value rather than an exception --------------------
 
     def _get(self, key: str) -> dict[str, Any] | None:
         try:
-            return dict(self.s3.get_object(Bucket=self.settings.source_bucket, Key=key))
+            return dict(self.s3.get_object(Bucket=self.settings.uploads_bucket, Key=key))
         except ClientError as error:
             if _is_missing(error):
                 return None
             raise
 
     def _source_version(self, key: str) -> SourceVersion | None:
-        head = self._head(self.settings.source_bucket, key)
+        head = self._head(self.settings.uploads_bucket, key)
         return None if head is None else SourceVersion.of(head)
 
     def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
@@ -337,7 +342,7 @@ class Pipeline:
 
     def _delete_copy(self, key: str) -> None:
         # Deleting a key that is not there succeeds in S3: this is idempotent as it is.
-        self.s3.delete_object(Bucket=self.settings.dest_bucket, Key=key)
+        self.s3.delete_object(Bucket=self.settings.web_bucket, Key=key)
 
 
 def _is_missing(error: ClientError) -> bool:

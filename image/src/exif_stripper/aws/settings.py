@@ -33,8 +33,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    source_bucket: str
-    dest_bucket: str
+    uploads_bucket: str
+    web_bucket: str
     orientation: OrientationPolicy = OrientationPolicy.APPLY
     damaged: DamagedPolicy = DamagedPolicy.REENCODE
     max_bytes: int = DEFAULT_MAX_BYTES
@@ -46,13 +46,13 @@ class Settings:
     batch_threads: int = DEFAULT_BATCH_THREADS
 
     def __post_init__(self) -> None:
-        if not self.source_bucket or not self.dest_bucket:
-            raise ConfigError("SOURCE_BUCKET and DEST_BUCKET must both be set")
-        if self.source_bucket == self.dest_bucket:
+        if not self.uploads_bucket or not self.web_bucket:
+            raise ConfigError("UPLOADS_BUCKET and WEB_BUCKET must both be set")
+        if self.uploads_bucket == self.web_bucket:
             # Writing into the bucket we read from would trigger ourselves forever, and
             # would overwrite the originals.
             raise ConfigError(
-                f"SOURCE_BUCKET and DEST_BUCKET are the same bucket ({self.source_bucket!r}); "
+                f"UPLOADS_BUCKET and WEB_BUCKET are the same bucket ({self.uploads_bucket!r}); "
                 "the processor refuses to start"
             )
         if self.max_bytes <= 0:
@@ -76,8 +76,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         return cls(
-            source_bucket=env.get("SOURCE_BUCKET", ""),
-            dest_bucket=env.get("DEST_BUCKET", ""),
+            uploads_bucket=env.get("UPLOADS_BUCKET", ""),
+            web_bucket=env.get("WEB_BUCKET", ""),
             orientation=_choice(env, "ORIENTATION_POLICY", OrientationPolicy),
             damaged=_choice(env, "DAMAGED_POLICY", DamagedPolicy),
             max_bytes=_integer(env, "MAX_BYTES", DEFAULT_MAX_BYTES),

@@ -1,4 +1,4 @@
-"""`exif-stripper sync`: plan bucket B from the listings of A and B, then act on the plan.
+"""`exif-stripper sync`: plan the web bucket from the listings of A and B, then act on the plan.
 
 For the first deployment over a bucket that already holds years of photos, after a
 dead-letter queue was discarded, after an outage. The plan is a merge of two sorted
@@ -171,8 +171,8 @@ def plan(
     source: Iterable[Entry], copies: Iterable[Entry], *, reprocess: bool = False
 ) -> Iterator[Action]:
     """Merge A's entries with B's (both in key order) into one action per key."""
-    sources = in_order(source, "bucket A")
-    made = in_order(copies, "bucket B")
+    sources = in_order(source, "the uploads bucket")
+    made = in_order(copies, "the web bucket")
     a, b = next(sources, None), next(made, None)
     while a is not None or b is not None:
         if b is None or (a is not None and a.key < b.key):

@@ -2,8 +2,8 @@
 
     exif-stripper strip [--orientation {apply,keep-tag,drop}] IN OUT
     exif-stripper inspect FILE [--json]
-    exif-stripper worker --queue-url URL [--source A --dest B]
-    exif-stripper sync [--source A --dest B] [--prefix P] [--start-after KEY]
+    exif-stripper worker --queue-url URL [--uploads A --web B]
+    exif-stripper sync [--uploads A --web B] [--prefix P] [--start-after KEY]
                        [--inventory MANIFEST] [--reprocess-all] [--enqueue QUEUE_URL] [--dry-run]
     exif-stripper redrive --from DLQ_URL --to QUEUE_URL
 

@@ -129,8 +129,8 @@ def sanitizer_options(args: argparse.Namespace) -> Options:
 
 
 def add_bucket_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", help="bucket A (default: $SOURCE_BUCKET)")
-    parser.add_argument("--dest", help="bucket B (default: $DEST_BUCKET)")
+    parser.add_argument("--uploads", help="the uploads bucket (default: $UPLOADS_BUCKET)")
+    parser.add_argument("--web", help="the web bucket (default: $WEB_BUCKET)")
     add_sanitizer_options(parser, from_env=True)
 
 
@@ -139,8 +139,8 @@ def bucket_settings(args: argparse.Namespace) -> Settings:
     from ..aws.settings import ConfigError, Settings
 
     flags = {
-        "SOURCE_BUCKET": args.source,
-        "DEST_BUCKET": args.dest,
+        "UPLOADS_BUCKET": args.uploads,
+        "WEB_BUCKET": args.web,
         "ORIENTATION_POLICY": args.orientation,
         "DAMAGED_POLICY": args.damaged,
         "MAX_BYTES": args.max_bytes,

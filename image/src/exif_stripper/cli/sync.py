@@ -1,4 +1,4 @@
-"""`exif-stripper sync`: make bucket B match bucket A (backfill, repair).
+"""`exif-stripper sync`: make the web bucket match the uploads bucket (backfill, repair).
 
 Plan, then act: on the queue (--enqueue) or here. stdout carries only the plan's counts
 and the outcomes, one line per key acted on here; the progress bars and errors go to
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 def add_parser(commands: Commands) -> None:
     sync = commands.add_parser(
         "sync",
-        help="make bucket B match bucket A (backfill, repair)",
+        help="make the web bucket match the uploads bucket (backfill, repair)",
         description="Plan from the listings of A and B (missing, stale, orphaned copies), "
         "then send the plan to the function's queue (--enqueue) or process it here.",
     )
@@ -58,7 +58,7 @@ def add_parser(commands: Commands) -> None:
     sync.add_argument(
         "--inventory",
         metavar="MANIFEST",
-        help="bucket A's keys from this S3 Inventory manifest.json (a path or "
+        help="the uploads bucket's keys from this S3 Inventory manifest.json (a path or "
         "s3://bucket/key) instead of listing A",
     )
     sync.add_argument(
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         source = _sync_source(args, chosen, s3)
         copies = sync.list_bucket(
-            s3, chosen.dest_bucket, prefix=args.prefix, start_after=args.start_after
+            s3, chosen.web_bucket, prefix=args.prefix, start_after=args.start_after
         )
         actions = counted(sync.plan(source, copies, reprocess=args.reprocess_all))
         if args.dry_run:
@@ -124,15 +124,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _sync_source(args: argparse.Namespace, settings: Settings, s3: S3Client) -> Iterable[Entry]:
-    """Bucket A's entries: its listing, or the inventory report named by --inventory."""
+    """The uploads bucket's entries: its listing, or the inventory report named by --inventory."""
     from ..aws import inventory, sync
 
     if not args.inventory:
         return sync.list_bucket(
-            s3, settings.source_bucket, prefix=args.prefix, start_after=args.start_after
+            s3, settings.uploads_bucket, prefix=args.prefix, start_after=args.start_after
         )
     manifest = inventory.read_manifest(args.inventory, s3)
-    manifest.require_source(settings.source_bucket)
+    manifest.require_source(settings.uploads_bucket)
     return inventory.entries(manifest, s3, prefix=args.prefix, start_after=args.start_after)
 
 
@@ -151,7 +151,7 @@ def _sync_enqueue(
     enqueuer = Enqueuer(
         sqs_client(),
         args.enqueue,
-        settings.source_bucket,
+        settings.uploads_bucket,
         threads=args.threads or THREADS,
         max_depth=args.max_queue_depth,
     )

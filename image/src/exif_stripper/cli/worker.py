@@ -13,7 +13,9 @@ from .common import OK, Commands, add_bucket_options, bucket_settings, say
 
 def add_parser(commands: Commands) -> None:
     worker = commands.add_parser("worker", help="process the S3 event queue on this machine")
-    worker.add_argument("--queue-url", required=True, help="the SQS queue bucket A notifies")
+    worker.add_argument(
+        "--queue-url", required=True, help="the SQS queue the uploads bucket notifies"
+    )
     worker.add_argument("--wait-seconds", type=int, default=10, help="long-poll wait (<= 20)")
     worker.add_argument(
         "--visibility-timeout", type=int, help="seconds a received message stays hidden"
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         # Finish the batch in hand, then stop: what is not deleted comes back anyway.
         signal.signal(signum, lambda *_: stop.set())
-    say(f"worker: {chosen.source_bucket} -> {chosen.dest_bucket}, polling {args.queue_url}")
+    say(f"worker: {chosen.uploads_bucket} -> {chosen.web_bucket}, polling {args.queue_url}")
     tally = worker.run(stop, idle_polls=args.exit_when_idle)
     say(f"worker: stopped; {tally.succeeded} handled, {tally.failed} failed (left to the queue)")
     return OK

@@ -2,7 +2,7 @@
 
 It states the keep list a second time, on its own, with its own chunk reader: if the
 sanitizer's keep/drop logic ever regresses, the output fails here and nothing reaches
-bucket B. It is fed the output as it is written (`feed`), holds only small chunks and
+the web bucket. It is fed the output as it is written (`feed`), holds only small chunks and
 the ICC profile, and checks (PNG specification, third edition):
 
 - the signature, every chunk's length and CRC (5.3, 5.5), IHDR first and IEND last,

@@ -3,7 +3,7 @@
 This states the kept list of docs/design.md "Sanitizer: what is kept" a second time, on
 its own, rather than asking the sanitizer whether it did its job: if the keep/drop logic
 ever regresses, the output
-fails here and nothing reaches bucket B. It shares the JPEG grammar with the sanitizer
+fails here and nothing reaches the web bucket. It shares the JPEG grammar with the sanitizer
 (the tokenizer, strict here, and the field parsers of headers.py) and reads the output
 as libjpeg would: every segment in its canonical form, every table a scan uses defined
 before it and no table defined that the next scan does not use, scan parameters legal
