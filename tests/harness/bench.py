@@ -44,14 +44,14 @@ from typing import Final
 from PIL import Image
 
 import exif_stripper
-from exif_stripper.budget import default_pixel_budget
-from exif_stripper.errors import SanitizeError
-from exif_stripper.formats import is_image_key
-from exif_stripper.headers import parse_frame
-from exif_stripper.icc import sanitize_profile
-from exif_stripper.jpeg import Frame, Segment
-from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes
-from exif_stripper.transform import make_upright, turbojpeg
+from exif_stripper.core.budget import default_pixel_budget
+from exif_stripper.core.errors import SanitizeError
+from exif_stripper.core.formats import is_image_key
+from exif_stripper.core.headers import parse_frame
+from exif_stripper.core.icc import sanitize_profile
+from exif_stripper.core.jpeg import Frame, Segment
+from exif_stripper.core.sanitize import Options, OrientationPolicy, sanitize_bytes
+from exif_stripper.core.transform import make_upright, turbojpeg
 from tests.harness import icc_profiles, samples, samples_png, samples_webp, turns
 
 BUILD: Final = Path(__file__).resolve().parents[2] / "build" / "bench"
@@ -389,7 +389,7 @@ def _frame(jpeg: bytes) -> Frame:
 
 _MEASURE: Final = """
 import sys, time, tracemalloc
-from exif_stripper.sanitize import sanitize_stream
+from exif_stripper.core.sanitize import sanitize_stream
 
 def peak_rss_kib():
     # VmHWM is this process's own high-water mark; ru_maxrss would carry the parent's
@@ -509,9 +509,9 @@ def bench_turns() -> None:
 
 _RESOURCE: Final = """
 import sys, time
-from exif_stripper.errors import SanitizeError
-from exif_stripper.formats import is_image_key
-from exif_stripper.sanitize import sanitize_stream
+from exif_stripper.core.errors import SanitizeError
+from exif_stripper.core.formats import is_image_key
+from exif_stripper.core.sanitize import sanitize_stream
 
 def peak_rss_kib():
     with open("/proc/self/status") as status:
@@ -607,7 +607,7 @@ def _measure_resources(name: str, path: Path, size: int, budget_mb: int | None) 
 
 _PIXEL_WORK: Final = """
 import json, sys, time
-from exif_stripper import budget, transform
+from exif_stripper.core import budget, transform
 from tests.harness import turns
 
 def rss(field):

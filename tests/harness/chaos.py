@@ -51,7 +51,7 @@ from urllib.parse import quote_plus
 
 from botocore.exceptions import ClientError
 
-from exif_stripper.config import Settings
+from exif_stripper.aws.settings import Settings
 from tests.harness import faults
 from tests.harness.chaos_checks import (
     Check,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from exif_stripper.inspection import Inspection, inspect_stream
+from exif_stripper.core.inspection import Inspection, inspect_stream
 from tests.harness import access, samples, samples_png, samples_webp
 from tests.harness.local_stack import Stack, deployed_stack, wait_until
 from tests.harness.oracle import exiftool_available, exiftool_reports, findings

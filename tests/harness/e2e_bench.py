@@ -39,7 +39,7 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from exif_stripper.config import DEFAULT_BATCH_THREADS
+from exif_stripper.aws.settings import DEFAULT_BATCH_THREADS
 from tests.harness import samples
 from tests.harness.local_stack import Stack, Worker, deployed_stack
 

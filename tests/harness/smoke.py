@@ -41,9 +41,9 @@ import boto3
 import hcl2
 from botocore.exceptions import ClientError
 
-from exif_stripper.errors import SanitizeError
-from exif_stripper.inspection import inspect_stream
-from exif_stripper.verify import verify_jpeg
+from exif_stripper.core.errors import SanitizeError
+from exif_stripper.core.inspection import inspect_stream
+from exif_stripper.core.verify import verify_jpeg
 from tests.harness import samples
 
 if TYPE_CHECKING:

@@ -25,8 +25,8 @@ from typing import Final, Literal
 
 from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
 
-from exif_stripper.jpeg import Frame
-from exif_stripper.transform import make_upright
+from exif_stripper.core.jpeg import Frame
+from exif_stripper.core.transform import make_upright
 from tests.harness import samples
 
 Layout = Literal["4:4:4", "4:2:2", "4:2:0", "4:1:1", "4:4:0", "gray", "CMYK", "YCCK"]

@@ -26,8 +26,8 @@ from urllib.parse import quote
 import pytest
 from botocore.exceptions import ClientError
 
-from exif_stripper.config import Settings
-from exif_stripper.pipeline import Pipeline
+from exif_stripper.aws.pipeline import Pipeline
+from exif_stripper.aws.settings import Settings
 from tests.harness import access, samples, samples_png, samples_webp
 from tests.harness.local_stack import Stack, Worker, deployed_stack, wait_until
 from tests.harness.oracle import exiftool_reports, findings

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from exif_stripper.cli import main
-from exif_stripper.sanitize import sanitize_bytes
+from exif_stripper.core.sanitize import sanitize_bytes
 from tests.harness import samples
 
 PHOTO = samples.kitchen_sink(width=160, height=120)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exif_stripper.errors import UnsupportedFormat
-from exif_stripper.formats import Format, detect, is_image_key
+from exif_stripper.core.errors import UnsupportedFormat
+from exif_stripper.core.formats import Format, detect, is_image_key
 from tests.harness import samples
 from tests.harness import samples_png as sp
 from tests.harness import samples_webp as sw

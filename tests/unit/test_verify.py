@@ -11,13 +11,13 @@ import io
 
 import pytest
 
-from exif_stripper import sanitize
-from exif_stripper.errors import VerificationFailed
-from exif_stripper.exif import orientation_only_exif
-from exif_stripper.icc import sanitize_profile
-from exif_stripper.jpeg import Segment
-from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes, sanitize_stream
-from exif_stripper.verify import verify_jpeg
+from exif_stripper.core import sanitize
+from exif_stripper.core.errors import VerificationFailed
+from exif_stripper.core.exif import orientation_only_exif
+from exif_stripper.core.icc import sanitize_profile
+from exif_stripper.core.jpeg import Segment
+from exif_stripper.core.sanitize import Options, OrientationPolicy, sanitize_bytes, sanitize_stream
+from exif_stripper.core.verify import verify_jpeg
 from tests.harness import icc_profiles, samples
 
 CLEAN = samples.reference_strip(samples.compose(samples.base_jpeg(seed=40), []))
