@@ -133,14 +133,15 @@ docs: venv ## write the Inputs and Outputs tables of every module's README
 lint: venv ## ruff, mypy, terraform fmt/validate, checkov, hadolint, shellcheck, zizmor, ...
 	$(RUN)/pre-commit run --all-files --show-diff-on-failure
 
-# The Lambda image installs exactly what uv.lock resolved for the package, with hashes.
+# The Lambda image installs exactly what uv.lock resolved for the package and its `lambda`
+# extra (what the handler needs; no tqdm, no pyarrow), with hashes.
 # tests/unit/test_container_image.py fails when the committed file is out of date.
 REQUIREMENTS_LOCK ?= image/requirements.lock
 .PHONY: requirements-lock
 requirements-lock: $(UV) ## regenerate image/requirements.lock from uv.lock
 	{ echo "# The Lambda's runtime dependencies, exported from uv.lock by 'make requirements-lock'."; \
 	  echo "# Do not edit: change image/pyproject.toml, run 'make lock', then 'make requirements-lock'."; \
-	  $(UV) export --frozen --no-dev --no-emit-workspace --package exif-stripper \
+	  $(UV) export --frozen --no-dev --no-emit-workspace --package exif-stripper --extra lambda \
 	    --format requirements.txt --no-header; } > $(REQUIREMENTS_LOCK)
 
 # The image builds the package itself (its C scanner included) with the build backend named

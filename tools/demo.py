@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from exif_stripper.inspection import Inspection, inspect_stream
+from exif_stripper.core.inspection import Inspection, inspect_stream
 from tools.embedded_aws import access
 from tools.embedded_aws.local_stack import Stack, deployed_stack, wait_until
 from tools.oracle import exiftool_available, exiftool_reports, findings

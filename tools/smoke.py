@@ -41,9 +41,9 @@ import boto3
 import hcl2
 from botocore.exceptions import ClientError
 
-from exif_stripper.errors import SanitizeError
-from exif_stripper.inspection import inspect_stream
-from exif_stripper.verify import verify_jpeg
+from exif_stripper.core.errors import SanitizeError
+from exif_stripper.core.inspection import inspect_stream
+from exif_stripper.core.verify import verify_jpeg
 from tools.samples.composition import compose
 from tools.samples.exif import exif_segment
 from tools.samples.jpeg import base_jpeg, decode

@@ -26,8 +26,8 @@ from urllib.parse import quote
 import pytest
 from botocore.exceptions import ClientError
 
-from exif_stripper.config import Settings
-from exif_stripper.pipeline import Pipeline
+from exif_stripper.aws.pipeline import Pipeline
+from exif_stripper.aws.settings import Settings
 from tools.embedded_aws import access
 from tools.embedded_aws.local_stack import Stack, Worker, deployed_stack, wait_until
 from tools.oracle import exiftool_reports, findings

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from exif_stripper import budget, transform
-from exif_stripper.budget import MiB, default_pixel_budget, derived_budget
-from exif_stripper.config import DEFAULT_BATCH_THREADS
-from exif_stripper.errors import TooLarge
+from exif_stripper.aws.settings import DEFAULT_BATCH_THREADS
+from exif_stripper.core import budget, transform
+from exif_stripper.core.budget import MiB, default_pixel_budget, derived_budget
+from exif_stripper.core.errors import TooLarge
 from tools.bench import turns
 from tools.samples.jpeg import base_jpeg, photo_image
 
@@ -173,7 +173,7 @@ _MEASURE = textwrap.dedent(
     """
     import io, json, sys
     from PIL import Image
-    from exif_stripper import budget, transform
+    from exif_stripper.core import budget, transform
     from tools.bench import turns
 
     reserved = []

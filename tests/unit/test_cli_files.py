@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from exif_stripper.cli import main
-from exif_stripper.sanitize import sanitize_bytes
+from exif_stripper.core.sanitize import sanitize_bytes
 from tools.samples.corpora import write_large_jpeg
 from tools.samples.jpeg import base_jpeg
 from tools.samples.ready_made import kitchen_sink

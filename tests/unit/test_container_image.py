@@ -82,12 +82,12 @@ def test_the_final_stage_builds_on_the_pinned_base() -> None:
 
 def test_cmd_names_a_module_and_a_function() -> None:
     module, _, function = handler_path().rpartition(".")
-    assert module == "exif_stripper.handler"
+    assert module == "exif_stripper.aws.handler"
     assert function == "lambda_handler"
 
 
 def test_the_handler_module_defines_the_handler() -> None:
-    """Fails until image/src/exif_stripper/handler.py exists (the pipeline issue adds it)."""
+    """The module the image's CMD names defines the function it names."""
     module, _, function = handler_path().rpartition(".")
     source = PACKAGE_ROOT.joinpath(*module.split(".")).with_suffix(".py")
     assert source.is_file(), f"CMD names {module}, but {source.relative_to(ROOT)} does not exist"

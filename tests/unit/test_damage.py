@@ -17,9 +17,9 @@ import subprocess
 import pytest
 from PIL import Image
 
-from exif_stripper.errors import SanitizeError
-from exif_stripper.jpeg import CUT_SHORT, EMBEDDED_JPEG, JUNK, JUNK_IN_SCAN, Tokenizer
-from exif_stripper.sanitize import (
+from exif_stripper.core.errors import SanitizeError
+from exif_stripper.core.jpeg import CUT_SHORT, EMBEDDED_JPEG, JUNK, JUNK_IN_SCAN, Tokenizer
+from exif_stripper.core.sanitize import (
     DamagedPolicy,
     Options,
     OrientationPolicy,
@@ -27,7 +27,7 @@ from exif_stripper.sanitize import (
     Result,
     sanitize_bytes,
 )
-from exif_stripper.verify import verify_jpeg
+from exif_stripper.core.verify import verify_jpeg
 from tools.fuzz.leaks import leaked_runs
 from tools.samples.composition import compose
 from tools.samples.damage import (

@@ -134,3 +134,23 @@ def test_citations_are_read_in_every_form_the_repository_uses() -> None:
 def test_headings_are_read_outside_code_blocks_only() -> None:
     text = "# Title\n\n## Part\n\n```sh\n# a shell comment\n```\n\n### Section: one ###\n"
     assert headings(text) == ["Title", "Part", "Section: one"]
+
+
+def test_the_table_of_promises_names_modules_and_tests_that_exist() -> None:
+    """The "Where each promise is implemented and tested" table: every package path
+    (core/, aws/, cli/), every tools/ path and every test file it names is there."""
+    section = DESIGN.read_text().split("## Where each promise is implemented and tested")[1]
+    package = REPO / "image" / "src" / "exif_stripper"
+    named = re.findall(
+        r"\b((?:core|aws|cli)/[\w.]*|(?:unit|integration)/test_\w+\.py|tools/[\w/]+\.py)", section
+    )
+    assert len(named) > 40, named  # the table was read
+    assert any(path.startswith("tools/") for path in named), named
+
+    def where(path: str) -> Path:
+        if path.startswith(("unit/", "integration/")):
+            return REPO / "tests" / path
+        return REPO / path if path.startswith("tools/") else package / path
+
+    missing = [path for path in named if not where(path).exists()]
+    assert missing == []

@@ -17,11 +17,11 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from exif_stripper import handler
-from exif_stripper.config import Settings
-from exif_stripper.enqueue import DEPTH_POLL, Enqueuer, Sent, s3_event
-from exif_stripper.pipeline import Pipeline
-from exif_stripper.sync import Action, Entry, Kind, ListingOrderError, list_bucket, plan
+from exif_stripper.aws import handler
+from exif_stripper.aws.enqueue import DEPTH_POLL, Enqueuer, Sent, s3_event
+from exif_stripper.aws.pipeline import Pipeline
+from exif_stripper.aws.settings import Settings
+from exif_stripper.aws.sync import Action, Entry, Kind, ListingOrderError, list_bucket, plan
 from tools.embedded_aws.in_process import REGION, InProcessAws, in_process_aws
 from tools.samples.composition import reference_strip
 from tools.samples.ready_made import kitchen_sink
@@ -137,8 +137,8 @@ def test_the_events_are_s3s_and_the_function_makes_b_from_them(
     assert events["plus%2Bsign.jpg"]["Records"][0]["s3"]["object"]["size"] == len(PHOTO)
     assert events["orphan.jpg"]["Records"][0]["eventName"] == "ObjectRemoved:Delete"
 
-    handler.use_pipeline(Pipeline(aws.s3, Settings(aws.uploads, aws.web)))
-    response = handler.handle({"Records": records})
+    handle = handler.make_handler(Pipeline(aws.s3, Settings(aws.uploads, aws.web)))
+    response = handle({"Records": records})
     assert response == {"batchItemFailures": []}
     for key in names:
         copy = aws.s3.get_object(Bucket=aws.web, Key=key)["Body"].read()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exif_stripper.exif import orientation_only_exif, read_orientation
+from exif_stripper.core.exif import orientation_only_exif, read_orientation
 from tools.samples.exif import CameraExif, exif_segment
 from tools.samples.metadata import xmp_segment
 

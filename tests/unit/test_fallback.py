@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from exif_stripper.errors import (
+from exif_stripper.core.errors import (
     BadChunk,
     BadSegment,
     SanitizeError,
@@ -27,15 +27,15 @@ from exif_stripper.errors import (
     Undecodable,
     UnsupportedFormat,
 )
-from exif_stripper.icc import sanitize_profile
-from exif_stripper.sanitize import (
+from exif_stripper.core.icc import sanitize_profile
+from exif_stripper.core.sanitize import (
     DamagedPolicy,
     Options,
     OrientationPolicy,
     sanitize_bytes,
     sanitize_stream,
 )
-from exif_stripper.verify import verify_jpeg
+from exif_stripper.core.verify import verify_jpeg
 from tools.oracle import KEEP_TAG_ALLOWED, exiftool_reports, findings
 from tools.samples import icc_profiles
 from tools.samples.composition import compose
@@ -221,7 +221,7 @@ def test_the_cli_re_encodes_a_damaged_file_and_a_damaged_stdin(tmp_path: Path) -
 
 
 def test_inspect_says_strip_would_re_encode_it() -> None:
-    from exif_stripper.inspection import inspect_stream
+    from exif_stripper.core.inspection import inspect_stream
 
     result = inspect_stream(io.BytesIO(_damaged()))
     assert result.rejected is None
@@ -234,7 +234,7 @@ def test_a_frame_with_a_sampling_factor_of_0_is_undecodable_for_the_pixel_work()
     # checked them. The sanitizer itself refuses such a frame as undecodable without
     # trying (headers.parse_frame), but the fallback can still meet one the lossless pass
     # never read as the frame.
-    from exif_stripper.transform import reencode_from_pixels
+    from exif_stripper.core.transform import reencode_from_pixels
 
     photo = bytearray(base_jpeg(16, 16, seed=32, mode="CMYK"))
     photo[walk_markers(bytes(photo)).first(SOF0).start + 11] = 0x10  # 1x0

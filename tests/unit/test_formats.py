@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exif_stripper.errors import UnsupportedFormat
-from exif_stripper.formats import Format, detect, is_image_key
+from exif_stripper.core.errors import UnsupportedFormat
+from exif_stripper.core.formats import Format, detect, is_image_key
 from tools.samples import png as sp
 from tools.samples import webp as sw
 from tools.samples.jpeg import base_jpeg, photo_image

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from exif_stripper.sanitize import DamagedPolicy, Options, OrientationPolicy
+from exif_stripper.core.sanitize import DamagedPolicy, Options, OrientationPolicy
 from tools.fuzz import properties
 from tools.fuzz.seeds import jpeg_seeds, png_and_webp_seeds, seeds
 from tools.samples.damage import in_scan
@@ -77,7 +77,7 @@ def test_the_atheris_target_runs_the_same_oracle() -> None:
 
 def test_the_leak_check_finds_dropped_bytes_copied_into_image_data() -> None:
     # The oracle must be able to fail: an output whose scan carries EXIF bytes is caught.
-    from exif_stripper.sanitize import Removed, sanitize_bytes
+    from exif_stripper.core.sanitize import Removed, sanitize_bytes
     from tools.fuzz.leaks import leaked_runs
 
     data = SEEDS["baseline with EXIF"]

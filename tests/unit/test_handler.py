@@ -9,6 +9,9 @@ reordering, deletes, rejections and transient errors.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -23,10 +26,11 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from exif_stripper import __version__, handler
-from exif_stripper.config import DEFAULT_BATCH_THREADS, ConfigError, Settings
-from exif_stripper.pipeline import MAX_ROUNDS, Pipeline
-from exif_stripper.sanitize import DamagedPolicy
+from exif_stripper import __version__
+from exif_stripper.aws import handler
+from exif_stripper.aws.pipeline import MAX_ROUNDS, Pipeline
+from exif_stripper.aws.settings import DEFAULT_BATCH_THREADS, ConfigError, Settings
+from exif_stripper.core.sanitize import DamagedPolicy
 from tools.oracle import exiftool_reports, findings
 from tools.samples import png as samples_png
 from tools.samples import webp as samples_webp
@@ -65,10 +69,21 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
             client.put_bucket_versioning(
                 Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
             )
-        handler.use_pipeline(Pipeline(client, Settings(UPLOADS, WEB)))
+        # Powertools keeps one metric set for every Metrics in the process: start empty.
         handler.metrics.clear_metrics()
         yield client
         handler.metrics.clear_metrics()
+
+
+@pytest.fixture
+def pipeline(s3: S3Client) -> Pipeline:
+    return Pipeline(s3, Settings(UPLOADS, WEB))
+
+
+@pytest.fixture
+def handle(pipeline: Pipeline) -> handler.Handler:
+    """The Lambda's entry bound to `pipeline`, as the image's CMD binds its own."""
+    return handler.make_handler(pipeline)
 
 
 # --- events as S3 and SQS deliver them -------------------------------------------------------
@@ -167,11 +182,13 @@ def upload(s3: S3Client, key: str, body: bytes, log: list[dict[str, Any]]) -> An
 # --- created -------------------------------------------------------------------------------------
 
 
-def test_an_upload_appears_in_b_sanitized_with_its_provenance(s3: S3Client) -> None:
+def test_an_upload_appears_in_b_sanitized_with_its_provenance(
+    s3: S3Client, handle: handler.Handler
+) -> None:
     put = s3.put_object(
         Bucket=UPLOADS, Key="a.jpg", Body=PHOTO, Metadata={"owner-name": "Jane Doe"}
     )
-    response = handler.handle(sqs_event(created("a.jpg")))
+    response = handle(sqs_event(created("a.jpg")))
     assert failures(response) == []
     copy = s3.get_object(Bucket=WEB, Key="a.jpg")
     body = copy["Body"].read()
@@ -192,39 +209,41 @@ def test_an_upload_appears_in_b_sanitized_with_its_provenance(s3: S3Client) -> N
     "key",
     ["with space.jpg", "plus+sign.jpg", "unicodé/フォト.JPG", "a/b/c/deep.jpeg", "100%.Jpg"],
 )
-def test_keys_are_decoded_once_exactly(s3: S3Client, key: str) -> None:
+def test_keys_are_decoded_once_exactly(s3: S3Client, handle: handler.Handler, key: str) -> None:
     s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
-    assert failures(handler.handle(sqs_event(created(key)))) == []
+    assert failures(handle(sqs_event(created(key)))) == []
     assert keys(s3, WEB) == [key]
 
 
-def test_keys_that_are_not_images_are_skipped(s3: S3Client) -> None:
+def test_keys_that_are_not_images_are_skipped(s3: S3Client, handle: handler.Handler) -> None:
     s3.put_object(Bucket=UPLOADS, Key="notes.txt", Body=b"hello")
-    assert failures(handler.handle(sqs_event(created("notes.txt")))) == []
+    assert failures(handle(sqs_event(created("notes.txt")))) == []
     assert keys(s3, WEB) == []
     assert counted("ObjectsSkipped") == 1
 
 
-def test_the_s3_test_event_is_skipped(s3: S3Client) -> None:
+def test_the_s3_test_event_is_skipped(s3: S3Client, handle: handler.Handler) -> None:
     test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": UPLOADS}
-    assert failures(handler.handle(sqs_event(test_event))) == []
+    assert failures(handle(sqs_event(test_event))) == []
     assert keys(s3, WEB) == []
 
 
-def test_an_event_from_another_bucket_is_skipped(s3: S3Client) -> None:
+def test_an_event_from_another_bucket_is_skipped(s3: S3Client, handle: handler.Handler) -> None:
     s3.put_object(Bucket=WEB, Key="x.jpg", Body=PHOTO)
     event = {"Records": [s3_record("x.jpg", bucket=WEB)]}
-    assert failures(handler.handle(sqs_event(event))) == []
+    assert failures(handle(sqs_event(event))) == []
     assert counted("ObjectsWritten") == 0
 
 
-def test_a_duplicate_event_writes_the_same_bytes_again(s3: S3Client) -> None:
+def test_a_duplicate_event_writes_the_same_bytes_again(
+    s3: S3Client, handle: handler.Handler
+) -> None:
     # The function may not read the web bucket (docs/design.md "Access: the function's role"), so it
     # cannot tell a duplicate from a
     # first delivery: it writes again, and B converges all the same.
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
-    handler.handle(sqs_event(created("a.jpg")))
-    handler.handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
     versions = s3.list_object_versions(Bucket=WEB, Prefix="a.jpg")["Versions"]
     bodies = {
         s3.get_object(Bucket=WEB, Key="a.jpg", VersionId=v["VersionId"])["Body"].read()
@@ -234,26 +253,28 @@ def test_a_duplicate_event_writes_the_same_bytes_again(s3: S3Client) -> None:
     assert counted("ObjectsWritten") == 2
 
 
-def test_an_overwrite_updates_b(s3: S3Client) -> None:
+def test_an_overwrite_updates_b(s3: S3Client, handle: handler.Handler) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
-    handler.handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
     newer = motion_photo_sample()
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=newer)
-    handler.handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
     body = s3.get_object(Bucket=WEB, Key="a.jpg")["Body"].read()
     assert body == reference_strip(newer)
 
 
-def test_a_large_photo_goes_up_in_parts(s3: S3Client, tmp_path: Any) -> None:
+def test_a_large_photo_goes_up_in_parts(
+    s3: S3Client, handle: handler.Handler, tmp_path: Any
+) -> None:
     large = write_large_jpeg(tmp_path / "large.jpg", 20 * 1024 * 1024, width=1024)
     s3.upload_file(str(large.path), UPLOADS, "large.jpg")
-    assert failures(handler.handle(sqs_event(created("large.jpg")))) == []
+    assert failures(handle(sqs_event(created("large.jpg")))) == []
     head = s3.head_object(Bucket=WEB, Key="large.jpg")
     assert head["ContentLength"] == len(reference_strip(large.path.read_bytes()))
     assert "-" in head["ETag"]  # a multipart ETag: "<md5 of part md5s>-<parts>"
 
 
-def test_the_function_never_reads_bucket_b(s3: S3Client) -> None:
+def test_the_function_never_reads_bucket_b(s3: S3Client, handle: handler.Handler) -> None:
     # Its role may only write and delete there (docs/design.md "Access: the function's role"); a
     # read would be AccessDenied.
     calls: list[tuple[str, str]] = []
@@ -265,9 +286,9 @@ def test_the_function_never_reads_bucket_b(s3: S3Client) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     s3.put_object(Bucket=UPLOADS, Key="bad.jpg", Body=b"not a jpeg")
     calls.clear()
-    handler.handle(sqs_event(created("a.jpg"), created("a.jpg"), created("bad.jpg")))
+    handle(sqs_event(created("a.jpg"), created("a.jpg"), created("bad.jpg")))
     s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
-    handler.handle(sqs_event(removed("a.jpg"), created("a.jpg")))
+    handle(sqs_event(removed("a.jpg"), created("a.jpg")))
     on_b = {name for name, bucket in calls if bucket == WEB}
     assert on_b <= {
         "PutObject",
@@ -294,14 +315,14 @@ def test_the_function_never_reads_bucket_b(s3: S3Client) -> None:
     ids=["a GIF", "a HEIC", "a broken PNG"],
 )
 def test_content_we_cannot_vouch_for_is_rejected_not_retried_and_nothing_is_written(
-    s3: S3Client, body: bytes, code: str
+    s3: S3Client, handle: handler.Handler, pipeline: Pipeline, body: bytes, code: str
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="fake.jpg", Body=body)
-    response = handler.handle(sqs_event(created("fake.jpg")))
+    response = handle(sqs_event(created("fake.jpg")))
     assert failures(response) == []  # not retried: it would fail the same way forever
     assert keys(s3, WEB) == []
     assert counted("ObjectsRejected") == 1
-    assert handler.current_pipeline().created("fake.jpg").reason.startswith(f"{code}: ")
+    assert pipeline.created("fake.jpg").reason.startswith(f"{code}: ")
 
 
 @pytest.mark.parametrize(
@@ -315,10 +336,10 @@ def test_content_we_cannot_vouch_for_is_rejected_not_retried_and_nothing_is_writ
     ],
 )
 def test_png_and_webp_uploads_appear_sanitized_with_their_content_type(
-    s3: S3Client, key: str, body: bytes, content_type: str
+    s3: S3Client, handle: handler.Handler, key: str, body: bytes, content_type: str
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key=key, Body=body)
-    assert failures(handler.handle(sqs_event(created(key)))) == []
+    assert failures(handle(sqs_event(created(key)))) == []
     copy = s3.get_object(Bucket=WEB, Key=key)
     data = copy["Body"].read()
     assert copy["ContentType"] == content_type
@@ -326,23 +347,27 @@ def test_png_and_webp_uploads_appear_sanitized_with_their_content_type(
     assert counted("ObjectsWritten") == 1
 
 
-def test_a_rejected_overwrite_removes_the_older_copy_from_b(s3: S3Client) -> None:
+def test_a_rejected_overwrite_removes_the_older_copy_from_b(
+    s3: S3Client, handle: handler.Handler
+) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
-    handler.handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
     frame = walk_markers(PHOTO).first(SOF2)
     cut = PHOTO[: frame.start + 6]  # no image data: nothing to keep, nothing to decode
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=cut)
-    handler.handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
     assert keys(s3, WEB) == []
 
 
-def test_a_damaged_photo_is_read_again_and_re_encoded(s3: S3Client) -> None:
+def test_a_damaged_photo_is_read_again_and_re_encoded(
+    s3: S3Client, handle: handler.Handler
+) -> None:
     put = s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=DAMAGED)
     reads: list[dict[str, Any]] = []
     s3.meta.events.register(
         "before-parameter-build.s3.GetObject", lambda params, **_: reads.append(dict(params))
     )
-    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []
+    assert failures(handle(sqs_event(created("a.jpg")))) == []
     assert len(reads) == 2
     assert reads[1]["IfMatch"] == put["ETag"]  # the same bytes as the first read
     copy = s3.get_object(Bucket=WEB, Key="a.jpg")
@@ -353,6 +378,7 @@ def test_a_damaged_photo_is_read_again_and_re_encoded(s3: S3Client) -> None:
 
 def test_a_damaged_photo_replaced_while_it_is_read_again_goes_back_to_the_queue(
     s3: S3Client,
+    handle: handler.Handler,
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=DAMAGED)
     reads: list[int] = []
@@ -364,16 +390,16 @@ def test_a_damaged_photo_replaced_while_it_is_read_again_goes_back_to_the_queue(
 
     s3.meta.events.register("after-call.s3.GetObject", replace_after_the_first_read)
     with pytest.raises(BatchProcessingError):  # its one record failed: the queue retries it
-        handler.handle(sqs_event(created("a.jpg")))
+        handle(sqs_event(created("a.jpg")))
     assert keys(s3, WEB) == []
-    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []  # redelivered
+    assert failures(handle(sqs_event(created("a.jpg")))) == []  # redelivered
     body = s3.get_object(Bucket=WEB, Key="a.jpg")["Body"].read()
     assert body == reference_strip(PHOTO)
 
 
-def test_a_re_encoded_photo_is_counted(s3: S3Client) -> None:
+def test_a_re_encoded_photo_is_counted(s3: S3Client, handle: handler.Handler) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=DAMAGED)
-    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []
+    assert failures(handle(sqs_event(created("a.jpg")))) == []
     assert counted("ObjectsWritten") == 1
     assert counted("ObjectsReencoded") == 1
 
@@ -381,12 +407,13 @@ def test_a_re_encoded_photo_is_counted(s3: S3Client) -> None:
 def test_a_large_rejected_photo_leaves_no_multipart_upload_behind(
     s3: S3Client, tmp_path: Any
 ) -> None:
-    handler.use_pipeline(Pipeline(s3, Settings(UPLOADS, WEB, damaged=DamagedPolicy.REJECT)))
+    pipeline = Pipeline(s3, Settings(UPLOADS, WEB, damaged=DamagedPolicy.REJECT))
+    handle = handler.make_handler(pipeline)
     large = write_large_jpeg(tmp_path / "large.jpg", 20 * 1024 * 1024, width=1024)
     # A malformed table after the image data: refused after several parts were sent.
     broken = large.path.read_bytes()[:-2] + b"\xff\xc4\x00\x03\x00" + EOI
     s3.put_object(Bucket=UPLOADS, Key="cut.jpg", Body=broken)
-    handler.handle(sqs_event(created("cut.jpg")))
+    handle(sqs_event(created("cut.jpg")))
     assert keys(s3, WEB) == []
     assert s3.list_multipart_uploads(Bucket=WEB).get("Uploads", []) == []
 
@@ -415,47 +442,54 @@ def open_uploads(s3: S3Client) -> list[tuple[str, str]]:
     return [(upload["Key"], upload["UploadId"]) for upload in uploads]
 
 
-def test_a_redelivered_event_aborts_the_upload_a_killed_attempt_left_open(s3: S3Client) -> None:
+def test_a_redelivered_event_aborts_the_upload_a_killed_attempt_left_open(
+    s3: S3Client, handle: handler.Handler
+) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     left_open(s3, "a.jpg")
-    assert failures(handler.handle(redelivered(sqs_event(created("a.jpg"))))) == []
+    assert failures(handle(redelivered(sqs_event(created("a.jpg"))))) == []
     assert open_uploads(s3) == []
     assert copy_in_b(s3, "a.jpg") == reference_strip(PHOTO)
 
 
-def test_a_redelivered_delete_aborts_the_upload_too(s3: S3Client) -> None:
+def test_a_redelivered_delete_aborts_the_upload_too(s3: S3Client, handle: handler.Handler) -> None:
     left_open(s3, "gone.jpg")
-    assert failures(handler.handle(redelivered(sqs_event(removed("gone.jpg"))))) == []
+    assert failures(handle(redelivered(sqs_event(removed("gone.jpg"))))) == []
     assert open_uploads(s3) == []
 
 
-def test_only_the_uploads_of_the_events_own_key_are_aborted(s3: S3Client) -> None:
+def test_only_the_uploads_of_the_events_own_key_are_aborted(
+    s3: S3Client, handle: handler.Handler
+) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     others = {("a.jpg/b.jpg", left_open(s3, "a.jpg/b.jpg")), ("b.jpg", left_open(s3, "b.jpg"))}
     left_open(s3, "a.jpg")
-    handler.handle(redelivered(sqs_event(created("a.jpg"))))
+    handle(redelivered(sqs_event(created("a.jpg"))))
     assert set(open_uploads(s3)) == others
 
 
-def test_a_first_delivery_does_not_look_for_open_uploads(s3: S3Client) -> None:
+def test_a_first_delivery_does_not_look_for_open_uploads(
+    s3: S3Client, handle: handler.Handler
+) -> None:
     calls: list[str] = []
     s3.meta.events.register(
         "provide-client-params.s3.ListMultipartUploads", lambda **_: calls.append("listed")
     )
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
-    handler.handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
     assert calls == []
-    handler.handle(redelivered(sqs_event(created("a.jpg"))))
+    handle(redelivered(sqs_event(created("a.jpg"))))
     assert calls == ["listed"]
 
 
 def test_an_object_over_max_bytes_is_refused_by_its_size_before_its_body_is_read(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
-    handler.handle(sqs_event(created("a.jpg")))  # an older copy, made under a larger limit
+    handle(sqs_event(created("a.jpg")))  # an older copy, made under a larger limit
     limit = len(PHOTO) - 1
-    handler.use_pipeline(Pipeline(s3, Settings(UPLOADS, WEB, max_bytes=limit)))
+    pipeline = Pipeline(s3, Settings(UPLOADS, WEB, max_bytes=limit))
+    handle = handler.make_handler(pipeline)
     real_get, reads = s3.get_object, []
 
     def spied(**kwargs: Any) -> Any:
@@ -466,16 +500,18 @@ def test_an_object_over_max_bytes_is_refused_by_its_size_before_its_body_is_read
         return response
 
     monkeypatch.setattr(s3, "get_object", spied)
-    response = handler.handle(sqs_event(created("a.jpg")))
+    response = handle(sqs_event(created("a.jpg")))
     assert failures(response) == []  # not retried: it would be refused the same way forever
     assert reads == []
     assert keys(s3, WEB) == []  # and the older copy is gone, as for any rejected overwrite
     assert counted("ObjectsRejected") == 1
-    outcome = handler.current_pipeline().created("a.jpg")
+    outcome = pipeline.created("a.jpg")
     assert outcome.reason.startswith(f"too-large: object of {len(PHOTO)} bytes exceeds the limit")
 
 
-def test_one_failing_record_fails_alone(s3: S3Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_failing_record_fails_alone(
+    s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key in ("a.jpg", "b.jpg", "c.jpg"):
         s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
     real_get = s3.get_object
@@ -487,57 +523,63 @@ def test_one_failing_record_fails_alone(s3: S3Client, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(s3, "get_object", throttled)
     event = sqs_event(created("a.jpg"), created("b.jpg"), created("c.jpg"))
-    response = handler.handle(event)
+    response = handle(event)
     assert failures(response) == [event["Records"][1]["messageId"]]
     assert sorted(keys(s3, WEB)) == ["a.jpg", "c.jpg"]
     assert counted("Errors") == 1
 
 
-def test_a_message_that_is_not_an_s3_event_fails_to_the_queue(s3: S3Client) -> None:
+def test_a_message_that_is_not_an_s3_event_fails_to_the_queue(
+    s3: S3Client, handle: handler.Handler
+) -> None:
     event = sqs_event(created("a.jpg"))
     event["Records"][0]["body"] = "not json"
     good = sqs_event(created("b.jpg"))["Records"][0]
     s3.put_object(Bucket=UPLOADS, Key="b.jpg", Body=PHOTO)
     event["Records"].append(good)
-    assert failures(handler.handle(event)) == [event["Records"][0]["messageId"]]
+    assert failures(handle(event)) == [event["Records"][0]["messageId"]]
 
 
 # --- removed and reordering ---------------------------------------------------------------------
 
 
-def test_a_delete_removes_the_copy(s3: S3Client) -> None:
+def test_a_delete_removes_the_copy(s3: S3Client, handle: handler.Handler) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
-    handler.handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
     s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
-    assert failures(handler.handle(sqs_event(removed("a.jpg")))) == []
+    assert failures(handle(sqs_event(removed("a.jpg")))) == []
     assert keys(s3, WEB) == []
     assert counted("ObjectsDeleted") == 1
 
 
-def test_a_late_delete_event_does_not_remove_a_recreated_photo(s3: S3Client) -> None:
+def test_a_late_delete_event_does_not_remove_a_recreated_photo(
+    s3: S3Client, handle: handler.Handler
+) -> None:
     # Delivered out of order: delete v1, re-upload v2; the create arrives first.
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
     newer = mpo_sample()
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=newer)
-    handler.handle(sqs_event(created("a.jpg")))
-    handler.handle(sqs_event(removed("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(removed("a.jpg")))
     body = s3.get_object(Bucket=WEB, Key="a.jpg")["Body"].read()
     assert body == reference_strip(newer)
 
 
-def test_a_late_create_event_for_a_deleted_photo_clears_b(s3: S3Client) -> None:
+def test_a_late_create_event_for_a_deleted_photo_clears_b(
+    s3: S3Client, handle: handler.Handler
+) -> None:
     # Delivered out of order: upload then delete; the delete arrives first.
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
-    handler.handle(sqs_event(removed("a.jpg")))
-    handler.handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(removed("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
     assert keys(s3, WEB) == []
 
 
-def test_a_direct_s3_event_is_processed(s3: S3Client) -> None:
+def test_a_direct_s3_event_is_processed(s3: S3Client, handle: handler.Handler) -> None:
     s3.put_object(Bucket=UPLOADS, Key="manual.jpg", Body=PHOTO)
-    assert handler.handle(created("manual.jpg")) == {"outcomes": ["written"]}
+    assert handle(created("manual.jpg")) == {"outcomes": ["written"]}
     assert keys(s3, WEB) == ["manual.jpg"]
 
 
@@ -547,12 +589,12 @@ def test_a_direct_s3_event_is_processed(s3: S3Client) -> None:
 
 
 def test_an_overwrite_during_processing_ends_with_the_newer_photo_in_b(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     newer, uploads = motion_photo_sample(), []
     after_each(monkeypatch, s3, "get_object", "a.jpg", [upload(s3, "a.jpg", newer, uploads)])
-    outcome = handler.current_pipeline().created("a.jpg")
+    outcome = pipeline.created("a.jpg")
     assert (outcome.action, outcome.rounds) == ("written", 2)
     copy = s3.get_object(Bucket=WEB, Key="a.jpg")
     assert copy["Body"].read() == reference_strip(newer)
@@ -562,19 +604,19 @@ def test_an_overwrite_during_processing_ends_with_the_newer_photo_in_b(
 
 
 def test_two_quick_overwrites_end_with_the_last_photo_in_b(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     second, third, uploads = motion_photo_sample(), mpo_sample(), []
     overwrites = [upload(s3, "a.jpg", second, uploads), upload(s3, "a.jpg", third, uploads)]
     after_each(monkeypatch, s3, "get_object", "a.jpg", overwrites)
-    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []
+    assert failures(handle(sqs_event(created("a.jpg")))) == []
     assert copy_in_b(s3, "a.jpg") == reference_strip(third)
     assert len(uploads) == 2  # both overwrites landed while the record was in hand
 
 
 def test_an_overwrite_then_a_delete_during_processing_leave_nothing_in_b(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     uploads: list[dict[str, Any]] = []
@@ -584,43 +626,43 @@ def test_an_overwrite_then_a_delete_during_processing_leave_nothing_in_b(
         s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
 
     after_each(monkeypatch, s3, "get_object", "a.jpg", [overwrite_then_delete])
-    outcome = handler.current_pipeline().created("a.jpg")
+    outcome = pipeline.created("a.jpg")
     assert (outcome.action, outcome.rounds) == ("deleted", 2)
     assert keys(s3, WEB) == []
 
 
 def test_a_delete_during_processing_leaves_nothing_in_b(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     delete = [lambda: s3.delete_object(Bucket=UPLOADS, Key="a.jpg")]
     after_each(monkeypatch, s3, "get_object", "a.jpg", delete)
-    assert failures(handler.handle(sqs_event(created("a.jpg")))) == []
+    assert failures(handle(sqs_event(created("a.jpg")))) == []
     assert keys(s3, WEB) == []
 
 
 def test_a_good_photo_replacing_a_rejected_one_during_processing_reaches_b(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=b"\x89PNG\r\n\x1a\n" + bytes(100))
     after_each(monkeypatch, s3, "get_object", "a.jpg", [upload(s3, "a.jpg", PHOTO, [])])
-    outcome = handler.current_pipeline().created("a.jpg")
+    outcome = pipeline.created("a.jpg")
     assert (outcome.action, outcome.rounds) == ("written", 2)
     assert copy_in_b(s3, "a.jpg") == reference_strip(PHOTO)
 
 
 def test_a_photo_recreated_while_its_delete_is_processed_stays_in_b(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, handle: handler.Handler, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The removal saw no key in A, then the upload landed (and its event may already have
     # run) just before the removal deleted the copy from B.
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
-    handler.handle(sqs_event(created("a.jpg")))
+    handle(sqs_event(created("a.jpg")))
     s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
     newer = mpo_sample()
     recreate = [upload(s3, "a.jpg", newer, [])]
     after_each(monkeypatch, s3, "delete_object", "a.jpg", recreate, bucket=WEB)
-    outcome = handler.current_pipeline().removed("a.jpg")
+    outcome = pipeline.removed("a.jpg")
     assert (outcome.action, outcome.rounds) == ("written", 2)
     assert copy_in_b(s3, "a.jpg") == reference_strip(newer)
 
@@ -642,14 +684,14 @@ def test_an_overwrite_is_noticed_on_an_unversioned_bucket_too(
 
 
 def test_a_key_that_never_holds_still_goes_back_to_the_queue(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for key in ("a.jpg", "b.jpg"):
         s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
     overwrites = [upload(s3, "a.jpg", kitchen_sink(seed=i), []) for i in range(MAX_ROUNDS)]
     after_each(monkeypatch, s3, "get_object", "a.jpg", overwrites)
     event = sqs_event(created("a.jpg"), created("b.jpg"))
-    response = handler.handle(event)
+    response = handle(event)
     assert failures(response) == [event["Records"][0]["messageId"]]  # retried later
     assert copy_in_b(s3, "b.jpg") == reference_strip(PHOTO)
     assert counted("Errors") == 1
@@ -664,7 +706,8 @@ def test_records_of_a_batch_run_at_the_same_time(
     # Each read waits until four reads are under way; one at a time, the first would wait
     # forever (here: 10 s, then the batch fails).
     threads = 4
-    handler.use_pipeline(Pipeline(s3, Settings(UPLOADS, WEB, batch_threads=threads)))
+    pipeline = Pipeline(s3, Settings(UPLOADS, WEB, batch_threads=threads))
+    handle = handler.make_handler(pipeline)
     names = [f"{i}.jpg" for i in range(threads)]
     for key in names:
         s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
@@ -675,14 +718,15 @@ def test_records_of_a_batch_run_at_the_same_time(
         return real_get(**kwargs)
 
     monkeypatch.setattr(s3, "get_object", meet)
-    assert failures(handler.handle(sqs_event(*map(created, names)))) == []
+    assert failures(handle(sqs_event(*map(created, names)))) == []
     assert sorted(keys(s3, WEB)) == names
 
 
 def test_one_batch_thread_runs_records_one_at_a_time(
     s3: S3Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    handler.use_pipeline(Pipeline(s3, Settings(UPLOADS, WEB, batch_threads=1)))
+    pipeline = Pipeline(s3, Settings(UPLOADS, WEB, batch_threads=1))
+    handle = handler.make_handler(pipeline)
     names = [f"{i}.jpg" for i in range(4)]
     for key in names:
         s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
@@ -697,12 +741,13 @@ def test_one_batch_thread_runs_records_one_at_a_time(
         return real_get(**kwargs)
 
     monkeypatch.setattr(s3, "get_object", counting)
-    assert failures(handler.handle(sqs_event(*map(created, names)))) == []
+    assert failures(handle(sqs_event(*map(created, names)))) == []
     assert most[0] == 1
 
 
-def test_events_of_one_key_run_in_batch_order_and_never_at_once(s3: S3Client) -> None:
-    pipeline = handler.current_pipeline()
+def test_events_of_one_key_run_in_batch_order_and_never_at_once(
+    s3: S3Client, handle: handler.Handler, pipeline: Pipeline
+) -> None:
     for key in ("a.jpg", "b.jpg", "c.jpg"):
         s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
     steps: list[tuple[str, str, float, float]] = []
@@ -721,7 +766,7 @@ def test_events_of_one_key_run_in_batch_order_and_never_at_once(s3: S3Client) ->
     pipeline.created = traced("created", pipeline.created)  # type: ignore[method-assign]
     pipeline.removed = traced("removed", pipeline.removed)  # type: ignore[method-assign]
     batch = [created("a.jpg"), created("b.jpg"), removed("a.jpg"), created("c.jpg")]
-    assert failures(handler.handle(sqs_event(*batch, created("a.jpg")))) == []
+    assert failures(handle(sqs_event(*batch, created("a.jpg")))) == []
     of_a = [step for step in steps if step[0] == "a.jpg"]
     assert [kind for _, kind, _, _ in of_a] == ["created", "removed", "created"]
     assert all(before[3] <= after[2] for before, after in pairwise(of_a))
@@ -729,7 +774,7 @@ def test_events_of_one_key_run_in_batch_order_and_never_at_once(s3: S3Client) ->
 
 
 def test_partial_failures_stay_exact_when_records_run_at_once(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     names = [f"{i}.jpg" for i in range(10)]
     failing = {"2.jpg", "5.jpg", "9.jpg"}
@@ -744,7 +789,7 @@ def test_partial_failures_stay_exact_when_records_run_at_once(
 
     monkeypatch.setattr(s3, "get_object", throttled)
     event = sqs_event(*map(created, names))
-    response = handler.handle(event)
+    response = handle(event)
     ids = [record["messageId"] for record in event["Records"]]
     assert failures(response) == [ids[names.index(key)] for key in sorted(failing)]
     assert sorted(keys(s3, WEB)) == sorted(set(names) - failing)
@@ -753,7 +798,7 @@ def test_partial_failures_stay_exact_when_records_run_at_once(
 
 
 def test_a_batch_in_which_every_record_fails_fails_as_a_whole(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+    s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Powertools raises then, so the Lambda invocation (and the worker) sees the failure.
     def unavailable(**_: Any) -> Any:
@@ -761,7 +806,7 @@ def test_a_batch_in_which_every_record_fails_fails_as_a_whole(
 
     monkeypatch.setattr(s3, "get_object", unavailable)
     with pytest.raises(BatchProcessingError):
-        handler.handle(sqs_event(*map(created, ["a.jpg", "b.jpg", "c.jpg"])))
+        handle(sqs_event(*map(created, ["a.jpg", "b.jpg", "c.jpg"])))
     assert counted("Errors") == 3
 
 
@@ -775,6 +820,60 @@ def test_records_naming_one_key_form_one_chain_in_batch_order() -> None:
     )  # fmt: skip
     event["Records"].append({**event["Records"][0], "messageId": "m", "body": "not json"})
     assert handler.chains_by_key(event["Records"]) == [[0, 2, 5], [1, 4], [3], [6]]
+
+
+# --- the Lambda's entry --------------------------------------------------------------------------
+
+# What Lambda's Python runtime does, in a process of its own (the container): import the
+# module the image's CMD names, then call its `lambda_handler` for each event. The S3 API
+# is moto's, in that process.
+LAMBDA_CONTAINER = """
+import json, sys, types
+import boto3
+from moto import mock_aws
+
+with mock_aws():
+    s3 = boto3.client("s3")
+    where = {"LocationConstraint": "eu-west-1"}
+    for bucket in ("uploads-a", "web-b"):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration=where)
+    s3.put_object(Bucket="uploads-a", Key="a.jpg", Body=sys.stdin.buffer.read())
+    from exif_stripper.aws import handler
+
+    context = types.SimpleNamespace(
+        function_name="exif", memory_limit_in_mb=512, aws_request_id="r",
+        invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:exif",
+    )
+    for _ in range(2):
+        event = json.loads(sys.argv[1])
+        print("response", json.dumps(handler.lambda_handler(event, context)))
+    print("pipelines built", handler._from_environment.cache_info().misses)
+    print("copies", [o["Key"] for o in s3.list_objects_v2(Bucket="web-b").get("Contents", [])])
+"""
+
+
+def test_the_lambda_entry_builds_its_pipeline_from_the_environment_once_per_container() -> None:
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "UPLOADS_BUCKET": UPLOADS,
+        "WEB_BUCKET": WEB,
+        "POWERTOOLS_METRICS_NAMESPACE": "ExifStripper",
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    run = subprocess.run(
+        [sys.executable, "-c", LAMBDA_CONTAINER, json.dumps(sqs_event(created("a.jpg")))],
+        input=PHOTO, capture_output=True, env=env, check=True, timeout=120,
+    )  # fmt: skip
+    lines = run.stdout.decode().splitlines()
+    assert lines.count('response {"batchItemFailures": []}') == 2
+    assert "pipelines built 1" in lines
+    assert "copies ['a.jpg']" in lines
+    # The entry flushes the metrics after each invocation (EMF, on stdout for CloudWatch).
+    emf = [json.loads(line) for line in lines if line.startswith('{"_aws"')]
+    assert [blob["ObjectsWritten"] for blob in emf] == [[1.0], [1.0]]
 
 
 # --- configuration --------------------------------------------------------------------------------

@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from exif_stripper.errors import BadSegment, SanitizeError, Undecodable
-from exif_stripper.headers import HuffmanTable, check_huffman_code, parse_scan
-from exif_stripper.jpeg import Segment
-from exif_stripper.sanitize import (
+from exif_stripper.core.errors import BadSegment, SanitizeError, Undecodable
+from exif_stripper.core.headers import HuffmanTable, check_huffman_code, parse_scan
+from exif_stripper.core.jpeg import Segment
+from exif_stripper.core.sanitize import (
     DamagedPolicy,
     Options,
     OrientationPolicy,
@@ -114,7 +114,7 @@ def test_progressive_scan_parameters_are_refused_exactly_when_libjpeg_refuses_th
     jpeg = _replace_segment(PROGRESSIVE, scan, bytes(payload))
     frame = sanitize_bytes(PROGRESSIVE, LOSSLESS_ONLY)  # proves the rest is fine
     assert frame.report.method == "lossless"
-    from exif_stripper.headers import parse_frame
+    from exif_stripper.core.headers import parse_frame
 
     sof = walk_markers(jpeg).first(SOF2)
     header = parse_frame(Segment(sof.marker, 0, sof.payload(jpeg)))

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from exif_stripper import icc
-from exif_stripper.icc import (
+from exif_stripper.core import icc
+from exif_stripper.core.icc import (
     ICC_APP2_PREFIX,
     CleanProfile,
     IccError,

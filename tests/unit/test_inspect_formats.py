@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from exif_stripper.cli import main
-from exif_stripper.inspection import Inspection, inspect_stream
-from exif_stripper.sanitize import sanitize_bytes
+from exif_stripper.core.inspection import Inspection, inspect_stream
+from exif_stripper.core.sanitize import sanitize_bytes
 from tools.samples import png as samples_png
 from tools.samples import webp as samples_webp
 

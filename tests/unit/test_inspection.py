@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exif_stripper.cli import main, render_inspection
-from exif_stripper.inspection import Finding, inspect_stream
+from exif_stripper.cli import main
+from exif_stripper.cli.inspect import render_inspection
+from exif_stripper.core.inspection import Finding, inspect_stream
 from tools.samples.composition import compose
 from tools.samples.exif import (
     GOLDEN_GATE,

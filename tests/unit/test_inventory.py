@@ -26,13 +26,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from exif_stripper import cli
-from exif_stripper.inventory import (
+from exif_stripper.aws.inventory import (
     InventoryError,
     entries,
     read_manifest,
     sorted_by_key,
 )
-from exif_stripper.sync import Entry
+from exif_stripper.aws.sync import Entry
 from tools.embedded_aws.in_process import InProcessAws, in_process_aws
 
 INVENTORY_BUCKET = "inventory-reports"

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from exif_stripper import transform
-from exif_stripper.budget import MiB
-from exif_stripper.errors import TooLarge
-from exif_stripper.icc import sanitize_profile
-from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes
+from exif_stripper.core import transform
+from exif_stripper.core.budget import MiB
+from exif_stripper.core.errors import TooLarge
+from exif_stripper.core.icc import sanitize_profile
+from exif_stripper.core.sanitize import Options, OrientationPolicy, sanitize_bytes
 from tools.bench import turns
 from tools.oracle import KEEP_TAG_ALLOWED, exiftool_reports, findings
 from tools.samples.composition import compose
@@ -168,8 +168,8 @@ def test_lossless_path_matches_jpegtran(orientation: int) -> None:
 
 
 def _frame(jpeg: bytes) -> transform.Frame:
-    from exif_stripper.headers import parse_frame
-    from exif_stripper.jpeg import Segment
+    from exif_stripper.core.headers import parse_frame
+    from exif_stripper.core.jpeg import Segment
 
     sof = walk_markers(jpeg).first(SOF0)
     return parse_frame(Segment(sof.marker, sof.start, sof.payload(jpeg))).frame
@@ -302,7 +302,7 @@ def no_turbojpeg(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_without_libjpeg_turbo_it_says_so_once_and_reencodes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="exif_stripper.transform")
+    caplog.set_level(logging.WARNING, logger="exif_stripper.core.transform")
     for orientation in (6, 8):
         source = _photo(orientation, WHOLE_MCUS, "4:2:0")
         output, rotation = _apply(source)

@@ -16,9 +16,9 @@ import textwrap
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from exif_stripper.budget import MiB, derived_budget
-from exif_stripper.errors import TooLarge, Undecodable
-from exif_stripper.transform import reencode_from_pixels
+from exif_stripper.core.budget import MiB, derived_budget
+from exif_stripper.core.errors import TooLarge, Undecodable
+from exif_stripper.core.transform import reencode_from_pixels
 from tools.bench import turns
 from tools.oracle import exiftool_reports, findings
 from tools.samples.composition import compose, remove_segments
@@ -234,8 +234,8 @@ def test_a_picture_over_the_budget_is_refused() -> None:
 _BOMB = textwrap.dedent(
     """
     import sys
-    from exif_stripper import budget, transform
-    from exif_stripper.errors import TooLarge
+    from exif_stripper.core import budget, transform
+    from exif_stripper.core.errors import TooLarge
 
     def rss():
         with open("/proc/self/status") as status:

@@ -18,12 +18,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps, ImageSequence
 
-from exif_stripper import png
-from exif_stripper.chunked import Facts
-from exif_stripper.errors import BadChunk, SanitizeError, TooLarge, Truncated, VerificationFailed
-from exif_stripper.icc import identifying_text
-from exif_stripper.png_verify import verify_png
-from exif_stripper.sanitize import OrientationPolicy, Removed
+from exif_stripper.core import png
+from exif_stripper.core.chunked import Facts
+from exif_stripper.core.errors import (
+    BadChunk,
+    SanitizeError,
+    TooLarge,
+    Truncated,
+    VerificationFailed,
+)
+from exif_stripper.core.icc import identifying_text
+from exif_stripper.core.png_verify import verify_png
+from exif_stripper.core.sanitize import OrientationPolicy, Removed
 from tools.oracle import KEEP_TAG_ALLOWED, exiftool_available, identifying_findings_many
 from tools.samples import icc_profiles
 from tools.samples import png as sp

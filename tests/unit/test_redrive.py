@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from exif_stripper import cli
-from exif_stripper.redrive import redrive
+from exif_stripper.aws.redrive import redrive
 from tools.embedded_aws.in_process import in_process_aws
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def test_the_command_fails_when_a_message_could_not_be_sent(
     sqs, dead, live = queues
     sqs.send_message(QueueUrl=dead, MessageBody="event")
     refusing(sqs, "event")
-    monkeypatch.setattr("exif_stripper.aws.sqs_client", lambda: sqs)
+    monkeypatch.setattr("exif_stripper.aws.clients.sqs_client", lambda: sqs)
     assert cli.main(["redrive", "--from", dead, "--to", live]) == cli.IO_ERROR
     assert "1 messages could not be sent" in capsys.readouterr().err
     assert depth(sqs, dead) == 1

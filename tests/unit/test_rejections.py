@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from exif_stripper.errors import (
+from exif_stripper.core.errors import (
     BadSegment,
     NotAJpeg,
     SanitizeError,
@@ -26,8 +26,8 @@ from exif_stripper.errors import (
     Unsupported,
     UnsupportedFormat,
 )
-from exif_stripper.jpeg import Tokenizer
-from exif_stripper.sanitize import (
+from exif_stripper.core.jpeg import Tokenizer
+from exif_stripper.core.sanitize import (
     DamagedPolicy,
     Options,
     OrientationPolicy,

@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from exif_stripper import headers, icc
-from exif_stripper.icc import identifying_text, sanitize_profile
-from exif_stripper.sanitize import (
+from exif_stripper.core import headers, icc
+from exif_stripper.core.icc import identifying_text, sanitize_profile
+from exif_stripper.core.sanitize import (
     Options,
     OrientationPolicy,
     Result,
@@ -345,7 +345,7 @@ _KITCHEN_SINK = kitchen_sink()
 
 
 def test_stream_work_stays_linear_when_input_trickles_in_byte_by_byte() -> None:
-    from exif_stripper.jpeg import Tokenizer
+    from exif_stripper.core.jpeg import Tokenizer
 
     data = _KITCHEN_SINK
     tokenizer = Tokenizer(max_bytes=len(data), tolerant=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exif_stripper import jpeg
+from exif_stripper.core import jpeg
 
 
 def test_the_c_scanner_is_built_in_the_development_environment() -> None:

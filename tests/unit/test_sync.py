@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exif_stripper import cli
-from exif_stripper.sync import (
+from exif_stripper.aws.sync import (
     Action,
     Entry,
     Kind,

@@ -11,13 +11,13 @@ import io
 
 import pytest
 
-from exif_stripper import sanitize
-from exif_stripper.errors import VerificationFailed
-from exif_stripper.exif import orientation_only_exif
-from exif_stripper.icc import sanitize_profile
-from exif_stripper.jpeg import Segment
-from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes, sanitize_stream
-from exif_stripper.verify import verify_jpeg
+from exif_stripper.core import sanitize
+from exif_stripper.core.errors import VerificationFailed
+from exif_stripper.core.exif import orientation_only_exif
+from exif_stripper.core.icc import sanitize_profile
+from exif_stripper.core.jpeg import Segment
+from exif_stripper.core.sanitize import Options, OrientationPolicy, sanitize_bytes, sanitize_stream
+from exif_stripper.core.verify import verify_jpeg
 from tools.samples import icc_profiles
 from tools.samples.composition import compose, insert_between_scans, reference_strip
 from tools.samples.damage import insert_before

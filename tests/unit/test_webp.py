@@ -16,12 +16,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageSequence
 
-from exif_stripper.chunked import Facts
-from exif_stripper.errors import BadChunk, SanitizeError, TooLarge, Truncated, VerificationFailed
-from exif_stripper.icc import identifying_text, sanitize_profile
-from exif_stripper.sanitize import OrientationPolicy, Removed
-from exif_stripper.webp import InMemory, Spooled, list_chunks, sanitize_webp
-from exif_stripper.webp_verify import verify_webp
+from exif_stripper.core.chunked import Facts
+from exif_stripper.core.errors import (
+    BadChunk,
+    SanitizeError,
+    TooLarge,
+    Truncated,
+    VerificationFailed,
+)
+from exif_stripper.core.icc import identifying_text, sanitize_profile
+from exif_stripper.core.sanitize import OrientationPolicy, Removed
+from exif_stripper.core.webp import InMemory, Spooled, list_chunks, sanitize_webp
+from exif_stripper.core.webp_verify import verify_webp
 from tools.oracle import KEEP_TAG_ALLOWED, exiftool_available, identifying_findings_many
 from tools.samples import icc_profiles
 from tools.samples import webp as sw

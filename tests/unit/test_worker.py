@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
-from exif_stripper import worker as worker_module
-from exif_stripper.worker import Worker
+from exif_stripper.aws.worker import Worker
 from tools.embedded_aws.in_process import in_process_aws
 
 if TYPE_CHECKING:
@@ -52,7 +51,6 @@ class FlakySqs:
 
 @pytest.fixture
 def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SQSClient, str]]:
-    monkeypatch.setattr(worker_module, "MAX_BACKOFF", 0.01)
     with in_process_aws(monkeypatch) as aws:
         url = aws.sqs.create_queue(QueueName="events")["QueueUrl"]
         yield aws.sqs, url
@@ -75,7 +73,7 @@ def test_a_receive_that_keeps_failing_is_tried_again_until_sqs_answers(
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 1}))
     bodies, handler = handled_bodies()
     flaky = FlakySqs(sqs, "receive_message", failures=3)
-    worker = Worker(flaky, url, handler, wait_seconds=0)  # type: ignore[arg-type]
+    worker = Worker(flaky, url, handler, wait_seconds=0, max_backoff=0.01)  # type: ignore[arg-type]
     tally = worker.run(threading.Event(), idle_polls=5)
     assert flaky.failures_left == 0
     assert bodies == [json.dumps({"n": 1})]
@@ -89,7 +87,7 @@ def test_a_delete_that_fails_leaves_the_message_to_come_back_and_the_worker_poll
     sqs.send_message(QueueUrl=url, MessageBody="once")
     bodies, handler = handled_bodies()
     flaky = FlakySqs(sqs, "delete_message_batch", failures=1)
-    worker = Worker(flaky, url, handler, wait_seconds=0, visibility_timeout=0)  # type: ignore[arg-type]
+    worker = Worker(flaky, url, handler, wait_seconds=0, visibility_timeout=0, max_backoff=0.01)  # type: ignore[arg-type]
     worker.run(threading.Event(), idle_polls=3)
     # Handled, not deleted, so received and handled again (the handler is idempotent);
     # the second delete went through and the queue is empty.
@@ -103,7 +101,7 @@ def test_the_worker_still_stops_when_idle_while_sqs_is_down(
     sqs, url = queue
     _, handler = handled_bodies()
     flaky = FlakySqs(sqs, "receive_message", failures=1000)
-    worker = Worker(flaky, url, handler, wait_seconds=0)  # type: ignore[arg-type]
+    worker = Worker(flaky, url, handler, wait_seconds=0, max_backoff=0.01)  # type: ignore[arg-type]
     tally = worker.run(threading.Event(), idle_polls=4)
     assert flaky.failures_left == 1000 - 4
     assert tally.received == 0

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from exif_stripper import __version__
-from exif_stripper.pipeline import META_ETAG, META_POLICY, META_SANITIZER, META_VERSION
-from exif_stripper.sanitize import sanitize_bytes
+from exif_stripper.aws.pipeline import META_ETAG, META_POLICY, META_SANITIZER, META_VERSION
+from exif_stripper.core.sanitize import sanitize_bytes
 from tools.embedded_aws.local_stack import Stack, deployed_stack, wait_until
 from tools.samples.composition import compose
 from tools.samples.exif import exif_segment
@@ -85,7 +85,7 @@ def _client(stack: Stack, service: str) -> Any:
     pool and retries the package's own clients have."""
     import boto3
 
-    from exif_stripper.aws import CLIENT_CONFIG
+    from exif_stripper.aws.clients import CLIENT_CONFIG
 
     kwargs = stack.aws.client_kwargs(*stack.admin_credentials)
     return boto3.client(service, config=CLIENT_CONFIG, **kwargs)  # type: ignore[call-overload]
@@ -195,8 +195,8 @@ def _measure_in_this_process(
 ) -> None:
     import tracemalloc
 
-    from exif_stripper.aws import s3_client
-    from exif_stripper.sync import Tally, list_bucket, plan
+    from exif_stripper.aws.clients import s3_client
+    from exif_stripper.aws.sync import Tally, list_bucket, plan
 
     s3 = s3_client()
     s3.list_objects_v2(Bucket=uploads, MaxKeys=1)  # connections and parsers warm
@@ -233,7 +233,7 @@ def _measure_in_this_process(
 def _old_plan(s3: S3Client, uploads: str, web: str, prefix: str) -> dict[str, int]:
     """The planner `sync` had before issue 13: both listings into memory, then a HEAD of
     every key in both, comparing B's provenance metadata with A's ETag."""
-    from exif_stripper.formats import is_image_key
+    from exif_stripper.core.formats import is_image_key
 
     def listing(bucket: str) -> dict[str, str]:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
@@ -274,8 +274,8 @@ def _peak_rss_mib() -> float:
 def _send_rates(stack: Stack, s3: S3Client) -> dict[int, tuple[int, float]]:
     """Messages per second `Enqueuer` sends with 8 and 16 threads: the whole bucket's plan,
     listed first, into the event queue, whose messages are then discarded again."""
-    from exif_stripper.enqueue import Enqueuer
-    from exif_stripper.sync import list_bucket, plan
+    from exif_stripper.aws.enqueue import Enqueuer
+    from exif_stripper.aws.sync import list_bucket, plan
 
     actions = list(plan(list_bucket(s3, stack.uploads), list_bucket(s3, stack.web)))
     sqs = _client(stack, "sqs")

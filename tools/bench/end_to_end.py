@@ -39,7 +39,7 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from exif_stripper.config import DEFAULT_BATCH_THREADS
+from exif_stripper.aws.settings import DEFAULT_BATCH_THREADS
 from tools.embedded_aws.local_stack import Stack, Worker, deployed_stack
 from tools.samples.corpora import camera_photo
 

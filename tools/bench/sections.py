@@ -45,14 +45,14 @@ from typing import Final
 from PIL import Image
 
 import exif_stripper
-from exif_stripper.budget import default_pixel_budget
-from exif_stripper.errors import SanitizeError
-from exif_stripper.formats import is_image_key
-from exif_stripper.headers import parse_frame
-from exif_stripper.icc import sanitize_profile
-from exif_stripper.jpeg import Frame, Segment
-from exif_stripper.sanitize import Options, OrientationPolicy, sanitize_bytes
-from exif_stripper.transform import make_upright, turbojpeg
+from exif_stripper.core.budget import default_pixel_budget
+from exif_stripper.core.errors import SanitizeError
+from exif_stripper.core.formats import is_image_key
+from exif_stripper.core.headers import parse_frame
+from exif_stripper.core.icc import sanitize_profile
+from exif_stripper.core.jpeg import Frame, Segment
+from exif_stripper.core.sanitize import Options, OrientationPolicy, sanitize_bytes
+from exif_stripper.core.transform import make_upright, turbojpeg
 from tools.bench import turns
 from tools.samples import icc_profiles
 from tools.samples import png as samples_png
@@ -407,7 +407,7 @@ def _frame(jpeg: bytes) -> Frame:
 
 _MEASURE: Final = """
 import sys, time, tracemalloc
-from exif_stripper.sanitize import sanitize_stream
+from exif_stripper.core.sanitize import sanitize_stream
 
 def peak_rss_kib():
     # VmHWM is this process's own high-water mark; ru_maxrss would carry the parent's
@@ -527,9 +527,9 @@ def bench_turns() -> None:
 
 _RESOURCE: Final = """
 import sys, time
-from exif_stripper.errors import SanitizeError
-from exif_stripper.formats import is_image_key
-from exif_stripper.sanitize import sanitize_stream
+from exif_stripper.core.errors import SanitizeError
+from exif_stripper.core.formats import is_image_key
+from exif_stripper.core.sanitize import sanitize_stream
 
 def peak_rss_kib():
     with open("/proc/self/status") as status:
@@ -625,7 +625,7 @@ def _measure_resources(name: str, path: Path, size: int, budget_mb: int | None) 
 
 _PIXEL_WORK: Final = """
 import json, sys, time
-from exif_stripper import budget, transform
+from exif_stripper.core import budget, transform
 from tools.bench import turns
 
 def rss(field):

@@ -25,8 +25,8 @@ from typing import Final, Literal
 
 from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
 
-from exif_stripper.jpeg import Frame
-from exif_stripper.transform import make_upright
+from exif_stripper.core.jpeg import Frame
+from exif_stripper.core.transform import make_upright
 from tools.samples.composition import compose
 from tools.samples.corpora import restart_intervals, write_restarted_rows
 from tools.samples.exif import CameraExif, exif_segment

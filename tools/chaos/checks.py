@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from exif_stripper.config import Settings
-from exif_stripper.errors import SanitizeError
-from exif_stripper.formats import is_image_key
-from exif_stripper.pipeline import META_ETAG
-from exif_stripper.sanitize import OrientationPolicy, sanitize_bytes
-from exif_stripper.verify import verify_jpeg
+from exif_stripper.aws.pipeline import META_ETAG
+from exif_stripper.aws.settings import Settings
+from exif_stripper.core.errors import SanitizeError
+from exif_stripper.core.formats import is_image_key
+from exif_stripper.core.sanitize import OrientationPolicy, sanitize_bytes
+from exif_stripper.core.verify import verify_jpeg
 from tools.chaos.faults import fault_tag
 from tools.oracle import exiftool_reports, findings
 

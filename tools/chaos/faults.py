@@ -373,7 +373,7 @@ class _BrokenBody:
 
 def install(plan: FaultPlan, record_path: Path) -> FaultInjector:
     """Faults in every boto3 client this process makes from now on (the default session's,
-    which exif_stripper.aws uses)."""
+    which exif_stripper.aws.clients uses)."""
     injector = FaultInjector(plan, Record(record_path))
     boto3.setup_default_session()
     injector.attach(boto3.DEFAULT_SESSION.events)  # type: ignore[union-attr]

@@ -51,7 +51,7 @@ from urllib.parse import quote_plus
 
 from botocore.exceptions import ClientError
 
-from exif_stripper.config import Settings
+from exif_stripper.aws.settings import Settings
 from tools.chaos import faults
 from tools.chaos.checks import (
     Check,

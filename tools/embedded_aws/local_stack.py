@@ -42,7 +42,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import boto3
 
-from exif_stripper.aws import CLIENT_CONFIG
+from exif_stripper.aws.clients import CLIENT_CONFIG
 from tools.embedded_aws.emulator import (
     ROOT,
     SESSION_SECONDS,

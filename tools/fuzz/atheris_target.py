@@ -15,7 +15,7 @@ from typing import Final
 import atheris
 
 with atheris.instrument_imports(include=["exif_stripper"]):
-    from exif_stripper.sanitize import DamagedPolicy, Options
+    from exif_stripper.core.sanitize import DamagedPolicy, Options
 
 from tools.fuzz import properties
 

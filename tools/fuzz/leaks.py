@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from exif_stripper.headers import standard_huffman_table
-from exif_stripper.jpeg import DAC, DHT, DQT, EntropyData, Segment, Tokenizer
-from exif_stripper.sanitize import Removed
+from exif_stripper.core.headers import standard_huffman_table
+from exif_stripper.core.jpeg import DAC, DHT, DQT, EntropyData, Segment, Tokenizer
+from exif_stripper.core.sanitize import Removed
 from tools.samples import png as samples_png
 from tools.samples import webp as samples_webp
 

@@ -26,9 +26,9 @@ from typing import Final
 
 from PIL import Image, ImageSequence
 
-from exif_stripper.errors import SanitizeError
-from exif_stripper.png_verify import verify_png
-from exif_stripper.sanitize import (
+from exif_stripper.core.errors import SanitizeError
+from exif_stripper.core.png_verify import verify_png
+from exif_stripper.core.sanitize import (
     DamagedPolicy,
     Options,
     OrientationPolicy,
@@ -37,8 +37,8 @@ from exif_stripper.sanitize import (
     sanitize_bytes,
     sanitize_stream,
 )
-from exif_stripper.verify import verify_jpeg
-from exif_stripper.webp_verify import verify_webp
+from exif_stripper.core.verify import verify_jpeg
+from exif_stripper.core.webp_verify import verify_webp
 from tools.fuzz.leaks import copied_pieces, leaked_runs
 from tools.fuzz.seeds import seeds
 from tools.samples import png as samples_png

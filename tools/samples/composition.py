@@ -139,7 +139,12 @@ def reference_strip(jpeg: bytes) -> bytes:
 def _reference_icc(chunks: list[bytes]) -> bytes:
     """The ICC chunks as the output carries them: the profile cleaned by icc.py (whose own
     tests show it keeps the colours), or nothing when the chunks form no valid profile."""
-    from exif_stripper.icc import IccError, jpeg_chunks, reassemble_jpeg_chunks, sanitize_profile
+    from exif_stripper.core.icc import (
+        IccError,
+        jpeg_chunks,
+        reassemble_jpeg_chunks,
+        sanitize_profile,
+    )
 
     if not chunks:
         return b""
@@ -155,7 +160,7 @@ def reference_removed_bytes(jpeg: bytes) -> int:
     but the ICC chunks and the first JFIF's 18-byte header, what cleaning the ICC profile
     takes out of it, and all after the primary EOI. (Merging tables or ICC chunks into
     fewer segments saves a few bytes more; those are not metadata.)"""
-    from exif_stripper.icc import reassemble_jpeg_chunks, sanitize_profile
+    from exif_stripper.core.icc import reassemble_jpeg_chunks, sanitize_profile
 
     layout = walk_markers(jpeg)
     removed = len(jpeg) - layout.end

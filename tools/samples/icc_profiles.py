@@ -7,7 +7,7 @@ EDID serials, private tags, a bogus creation date and vendor fields in the heade
 
 The bytes are written with `struct` from ICC.1:2022 (header 7.2, tag table 7.3, tag types
 section 10) and ICC.1:2001-04 for the v2 text types, independently of the product's
-`exif_stripper.icc`, so the tests do not share a bug with the code they check.
+`exif_stripper.core.icc`, so the tests do not share a bug with the code they check.
 
 Top-down: the identity canaries; ready-made profiles; the tag-type builders; assembly.
 """

@@ -2,35 +2,38 @@
 
     event in -> decode (Powertools data classes: SQS record, S3 event; the key URL-decoded)
              -> Pipeline.created / Pipeline.removed (fetch, sanitize, verify, write)
-             -> report (one JSON log line and EMF metrics per object)
+             -> reporting.report (one JSON log line and EMF metrics per object)
 
-Each SQS record succeeds or fails on its own (Powertools' BatchProcessor reports
-`batchItemFailures`), so a bad record is retried alone and never repeats its neighbours.
-The records of a batch run concurrently on `BATCH_THREADS` threads, since the work is
-mostly waiting on S3; records that name the same key run one after another, in batch
-order. A rejected photo is a success here: it is logged and counted, not retried. A
-direct S3 event (a manual invoke) is accepted too. The local worker calls `handle` with
-the same Lambda-shaped events.
+Powertools' own shape for batch processing (docs.powertools.aws.dev/lambda/python/latest/
+utilities/batch/): the module holds the Logger, the Metrics and the record handler, and the
+entry returns `process_partial_response`. Two things differ, each for a reason:
+
+- The record handler takes the pipeline as an argument, and `make_handler(pipeline)` binds
+  it: the Lambda's entry (`lambda_handler`, the image's CMD) binds the pipeline built from
+  the environment, once per container; the local worker and the tests bind their own. No
+  module global is ever replaced.
+- Each bound handler has its own `ConcurrentBatchProcessor`, sized by the pipeline's
+  `batch_threads`: two handlers in one process never share a processor's batch state.
+
+Each SQS record succeeds or fails on its own (`batchItemFailures`), so a bad record is
+retried alone and never repeats its neighbours. The records of a batch run concurrently on
+`BATCH_THREADS` threads, since the work is mostly waiting on S3; records that name the same
+key run one after another, in batch order. A rejected photo is a success here: it is logged
+and counted, not retried. A direct S3 event (a manual invoke) is accepted too.
 
 Thread safety: the threads share one boto3 client (clients are thread-safe, sessions and
-resources are not), Python's logging takes a lock per handler, and every log line carries
-its fields in `extra`, never in keys appended to the shared Logger (append_keys is not
-thread-safe: powertools-lambda-python#2040). Powertools' Metrics is not thread-safe
-(add_metric reads, then replaces, an entry of a shared dict: powertools-lambda-python#7467),
-so every metric goes through one lock (`_count`), and the flush runs on the main thread
-after the batch (`log_metrics`).
+resources are not); the Logger and the Metrics are used as `reporting` explains.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics
@@ -43,9 +46,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes import S3Event, SQSRecord
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
-from .aws import s3_client
-from .config import Settings
+from .clients import s3_client
 from .pipeline import Outcome, Pipeline
+from .reporting import count, report
+from .settings import Settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -56,32 +60,14 @@ metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ExifStripper"),
     service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE),
 )
-_COUNTERS: Final = {
-    "written": "ObjectsWritten",
-    "unchanged": "ObjectsUnchanged",
-    "deleted": "ObjectsDeleted",
-    "kept": "ObjectsUnchanged",
-    "rejected": "ObjectsRejected",
-    "skipped": "ObjectsSkipped",
-}
-_pipeline: Pipeline | None = None
-_metrics_lock = threading.Lock()
 
 
-def use_pipeline(pipeline: Pipeline) -> None:
-    """Run on this pipeline instead of one built from the environment (worker, tests)."""
-    global _pipeline
-    _pipeline = pipeline
+class Handler(Protocol):
+    """A Lambda-shaped entry bound to one pipeline (`make_handler`)."""
 
-
-def current_pipeline() -> Pipeline:
-    """The pipeline, built on first use: a bad setting fails the cold start, loudly."""
-    global _pipeline
-    if _pipeline is None:
-        settings = Settings.from_env()
-        logger.setLevel(settings.log_level)
-        _pipeline = Pipeline(s3_client(), settings)
-    return _pipeline
+    def __call__(
+        self, event: dict[str, Any], context: LambdaContext | None = None, /
+    ) -> dict[str, Any]: ...
 
 
 # --- entry points --------------------------------------------------------------------------
@@ -90,21 +76,35 @@ def current_pipeline() -> Pipeline:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(event, context)
+    return _from_environment()(event, context)
 
 
-def handle(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
-    """Process an SQS batch (partial failures reported) or a direct S3 event."""
-    settings = current_pipeline().settings
-    records = event.get("Records") or []
-    if records and records[0].get("eventSource") == "aws:s3":
-        outcomes = [handle_s3_record(record) for record in S3Event(event).records]
-        return {"outcomes": [outcome.action for outcome in outcomes]}
-    processor = ConcurrentBatchProcessor(settings.batch_threads)
-    return dict(process_partial_response(event, handle_sqs_record, processor, context))
+@functools.cache
+def _from_environment() -> Handler:
+    """The handler on the pipeline the environment describes, built on the first event of
+    a container: a bad setting fails that invocation, loudly, and every one after it."""
+    settings = Settings.from_env()
+    logger.setLevel(settings.log_level)
+    return make_handler(Pipeline(s3_client(), settings))
 
 
-def handle_sqs_record(record: SQSRecord) -> None:
+def make_handler(pipeline: Pipeline) -> Handler:
+    """The Lambda's entry bound to `pipeline`: an SQS batch (partial failures reported) or
+    a direct S3 event in, the response out. The local worker runs it as Lambda would."""
+
+    def handle(event: dict[str, Any], context: LambdaContext | None = None, /) -> dict[str, Any]:
+        records = event.get("Records") or []
+        if records and records[0].get("eventSource") == "aws:s3":
+            outcomes = [s3_record_handler(r, pipeline) for r in S3Event(event).records]
+            return {"outcomes": [outcome.action for outcome in outcomes]}
+        processor = ConcurrentBatchProcessor(pipeline.settings.batch_threads)
+        bound = functools.partial(record_handler, pipeline=pipeline)
+        return dict(process_partial_response(event, bound, processor, context))
+
+    return handle
+
+
+def record_handler(record: SQSRecord, pipeline: Pipeline) -> None:
     """One queue message: an S3 event notification (or S3's test event) in its body."""
     try:
         body = json.loads(record.body)
@@ -115,17 +115,21 @@ def handle_sqs_record(record: SQSRecord) -> None:
         # Received before: an earlier attempt may have died halfway (Pipeline._first_tidy).
         redelivered = int(record.attributes.get("ApproximateReceiveCount") or 1) > 1
         for s3_record in S3Event(body).records:
-            handle_s3_record(s3_record, queued_seconds=queued, redelivered=redelivered)
+            s3_record_handler(s3_record, pipeline, queued_seconds=queued, redelivered=redelivered)
     except Exception:
-        _count("Errors", MetricUnit.Count, 1)
+        count(metrics, "Errors", MetricUnit.Count, 1)
         logger.exception("record failed; the queue will retry it", extra={"id": record.message_id})
         raise
 
 
-def handle_s3_record(
-    record: S3EventRecord, *, queued_seconds: float | None = None, redelivered: bool = False
+def s3_record_handler(
+    record: S3EventRecord,
+    pipeline: Pipeline,
+    *,
+    queued_seconds: float | None = None,
+    redelivered: bool = False,
 ) -> Outcome:
-    pipeline = current_pipeline()
+    """One S3 event record: the pipeline's step for it, then its log line and metrics."""
     bucket = record.s3.bucket.name
     # S3 URL-encodes keys in notifications ('+' for a space). Powertools decodes only
     # S3Event.object_key (the first record), not each record's key: decode here, once.
@@ -140,32 +144,8 @@ def handle_s3_record(
         outcome = pipeline.removed(key, redelivered=redelivered)
     else:
         outcome = Outcome(key, "skipped", reason=f"event {record.event_name} is not handled")
-    report(outcome, record.event_name, queued_seconds)
+    report(logger, metrics, outcome, record.event_name, queued_seconds)
     return outcome
-
-
-def report(outcome: Outcome, event_name: str, queued_seconds: float | None = None) -> None:
-    """One log line and the metrics for one object."""
-    line = {"event": event_name, **asdict(outcome)}
-    if queued_seconds is not None:
-        line["queued_seconds"] = queued_seconds  # how long the event waited in the queue
-    if outcome.action == "rejected":
-        logger.warning("rejected: not passed on", extra=line)
-    else:
-        logger.info(outcome.action, extra=line)
-    _count(_COUNTERS[outcome.action], MetricUnit.Count, 1)
-    if outcome.action == "written":
-        if outcome.method == "re-encoded":
-            # A subset of ObjectsWritten: damaged photos made again from their pixels.
-            _count("ObjectsReencoded", MetricUnit.Count, 1)
-        _count("BytesIn", MetricUnit.Bytes, outcome.bytes_in)
-        _count("BytesOut", MetricUnit.Bytes, outcome.bytes_out)
-
-
-def _count(name: str, unit: MetricUnit, value: float) -> None:
-    """Powertools' add_metric, one thread at a time (see the module's docstring)."""
-    with _metrics_lock:
-        metrics.add_metric(name=name, unit=unit, value=value)
 
 
 def _seconds_queued(record: SQSRecord) -> float | None:

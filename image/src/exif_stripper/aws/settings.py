@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeVar
 
-from .budget import BudgetError, default_pixel_budget
-from .sanitize import DEFAULT_MAX_BYTES, DamagedPolicy, Options, OrientationPolicy
+from ..core.budget import BudgetError, default_pixel_budget
+from ..core.sanitize import DEFAULT_MAX_BYTES, DamagedPolicy, Options, OrientationPolicy
 
 _Policy = TypeVar("_Policy", bound=StrEnum)
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -23,7 +23,7 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_BATCH_THREADS: Final = 10
 # As the exif-lambda module's batch_threads allows. Each thread holds up to two S3
 # connections (the source's body while the copy is sent): the clients' pool has
-# 2 x MAX_BATCH_THREADS (aws.py).
+# 2 x MAX_BATCH_THREADS (clients.py).
 MAX_BATCH_THREADS: Final = 64
 
 

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, cast
 
-from .errors import SanitizeError, TooLarge
-from .sanitize import Options, sanitize_stream
+from ..core.errors import SanitizeError, TooLarge
+from ..core.sanitize import Options, sanitize_stream
 
 if TYPE_CHECKING:
     from tempfile import SpooledTemporaryFile

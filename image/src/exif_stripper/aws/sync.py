@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
-from .formats import is_image_key
+from ..core.formats import is_image_key
 from .pipeline import Outcome, Pipeline
 
 if TYPE_CHECKING:

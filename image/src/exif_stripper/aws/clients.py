@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
-from .config import MAX_BATCH_THREADS
+from .settings import MAX_BATCH_THREADS
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -39,7 +39,7 @@ RUNTIME_BYTES: Final = 128 * MiB
 #: chunk and verifier (~2 MiB, `make bench` memory section), the upload's 8 MiB part buffer
 #: and the copy of it being sent (upload.py), and the S3 response stream's buffers.
 RECORD_BYTES: Final = 32 * MiB
-#: Records of one batch in flight at once when BATCH_THREADS is not set (config.py's default).
+#: Records of one batch in flight at once when BATCH_THREADS is not set (aws/settings.py's default).
 DEFAULT_RECORDS_IN_FLIGHT: Final = 10
 #: Without a Lambda environment (the CLI, `sync`): the budget of the production function
 #: (live/prod: 2048 MB), so a photo the CLI turns is one the function turns too.

@@ -553,12 +553,14 @@ class Cutter:
         """
         block, pos = self._input.window()
         start, size = pos, len(block)
+        # Locals, not globals and attribute lookups: a 12 MP PNG is about 1,600 chunks.
+        header, stored, crc = _CHUNK_HEADER.unpack_from, _U32.unpack_from, crc32
         while pos + 12 <= size:
-            length, kind = _CHUNK_HEADER.unpack_from(block, pos)
+            length, kind = header(block, pos)
             end = pos + 12 + length
             if kind != b"IDAT" or end > size:
                 break
-            if crc32(block[pos + 4 : end - 4]) != _U32.unpack_from(block, end - 4)[0]:
+            if crc(block[pos + 4 : end - 4]) != stored(block, end - 4)[0]:
                 raise BadChunk("the CRC of IDAT does not match", self._input.offset + pos - start)
             pos = end
         if pos > start:

@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from . import __version__
-from .config import Settings
-from .errors import SanitizeError, TooLarge
-from .formats import is_image_key
-from .sanitize import Reader, identify, sanitize_stream
+from .. import __version__
+from ..core.errors import SanitizeError, TooLarge
+from ..core.formats import is_image_key
+from ..core.sanitize import Reader, identify, sanitize_stream
+from .settings import Settings
 from .upload import S3Upload
 
 if TYPE_CHECKING:

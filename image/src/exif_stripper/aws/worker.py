@@ -49,6 +49,7 @@ class Worker:
         wait_seconds: int = 10,
         batch_size: int = MAX_BATCH,
         visibility_timeout: int | None = None,
+        max_backoff: float = MAX_BACKOFF,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -56,6 +57,7 @@ class Worker:
         self.wait_seconds = wait_seconds
         self.batch_size = min(batch_size, MAX_BATCH)
         self.visibility_timeout = visibility_timeout
+        self.max_backoff = max_backoff
         self.tally = Tally()
         self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
@@ -76,7 +78,7 @@ class Worker:
                 failures = 0
             except (BotoCoreError, ClientError) as error:
                 failures += 1
-                pause = min(MAX_BACKOFF, 2.0 ** (failures - 1))
+                pause = min(self.max_backoff, 2.0 ** (failures - 1))
                 log.warning("could not receive from the queue (%s); again in %.0f s", error, pause)
                 stop.wait(pause)
                 handled = 0
