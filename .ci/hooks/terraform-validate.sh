@@ -2,7 +2,7 @@
 # `terraform init -backend=false` + `terraform validate` for every module under modules/ and
 # every example of one (modules/<name>/examples/<example>).
 #
-# The Terraform CLI config comes from the project's harness (tests/harness/terraform_cli.py),
+# The Terraform CLI config comes from the project's harness (tools/terraform/cli_config.py),
 # the one the tests use: a filesystem mirror of the providers when the machine has one (so
 # this runs offline), the registry otherwise. The modules are validated in a scratch copy,
 # so nothing (.terraform/, lock files) is written into the working tree.
@@ -22,8 +22,8 @@ if ((${#modules[@]} == 0)); then
 fi
 
 python=.venv/bin/python
-if ! output=$("${python}" -m tests.harness.terraform_cli); then
-  echo "terraform validate: '${python} -m tests.harness.terraform_cli' failed (run 'make venv')" >&2
+if ! output=$("${python}" -m tools.terraform.cli_config); then
+  echo "terraform validate: '${python} -m tools.terraform.cli_config' failed (run 'make venv')" >&2
   exit 1
 fi
 config=$(tail -n 1 <<<"${output}")

@@ -22,7 +22,7 @@ usage: docker-compose run dev COMMAND [ARGS...]        (or: docker compose run -
   destroy [ENV] [UNIT] [FLAGS...]  terragrunt run --all destroy (asks first unless ENV is
                                    disposable: live/ENV/env.hcl `disposable = true`)
   plan [ENV] [UNIT] [FLAGS...]     terragrunt run --all plan
-  smoke [ARGS...]                  the smoke test against ENV (python -m tests.harness.smoke
+  smoke [ARGS...]                  the smoke test against ENV (python -m tools.smoke
                                    --env ENV), also `docker-compose run test`
   serve                            install the project and stay up, for
                                    `docker-compose up -d` + `docker-compose exec -it dev bash`
@@ -222,7 +222,7 @@ command_smoke() {
   if [[ $# -eq 0 ]]; then
     set -- --env "${ENV:-dev}"
   fi
-  as_owner uv run --frozen --no-sync python -m tests.harness.smoke "$@"
+  as_owner uv run --frozen --no-sync python -m tools.smoke "$@"
 }
 
 command_serve() {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.embedded_aws import EmbeddedAws
-from tests.harness.terraform_cli import write_cli_config
+from tools.embedded_aws.emulator import EmbeddedAws
+from tools.terraform.cli_config import write_cli_config
 
 _REPORT = pytest.StashKey[list[str]]()
 

@@ -1,6 +1,6 @@
 """The three modules, applied for real to the embedded AWS, checked the way a reviewer would.
 
-One apply per module run (tests/terraform/exif_stack), shared by every test here; the
+One apply per module run (tools/terraform/exif_stack), shared by every test here; the
 destroy at the end must leave nothing behind. The stack differs from production only
 where moto cannot model AWS, and says so where it does (TLS policy, event source mapping).
 """
@@ -19,10 +19,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.harness.embedded_aws import Credentials, EmbeddedAws
-from tests.harness.policy_templates import load_policy
-from tests.harness.terraform_cli import terraform_env
-from tests.harness.terraform_stack import TerraformStack, scratch_copy
+from tools.embedded_aws.emulator import Credentials, EmbeddedAws
+from tools.embedded_aws.policy_templates import load_policy
+from tools.terraform.cli_config import terraform_env
+from tools.terraform.stack import TerraformStack, scratch_copy
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.client import CloudWatchClient
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-STACK = "tests/terraform/exif_stack"
+STACK = "tools/terraform/exif_stack"
 STACK_TAGS = {"Project": "exif-stripper", "Stack": "integration-test"}
 # Issue 3. Not met: the provider waits ~55 s on S3 lifecycle configurations and ~25 s per
 # SQS queue whatever the backend (modules/buckets and modules/exif-lambda READMEs).
@@ -567,7 +567,7 @@ def test_upload_and_delete_in_bucket_a_arrive_in_the_queue_as_real_events(
     s3.put_object(Bucket=stack["uploads_bucket_name"], Key=key, Body=b"any bytes")
     # A plain delete, as a user makes it: on a versioned bucket it leaves a delete marker,
     # announced as ObjectRemoved:DeleteMarkerCreated (moto itself sends nothing for it;
-    # tests/harness/moto_server.py sends what S3 sends).
+    # tools/embedded_aws/moto_server.py sends what S3 sends).
     s3.delete_object(Bucket=stack["uploads_bucket_name"], Key=key)
 
     records = receive_events_for(sqs, stack["queue_url"], key, count=2)
@@ -775,7 +775,7 @@ def test_web_group_may_list_and_read_bucket_b_only(stack: dict[str, Any], iam: I
 # The permission matrix (docs/design.md "Access": User A, User B and the function's role against
 # both
 # buckets, tried for real under IAM enforcement) runs in test_pipeline.py, on this same
-# composition, through tests/harness/access.py, which `make demo` prints too.
+# composition, through tools/embedded_aws/access.py, which `make demo` prints too.
 
 
 # --- alarms, registry, tags ------------------------------------------------------------------

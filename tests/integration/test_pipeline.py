@@ -1,6 +1,6 @@
 """The pipeline through the real queue: upload to the uploads bucket, the worker, the web bucket.
 
-One stack (tests/terraform/exif_stack, applied to the embedded AWS) for the module, with
+One stack (tools/terraform/exif_stack, applied to the embedded AWS) for the module, with
 IAM enforcement on from the end of the apply to the end of the module (local_stack.py):
 users upload and read with their own access keys, the worker and every test that acts as
 the function sign with sessions of the function's execution role, and the harness's own
@@ -28,19 +28,24 @@ from botocore.exceptions import ClientError
 
 from exif_stripper.aws.pipeline import Pipeline
 from exif_stripper.aws.settings import Settings
-from tests.harness import access, samples, samples_png, samples_webp
-from tests.harness.local_stack import Stack, Worker, deployed_stack, wait_until
-from tests.harness.oracle import exiftool_reports, findings
-from tests.harness.smoke import read_object
-from tests.harness.terraform_stack import REPO_ROOT
+from tools.embedded_aws import access
+from tools.embedded_aws.local_stack import Stack, Worker, deployed_stack, wait_until
+from tools.oracle import exiftool_reports, findings
+from tools.samples import png as samples_png
+from tools.samples import webp as samples_webp
+from tools.samples.composition import reference_strip
+from tools.samples.corpora import write_large_jpeg
+from tools.samples.ready_made import kitchen_sink, motion_photo_sample, mpo_sample
+from tools.smoke import read_object
+from tools.terraform.stack import REPO_ROOT
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.integration
 
-PHOTO = samples.kitchen_sink(width=320, height=240)
-CLEAN = samples.reference_strip(PHOTO)
+PHOTO = kitchen_sink(width=320, height=240)
+CLEAN = reference_strip(PHOTO)
 SETTLE = 30.0  # seconds a test waits for the pipeline before it calls it a failure
 MAX_RECEIVE_COUNT = 5  # the exif-lambda module's default
 
@@ -169,12 +174,12 @@ def test_an_overwrite_updates_b(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
     key = f"{prefix}photo.jpg"
-    newer = samples.motion_photo_sample()
+    newer = motion_photo_sample()
     with stack.worker():
         user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
         assert wait_for_copy(user_b, stack, key, CLEAN) is not None
         user_a.put_object(Bucket=stack.uploads, Key=key, Body=newer)
-        assert wait_for_copy(user_b, stack, key, samples.reference_strip(newer)) is not None
+        assert wait_for_copy(user_b, stack, key, reference_strip(newer)) is not None
 
 
 def test_a_delete_by_user_a_removes_the_copy(
@@ -302,7 +307,7 @@ def test_delete_then_recreate_delivered_backwards_ends_with_the_new_photo(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
     key = f"{prefix}photo.jpg"
-    newer = samples.mpo_sample()
+    newer = mpo_sample()
     drain(stack)
     user_a.put_object(Bucket=stack.uploads, Key=key, Body=PHOTO)
     user_a.delete_object(Bucket=stack.uploads, Key=key)
@@ -311,7 +316,7 @@ def test_delete_then_recreate_delivered_backwards_ends_with_the_new_photo(
     redeliver(stack, list(reversed(bodies)))  # created(v2), removed, created(v1)
     with stack.worker():
         assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
-    assert copy_of(user_b, stack, key) == samples.reference_strip(newer)
+    assert copy_of(user_b, stack, key) == reference_strip(newer)
 
 
 def test_upload_then_delete_delivered_backwards_leaves_nothing(
@@ -331,7 +336,7 @@ def test_upload_then_delete_delivered_backwards_leaves_nothing(
 def test_a_worker_killed_mid_batch_loses_nothing(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
-    photos = {f"{prefix}{i:02d}.jpg": samples.kitchen_sink(seed=i) for i in range(24)}
+    photos = {f"{prefix}{i:02d}.jpg": kitchen_sink(seed=i) for i in range(24)}
     drain(stack)
     for key, data in photos.items():
         user_a.put_object(Bucket=stack.uploads, Key=key, Body=data)
@@ -347,7 +352,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(
     assert done_before < len(photos), "the first worker finished everything: no mid-batch kill"
     with stack.worker(visibility_timeout=2):
         for key, data in photos.items():
-            assert wait_for_copy(user_b, stack, key, samples.reference_strip(data)) is not None
+            assert wait_for_copy(user_b, stack, key, reference_strip(data)) is not None
         assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
 
 
@@ -372,14 +377,14 @@ def rounds_logged(workers: list[Worker], key: str) -> list[int]:
 @pytest.fixture(scope="module")
 def slow_photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     path = tmp_path_factory.mktemp("race") / "slow.jpg"
-    return samples.write_large_jpeg(path, 20 * 1024 * 1024, width=1024).path.read_bytes()
+    return write_large_jpeg(path, 20 * 1024 * 1024, width=1024).path.read_bytes()
 
 
 def test_two_quick_overwrites_end_with_the_last_photo_in_b(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str, slow_photo: bytes
 ) -> None:
     key = f"{prefix}photo.jpg"
-    second, third = samples.motion_photo_sample(), samples.mpo_sample()
+    second, third = motion_photo_sample(), mpo_sample()
     with (
         stack.worker(log_name=f"{prefix[:-1]}-1.log") as one,
         stack.worker(log_name=f"{prefix[:-1]}-2.log") as two,
@@ -390,7 +395,7 @@ def test_two_quick_overwrites_end_with_the_last_photo_in_b(
         user_a.put_object(Bucket=stack.uploads, Key=key, Body=third)
         assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
     # every event has run and both workers have stopped: what B holds now, it keeps
-    assert copy_of(user_b, stack, key) == samples.reference_strip(third)
+    assert copy_of(user_b, stack, key) == reference_strip(third)
     assert max(rounds_logged([one, two], key)) >= 2  # the slow copy saw A change, went again
 
 
@@ -404,7 +409,7 @@ def test_an_overwrite_and_a_delete_during_a_copy_leave_nothing_in_b(
     ):
         user_a.put_object(Bucket=stack.uploads, Key=key, Body=slow_photo)
         assert wait_until(lambda: being_read(stack, key), SETTLE, 0.01)
-        user_a.put_object(Bucket=stack.uploads, Key=key, Body=samples.motion_photo_sample())
+        user_a.put_object(Bucket=stack.uploads, Key=key, Body=motion_photo_sample())
         user_a.delete_object(Bucket=stack.uploads, Key=key)
         assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, SETTLE)
     assert copy_of(user_b, stack, key) is None
@@ -428,7 +433,7 @@ def test_a_100_mb_photo_goes_through_with_flat_memory(
     tmp_path: Path,
     report_lines: list[str],
 ) -> None:
-    large = samples.write_large_jpeg(tmp_path / "large.jpg", 110 * 1024 * 1024)
+    large = write_large_jpeg(tmp_path / "large.jpg", 110 * 1024 * 1024)
     small = f"{prefix}warm-up.jpg"
     key = f"{prefix}large.jpg"
     with stack.worker() as worker:
@@ -441,7 +446,7 @@ def test_a_100_mb_photo_goes_through_with_flat_memory(
     assert head is not None, "the large photo never arrived in the web bucket"
     # Nothing to remove: only its tables, one segment each, are written in one DQT and one
     # DHT (as for the strip its rows repeat, which has the same header).
-    merged = len(large.strip) - len(samples.reference_strip(large.strip))
+    merged = len(large.strip) - len(reference_strip(large.strip))
     assert head["ContentLength"] == large.size - merged
     mib = large.size / 2**20
     line = f"worker peak RSS {warm:.0f} MiB after a small photo, {peak:.0f} MiB after {mib:.0f} MiB"
@@ -474,7 +479,7 @@ def run_sync(stack: Stack, *flags: str) -> subprocess.CompletedProcess[str]:
 def test_sync_repairs_an_emptied_bucket_b_here(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
-    photos = {f"{prefix}{i}.jpg": samples.kitchen_sink(seed=40 + i) for i in range(3)}
+    photos = {f"{prefix}{i}.jpg": kitchen_sink(seed=40 + i) for i in range(3)}
     for key, data in photos.items():
         user_a.put_object(Bucket=stack.uploads, Key=key, Body=data)
     drain(stack)  # the events are lost: B never hears of these uploads
@@ -495,7 +500,7 @@ def test_sync_repairs_an_emptied_bucket_b_here(
     assert plan_line == "plan: 3 missing, 0 stale, 0 reprocess, 1 orphaned, 0 current, 0 ignored"
     assert done_line == "done: 1 deleted, 3 written"
     for key, data in photos.items():
-        assert copy_of(user_b, stack, key) == samples.reference_strip(data)
+        assert copy_of(user_b, stack, key) == reference_strip(data)
     assert copy_of(user_b, stack, f"{prefix}orphan.jpg") is None
     again = run_sync(stack, "--prefix", prefix, "--dry-run")
     assert again.stdout.startswith("plan: 0 missing, 0 stale, 0 reprocess, 0 orphaned, 3 current")
@@ -504,7 +509,7 @@ def test_sync_repairs_an_emptied_bucket_b_here(
 def test_a_backfill_through_the_queue_makes_b_equal_sanitize_a(
     stack: Stack, user_a: S3Client, user_b: S3Client, prefix: str
 ) -> None:
-    photos = [samples.kitchen_sink(width=160, height=120, seed=60 + i) for i in range(4)]
+    photos = [kitchen_sink(width=160, height=120, seed=60 + i) for i in range(4)]
     uploads = {f"{prefix}{i:02d} {name}.jpg": photos[i % 4] for i, name in enumerate(
         ["a", "b+c", "ü", "フォト", "d"] * 5
     )}  # fmt: skip
@@ -517,10 +522,10 @@ def test_a_backfill_through_the_queue_makes_b_equal_sanitize_a(
         for key, data in first.items():
             user_a.put_object(Bucket=stack.uploads, Key=key, Body=data)
         for key, data in first.items():
-            assert wait_for_copy(user_b, stack, key, samples.reference_strip(data))
+            assert wait_for_copy(user_b, stack, key, reference_strip(data))
     drain(stack)
     time.sleep(1.1)  # LastModified has whole seconds: the overwrite must be a second later
-    uploads[stale] = samples.mpo_sample()
+    uploads[stale] = mpo_sample()
     for key in [stale, *old]:
         user_a.put_object(Bucket=stack.uploads, Key=key, Body=uploads[key])
     user_a.delete_object(Bucket=stack.uploads, Key=orphan)
@@ -537,7 +542,7 @@ def test_a_backfill_through_the_queue_makes_b_equal_sanitize_a(
     with stack.worker(log_name=f"{prefix[:-1]}-backfill.log") as worker:
         assert wait_until(lambda: queue_depth(stack, stack.queue_url) == 0, 120)
     for key, data in uploads.items():
-        assert copy_of(user_b, stack, key) == samples.reference_strip(data), key
+        assert copy_of(user_b, stack, key) == reference_strip(data), key
     assert copy_of(user_b, stack, orphan) is None
     written = Counter(
         line["key"]
@@ -595,7 +600,7 @@ def test_the_worker_renews_its_role_session_before_it_expires(
 def large_upload(stack: Stack, user_a: S3Client, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 20 MiB photo in the uploads bucket (its copy needs a multipart upload of three parts), its
     event taken off the queue: the tests below run the function's steps themselves."""
-    large = samples.write_large_jpeg(tmp_path_factory.mktemp("large") / "l.jpg", 20 * 2**20)
+    large = write_large_jpeg(tmp_path_factory.mktemp("large") / "l.jpg", 20 * 2**20)
     key = f"large-{uuid.uuid4().hex[:8]}.jpg"
     user_a.upload_file(str(large.path), stack.uploads, key)
     drain(stack)
@@ -679,7 +684,7 @@ def test_each_identity_may_do_exactly_what_the_design_allows(
 
 @pytest.fixture
 def smoke_command(stack: Stack, tmp_path: Path) -> list[str]:
-    """`python -m tests.harness.smoke --env dev` with a `terragrunt` on PATH that answers
+    """`python -m tools.smoke --env dev` with a `terragrunt` on PATH that answers
     `output -json` with this stack's names, as the units of live/dev would."""
     outputs = {
         "buckets": {"uploads_bucket_name": stack.uploads, "web_bucket_name": stack.web},
@@ -698,7 +703,7 @@ def smoke_command(stack: Stack, tmp_path: Path) -> list[str]:
         f"print(json.dumps(json.load(open({str(answers)!r}))[os.path.basename(os.getcwd())]))\n"
     )
     fake.chmod(0o755)
-    return [str(fake.parent), sys.executable, "-m", "tests.harness.smoke", "--env", "dev"]
+    return [str(fake.parent), sys.executable, "-m", "tools.smoke", "--env", "dev"]
 
 
 def run_smoke_command(

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.harness.terraform_cli import REPO_ROOT, terraform_env
-from tests.harness.terraform_stack import scratch_copy
+from tools.terraform.cli_config import REPO_ROOT, terraform_env
+from tools.terraform.stack import scratch_copy
 
 pytestmark = pytest.mark.integration
 
 MODULES = sorted(p.name for p in (REPO_ROOT / "modules").iterdir() if (p / "main.tf").is_file())
 # The applied test stack; plan-only fixtures (access_keys_without_pgp) are planned below.
-STACKS = ["tests/terraform/exif_stack"]
+STACKS = ["tools/terraform/exif_stack"]
 ROOTS = [f"modules/{name}" for name in MODULES] + STACKS
 
 

@@ -3,7 +3,7 @@ cell that differs from docs/design.md "Access" is marked."""
 
 from __future__ import annotations
 
-from tests.harness import access
+from tools.embedded_aws import access
 
 
 def _expected_results() -> dict[access.Cell, str]:

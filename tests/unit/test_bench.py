@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import bench, samples
+from tools.bench import sections as bench
+from tools.samples.ready_made import kitchen_sink, mpo_sample
 
-PHOTO = samples.kitchen_sink(width=160, height=120)
+PHOTO = kitchen_sink(width=160, height=120)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)  # a PNG signature, and no chunk after it
 GIF = b"GIF89a" + bytes(64)
 
@@ -21,7 +22,7 @@ def test_a_corpus_with_photos_it_rejects_is_measured_without_them(
     (corpus / "DCIM" / "101").mkdir()
     (corpus / "DCIM" / "100" / "IMG_0001.JPG").write_bytes(PHOTO)
     (corpus / "DCIM" / "101" / "IMG_0001.JPG").write_bytes(PHOTO)  # the same name again
-    (corpus / "holiday.jpeg").write_bytes(samples.mpo_sample())
+    (corpus / "holiday.jpeg").write_bytes(mpo_sample())
     (corpus / "screenshot.jpg").write_bytes(PNG)
     (corpus / "animation.jpg").write_bytes(GIF)
     (corpus / "notes.txt").write_text("not a photo")

@@ -22,7 +22,8 @@ from exif_stripper.aws.settings import DEFAULT_BATCH_THREADS
 from exif_stripper.core import budget, transform
 from exif_stripper.core.budget import MiB, default_pixel_budget, derived_budget
 from exif_stripper.core.errors import TooLarge
-from tests.harness import samples, turns
+from tools.bench import turns
+from tools.samples.jpeg import base_jpeg, photo_image
 
 # --- the budget from the environment -----------------------------------------------------------
 
@@ -173,7 +174,7 @@ _MEASURE = textwrap.dedent(
     import io, json, sys
     from PIL import Image
     from exif_stripper.core import budget, transform
-    from tests.harness import turns
+    from tools.bench import turns
 
     reserved = []
     real_reserve = budget.reserve
@@ -243,7 +244,7 @@ ODD = (2301, 1727)
 
 
 def _camera(size: tuple[int, int], layout: turns.Layout = "4:2:0", *, quality: int = 90) -> bytes:
-    return turns.encode(samples.photo_image(*size, seed=2, noise=8), layout, quality)
+    return turns.encode(photo_image(*size, seed=2, noise=8), layout, quality)
 
 
 @pytest.mark.parametrize(
@@ -288,7 +289,7 @@ def test_the_peak_of_the_fallback_stays_within_its_estimate() -> None:
 def test_a_small_file_that_declares_240_megapixels_is_refused_without_allocating(
     size: tuple[int, int], memory_mb: int
 ) -> None:
-    bomb = turns.declaring(samples.base_jpeg(64, 48), *size)
+    bomb = turns.declaring(base_jpeg(64, 48), *size)
     measured = measure(bomb, 6, limit=derived_budget(memory_mb))
     assert measured.outcome == "TooLarge"
     assert measured.added < 16 * MiB

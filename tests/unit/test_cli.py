@@ -15,10 +15,17 @@ from pathlib import Path
 import pytest
 
 from exif_stripper.cli import main
-from tests.harness import icc_profiles, samples, samples_png, samples_webp
-from tests.harness.oracle import exiftool_reports, findings
+from tools.oracle import exiftool_reports, findings
+from tools.samples import icc_profiles
+from tools.samples import png as samples_png
+from tools.samples import webp as samples_webp
+from tools.samples.composition import compose, reference_removed_bytes, reference_strip
+from tools.samples.icc import icc_segments
+from tools.samples.jpeg import base_jpeg, decode, walk_markers
+from tools.samples.orientation import oriented_jpeg
+from tools.samples.ready_made import kitchen_sink, motion_photo_sample, mpo_sample
 
-PHOTO = samples.kitchen_sink(width=160, height=120)
+PHOTO = kitchen_sink(width=160, height=120)
 NOT_AN_IMAGE = b"GIF89a" + bytes(64)  # a format we do not take, named .jpg below
 CLI = [sys.executable, "-m", "exif_stripper.cli"]
 
@@ -30,8 +37,8 @@ def tree(tmp_path: Path) -> Path:
     root = tmp_path / "photos"
     (root / "2024" / "june").mkdir(parents=True)
     (root / "a.jpg").write_bytes(PHOTO)
-    (root / "2024" / "B.JPG").write_bytes(samples.mpo_sample())
-    (root / "2024" / "june" / "c d.jpeg").write_bytes(samples.motion_photo_sample())
+    (root / "2024" / "B.JPG").write_bytes(mpo_sample())
+    (root / "2024" / "june" / "c d.jpeg").write_bytes(motion_photo_sample())
     (root / "2024" / "fake.jpg").write_bytes(NOT_AN_IMAGE)
     (root / "2024" / "screen.PNG").write_bytes(samples_png.photo_png(48, 32))
     (root / "2024" / "june" / "phone.jpg").write_bytes(samples_webp.photo_webp(48, 32))
@@ -73,7 +80,7 @@ def _broken_last_scan(jpeg: bytes) -> bytes:
 
     The fault comes after the first scans, so a rejection happens after output began.
     """
-    last = samples.walk_markers(jpeg).scans[-1]
+    last = walk_markers(jpeg).scans[-1]
     broken = bytearray(jpeg)
     broken[last.start + 5] = 0x99  # the scan's first component id
     return bytes(broken)
@@ -181,12 +188,12 @@ def test_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
 
 def test_orientation_flag_reaches_the_sanitizer(tmp_path: Path) -> None:
     source = tmp_path / "in.jpg"
-    source.write_bytes(samples.oriented_jpeg(6, (61, 47)))
+    source.write_bytes(oriented_jpeg(6, (61, 47)))
     main(["strip", "--orientation", "keep-tag", str(source), str(tmp_path / "keep.jpg")])
     main(["strip", str(source), str(tmp_path / "apply.jpg")])
     kept = exiftool_reports([tmp_path / "keep.jpg"])[0]
     assert kept.values("IFD0", "Orientation") == [6]
-    assert samples.decode((tmp_path / "apply.jpg").read_bytes()).size == (47, 61)
+    assert decode((tmp_path / "apply.jpg").read_bytes()).size == (47, 61)
 
 
 def test_progress_bar_when_stderr_is_a_terminal(tree: Path, tmp_path: Path) -> None:
@@ -239,7 +246,7 @@ def test_inspect_json_lists_what_would_be_removed(
     assert "48.858" in gps[0]  # the Eiffel Tower, from EXIF
     removed = {s["what"] for s in report["segments"] if s["action"] == "remove"}
     assert {"EXIF", "XMP", "IPTC/Photoshop", "trailer"} <= removed
-    assert report["removed_bytes"] == samples.reference_removed_bytes(PHOTO)
+    assert report["removed_bytes"] == reference_removed_bytes(PHOTO)
 
 
 def test_inspect_text_shows_segments_and_findings(
@@ -258,7 +265,7 @@ def test_inspect_of_a_clean_file_finds_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = tmp_path / "clean.jpg"
-    source.write_bytes(samples.reference_strip(PHOTO))
+    source.write_bytes(reference_strip(PHOTO))
     assert main(["inspect", str(source), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["findings"] == []
@@ -276,7 +283,7 @@ def test_inspect_lists_the_text_an_icc_profile_identifies_by(
 ) -> None:
     profile = icc_profiles.matrix_rgb()
     source = tmp_path / "calibrated.jpg"
-    source.write_bytes(samples.compose(samples.base_jpeg(seed=80), samples.icc_segments(profile)))
+    source.write_bytes(compose(base_jpeg(seed=80), icc_segments(profile)))
     assert main(["inspect", str(source), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     texts = [f["detail"] for f in report["findings"] if f["source"] == "ICC"]

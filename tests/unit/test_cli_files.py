@@ -24,9 +24,11 @@ import pytest
 
 from exif_stripper.cli import main
 from exif_stripper.core.sanitize import sanitize_bytes
-from tests.harness import samples
+from tools.samples.corpora import write_large_jpeg
+from tools.samples.jpeg import base_jpeg
+from tools.samples.ready_made import kitchen_sink
 
-PHOTO = samples.kitchen_sink(width=160, height=120)
+PHOTO = kitchen_sink(width=160, height=120)
 STRIPPED = sanitize_bytes(PHOTO).jpeg
 NOT_AN_IMAGE = b"GIF89a" + bytes(64)
 CLI = [sys.executable, "-m", "exif_stripper.cli"]
@@ -147,7 +149,7 @@ def large_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Six 48 MiB photos (hard links of one): a directory strip that takes a while."""
     folder = tmp_path_factory.mktemp("large") / "photos"
     folder.mkdir()
-    samples.write_large_jpeg(folder / "0.jpg", 48 * MIB, width=2048)
+    write_large_jpeg(folder / "0.jpg", 48 * MIB, width=2048)
     for i in range(1, 6):
         (folder / f"{i}.jpg").hardlink_to(folder / "0.jpg")
     return folder
@@ -455,7 +457,7 @@ def sparse_2gb(tmp_path: Path) -> Path:
     """2 GiB, almost all a hole: a JPEG cut inside its scan, then zeros (valid scan data)."""
     path = tmp_path / "huge.jpg"
     with path.open("wb") as out:
-        out.write(samples.base_jpeg(64, 48)[:-100])
+        out.write(base_jpeg(64, 48)[:-100])
         out.truncate(2 * 1024**3)
     return path
 
@@ -481,7 +483,7 @@ def test_a_huge_file_is_refused_by_its_size_before_it_is_read(
 
 def _endless_jpeg() -> Iterator[bytes]:
     """A JPEG whose scan never ends: its header, then zeros (valid entropy-coded data)."""
-    yield samples.base_jpeg(64, 48)[:-100]
+    yield base_jpeg(64, 48)[:-100]
     while True:
         yield bytes(MIB)
 

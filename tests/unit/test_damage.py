@@ -28,74 +28,93 @@ from exif_stripper.core.sanitize import (
     sanitize_bytes,
 )
 from exif_stripper.core.verify import verify_jpeg
-from tests.harness import samples
-from tests.harness.leaks import leaked_runs
+from tools.fuzz.leaks import leaked_runs
+from tools.samples.composition import compose
+from tools.samples.damage import (
+    cut_in_scan,
+    exif_with_embedded_jpeg,
+    huge_grey_jpeg,
+    in_scan,
+    insert_at,
+    insert_before,
+    with_length,
+)
+from tools.samples.exif import exif_segment, thumbnail_jpeg
+from tools.samples.jpeg import (
+    APP0,
+    APP1,
+    APP14,
+    DQT,
+    SOF0,
+    SOI,
+    Encoding,
+    base_jpeg,
+    decode,
+    jpeg_end,
+    walk_markers,
+)
+from tools.samples.metadata import app_segment, comment_segment
+from tools.samples.ready_made import mpo_sample
 
 LOSSLESS_ONLY = Options(OrientationPolicy.DROP, damaged=DamagedPolicy.REJECT)
-EXIF = samples.exif_segment()
-BASE = samples.compose(samples.base_jpeg(96, 64, seed=50), [EXIF])
-PROGRESSIVE = samples.compose(
-    samples.base_jpeg(96, 64, seed=51, encoding=samples.Encoding(progressive=True)), [EXIF]
-)
-RESTARTS = samples.compose(
-    samples.base_jpeg(96, 64, seed=52, encoding=samples.Encoding(restart_rows=1)), [EXIF]
-)
+EXIF = exif_segment()
+BASE = compose(base_jpeg(96, 64, seed=50), [EXIF])
+PROGRESSIVE = compose(base_jpeg(96, 64, seed=51, encoding=Encoding(progressive=True)), [EXIF])
+RESTARTS = compose(base_jpeg(96, 64, seed=52, encoding=Encoding(restart_rows=1)), [EXIF])
 GARBAGE = b"GARBAGE-NOT-A-MARKER-0123456789"
-COMMENT = samples.comment_segment("a comment that a lying length runs into, and beyond")
-ADOBE_AND_COMMENT = samples.compose(
-    samples.base_jpeg(96, 64, seed=53),
-    [samples.app_segment(14, b"Adobe\x00\x64\x00\x00\x00\x00\x01"), COMMENT],
+COMMENT = comment_segment("a comment that a lying length runs into, and beyond")
+ADOBE_AND_COMMENT = compose(
+    base_jpeg(96, 64, seed=53),
+    [app_segment(14, b"Adobe\x00\x64\x00\x00\x00\x00\x01"), COMMENT],
 )
 
 # name -> (damaged JPEG, the kind of removal or repair the report must name)
 DAMAGE: dict[str, tuple[bytes, str]] = {
     "bytes that are not a marker between segments": (
-        samples.insert_before(BASE, samples.SOF0, GARBAGE),
+        insert_before(BASE, SOF0, GARBAGE),
         JUNK,
     ),
     "bytes that are not a marker between progressive scans": (
-        samples.insert_at(PROGRESSIVE, samples.walk_markers(PROGRESSIVE).scans[2].start, GARBAGE),
+        insert_at(PROGRESSIVE, walk_markers(PROGRESSIVE).scans[2].start, GARBAGE),
         JUNK,
     ),
-    "0xFF00 outside a scan": (samples.insert_before(BASE, samples.DQT, b"\xff\x00"), JUNK),
+    "0xFF00 outside a scan": (insert_before(BASE, DQT, b"\xff\x00"), JUNK),
     "an RST marker before the tables": (
-        samples.insert_before(BASE, samples.APP0, b"\xff\xd3"),
+        insert_before(BASE, APP0, b"\xff\xd3"),
         JUNK,
     ),
     "a dropped segment whose length is too short": (
-        samples.with_length(BASE, samples.APP1, -300),
+        with_length(BASE, APP1, -300),
         JUNK,
     ),
     "a dropped segment whose length is too long": (
-        samples.with_length(
-            samples.compose(samples.base_jpeg(96, 64, seed=50), [EXIF, COMMENT]), samples.APP1, +20
-        ),
+        with_length(compose(base_jpeg(96, 64, seed=50), [EXIF, COMMENT]), APP1, +20),
         JUNK,
     ),
     "a truncated APP14 (Adobe cut to 7 bytes)": (
-        samples.insert_before(BASE, samples.DQT, samples.app_segment(14, b"Adobe\x00\x64")),
+        insert_before(BASE, DQT, app_segment(14, b"Adobe\x00\x64")),
         "Adobe (malformed)",
     ),
     "an APP14 whose length runs into the next segment": (
-        samples.with_length(ADOBE_AND_COMMENT, samples.APP14, +9),
+        with_length(ADOBE_AND_COMMENT, APP14, +9),
         JUNK,
     ),
     "a reserved marker inside entropy-coded data": (
-        samples.in_scan(BASE, b"\xff\x02"),
+        in_scan(BASE, b"\xff\x02"),
         JUNK_IN_SCAN,
     ),
     "a reserved marker inside entropy-coded data with restart markers": (
-        samples.in_scan(RESTARTS, b"\xff\x02" + GARBAGE, fraction=0.3),
+        in_scan(RESTARTS, b"\xff\x02" + GARBAGE, fraction=0.3),
         JUNK_IN_SCAN,
     ),
     "a missing EOI": (BASE[:-2], "end-of-image marker added"),
-    "a scan that ends early": (samples.cut_in_scan(BASE), "end-of-image marker added"),
+    "a scan that ends early": (cut_in_scan(BASE), "end-of-image marker added"),
     "a progressive file cut inside a later scan": (
-        samples.cut_in_scan(PROGRESSIVE, 0.5, scan=3),
+        cut_in_scan(PROGRESSIVE, 0.5, scan=3),
         "end-of-image marker added",
     ),
     "a progressive file cut inside a segment between scans": (
-        PROGRESSIVE[: samples.walk_markers(PROGRESSIVE).scans[2].start + 9],
+        PROGRESSIVE[: walk_markers(PROGRESSIVE).scans[2].start + 9],
         CUT_SHORT,
     ),
 }
@@ -103,7 +122,7 @@ DAMAGE: dict[str, tuple[bytes, str]] = {
 # bytes); what it shows for the file cut before that segment is what the output holds.
 SHOWN_AS: dict[str, bytes] = {
     "a progressive file cut inside a segment between scans": PROGRESSIVE[
-        : samples.walk_markers(PROGRESSIVE).scans[2].start - 2
+        : walk_markers(PROGRESSIVE).scans[2].start - 2
     ],
 }
 
@@ -126,7 +145,7 @@ def _strictly(jpeg: bytes) -> None:
 
 def strict_pixels(jpeg: bytes) -> Image.Image:
     """Pillow's decode with no tolerance for truncation: what a well-formed JPEG gets."""
-    return samples.decode(jpeg)
+    return decode(jpeg)
 
 
 def sanitized(data: bytes, options: Options = LOSSLESS_ONLY) -> tuple[Result, list[Removed]]:
@@ -189,7 +208,7 @@ def test_the_damage_breaks_the_grammar(name: str) -> None:
     data, _ = DAMAGE[name]
     if name.startswith("a truncated APP14"):
         # Well-formed as a segment: its damage is that it is not a whole Adobe segment.
-        adobe = samples.walk_markers(data).first(samples.APP14)
+        adobe = walk_markers(data).first(APP14)
         assert adobe.end - adobe.start - 4 < 12
         return
     with pytest.raises(SanitizeError):
@@ -197,11 +216,11 @@ def test_the_damage_breaks_the_grammar(name: str) -> None:
 
 
 def test_a_280_megapixel_picture_needs_no_pixel_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = samples.huge_grey_jpeg(20_000, 14_000)
+    data = huge_grey_jpeg(20_000, 14_000)
     result = sanitize_bytes(data, LOSSLESS_ONLY)
     assert (result.report.width, result.report.height) == (20_000, 14_000)
     assert result.report.method == "lossless"
-    scan_in, scan_out = (samples.walk_markers(j).scans[0] for j in (data, result.jpeg))
+    scan_in, scan_out = (walk_markers(j).scans[0] for j in (data, result.jpeg))
     assert data[scan_in.start :] == result.jpeg[scan_out.start :]  # SOS, data, EOI as found
     # Decoding 280 MP in full takes a gigabyte; a decoder's 1/8 scale reads every block.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
@@ -216,19 +235,17 @@ def test_a_280_megapixel_picture_needs_no_pixel_limit(monkeypatch: pytest.Monkey
 
 # --- embedded images never become the output --------------------------------------------------
 
-PRIMARY = samples.base_jpeg(96, 64, seed=60)
-EMBEDDED = samples.thumbnail_jpeg(48, 32, seed=61)
+PRIMARY = base_jpeg(96, 64, seed=60)
+EMBEDDED = thumbnail_jpeg(48, 32, seed=61)
 
 
 def _with_thumbnail(*, maker_note: bool = False) -> bytes:
-    return samples.compose(
-        PRIMARY, [samples.exif_with_embedded_jpeg(EMBEDDED, maker_note=maker_note)]
-    )
+    return compose(PRIMARY, [exif_with_embedded_jpeg(EMBEDDED, maker_note=maker_note)])
 
 
 def _ending_at(jpeg: bytes, marker: int, end: int) -> bytes:
     """The first segment with this marker declared to end at `end` (not at a marker)."""
-    seg = samples.walk_markers(jpeg).first(marker)
+    seg = walk_markers(jpeg).first(marker)
     while jpeg[end] == 0xFF or jpeg[end - 1] == 0xFF:
         end += 1
     out = bytearray(jpeg)
@@ -242,20 +259,20 @@ def _embedded_at(jpeg: bytes) -> int:
 
 EMBEDDED_CASES: dict[str, bytes] = {
     "EXIF cut short before its thumbnail": _ending_at(
-        _with_thumbnail(), samples.APP1, _embedded_at(_with_thumbnail()) - 12
+        _with_thumbnail(), APP1, _embedded_at(_with_thumbnail()) - 12
     ),
     "EXIF cut short inside its thumbnail's tables": _ending_at(
-        _with_thumbnail(), samples.APP1, _embedded_at(_with_thumbnail()) + 30
+        _with_thumbnail(), APP1, _embedded_at(_with_thumbnail()) + 30
     ),
     "EXIF cut short inside its thumbnail's image data": _ending_at(
-        _with_thumbnail(), samples.APP1, _embedded_at(_with_thumbnail()) + len(EMBEDDED) - 60
+        _with_thumbnail(), APP1, _embedded_at(_with_thumbnail()) + len(EMBEDDED) - 60
     ),
     "JFIF running into the thumbnail of the EXIF after it": _ending_at(
-        _with_thumbnail(), samples.APP0, _embedded_at(_with_thumbnail()) + 40
+        _with_thumbnail(), APP0, _embedded_at(_with_thumbnail()) + 40
     ),
     "EXIF cut short inside a preview in its maker note": _ending_at(
         _with_thumbnail(maker_note=True),
-        samples.APP1,
+        APP1,
         _embedded_at(_with_thumbnail(maker_note=True)) + len(EMBEDDED) // 2,
     ),
 }
@@ -268,7 +285,7 @@ def test_an_embedded_jpeg_met_while_resynchronising_is_skipped_whole(name: str) 
     output = strict_pixels(result.jpeg)
     assert output.size == (96, 64)
     assert output.tobytes() == strict_pixels(PRIMARY).tobytes()
-    scan = samples.walk_markers(EMBEDDED).scans[0]
+    scan = walk_markers(EMBEDDED).scans[0]
     assert EMBEDDED[scan.start : scan.end][:64] not in result.jpeg
     assert leaked_runs(data, result.jpeg, removed) == []
     assert EMBEDDED_JPEG in result.report.removed_kinds or "EXIF" in result.report.removed_kinds
@@ -284,8 +301,8 @@ def test_the_damaged_thumbnail_cases_really_cut_into_the_embedded_jpeg() -> None
 
 
 def test_an_mpo_without_its_primary_eoi_gives_the_primary_only() -> None:
-    mpo = samples.mpo_sample()
-    end = samples.jpeg_end(mpo)
+    mpo = mpo_sample()
+    end = jpeg_end(mpo)
     data = mpo[: end - 2] + mpo[end:]
     result, removed = sanitized(data)
     assert strict_pixels(result.jpeg).tobytes() == libjpeg_pixels(data).tobytes()
@@ -296,6 +313,6 @@ def test_an_mpo_without_its_primary_eoi_gives_the_primary_only() -> None:
 
 
 def test_a_file_that_is_nothing_but_damage_is_still_rejected() -> None:
-    data = samples.SOI + GARBAGE + EXIF + GARBAGE
+    data = SOI + GARBAGE + EXIF + GARBAGE
     with pytest.raises(SanitizeError):
         sanitize_bytes(data, LOSSLESS_ONLY)

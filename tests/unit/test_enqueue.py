@@ -22,10 +22,11 @@ from exif_stripper.aws.enqueue import DEPTH_POLL, Enqueuer, Sent, s3_event
 from exif_stripper.aws.pipeline import Pipeline
 from exif_stripper.aws.settings import Settings
 from exif_stripper.aws.sync import Action, Entry, Kind, ListingOrderError, list_bucket, plan
-from tests.harness import samples
-from tests.harness.in_process_aws import REGION, InProcessAws, in_process_aws
+from tools.embedded_aws.in_process import REGION, InProcessAws, in_process_aws
+from tools.samples.composition import reference_strip
+from tools.samples.ready_made import kitchen_sink
 
-PHOTO = samples.kitchen_sink(width=64, height=48)
+PHOTO = kitchen_sink(width=64, height=48)
 
 
 @pytest.fixture
@@ -121,7 +122,7 @@ def test_the_events_are_s3s_and_the_function_makes_b_from_them(
     names = ["with space.jpg", "plus+sign.jpg", "unicodé/フォト.JPG", "100%.Jpg", "stale.jpg"]
     for key in names:
         aws.put(aws.uploads, key, PHOTO)
-    aws.put(aws.web, "orphan.jpg", samples.reference_strip(PHOTO))
+    aws.put(aws.web, "orphan.jpg", reference_strip(PHOTO))
     actions = plan(list_bucket(aws.s3, aws.uploads), list_bucket(aws.s3, aws.web))
     sent = Enqueuer(aws.sqs, queue, aws.uploads).run(actions)
     assert sent == Sent(messages=6, retried=0, seconds=sent.seconds, resume_after="with space.jpg")
@@ -141,7 +142,7 @@ def test_the_events_are_s3s_and_the_function_makes_b_from_them(
     assert response == {"batchItemFailures": []}
     for key in names:
         copy = aws.s3.get_object(Bucket=aws.web, Key=key)["Body"].read()
-        assert copy == samples.reference_strip(PHOTO), key
+        assert copy == reference_strip(PHOTO), key
     assert sorted(aws.keys(aws.web)) == sorted(names)  # the orphan is gone
 
 

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ROOT / "modules"
-STACK = ROOT / "tests" / "terraform" / "exif_stack"
+STACK = ROOT / "tools" / "terraform" / "exif_stack"
 NAMES = sorted(path.parent.name for path in MODULES.glob("*/versions.tf"))
 FILES = {"main.tf", "versions.tf", "variables.tf", "outputs.tf", "README.md"}
 

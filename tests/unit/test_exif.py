@@ -7,26 +7,27 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exif_stripper.core.exif import orientation_only_exif, read_orientation
-from tests.harness import samples
+from tools.samples.exif import CameraExif, exif_segment
+from tools.samples.metadata import xmp_segment
 
 
-def _payload(camera: samples.CameraExif) -> bytes:
-    return samples.exif_segment(camera)[4:]  # drop marker and length
+def _payload(camera: CameraExif) -> bytes:
+    return exif_segment(camera)[4:]  # drop marker and length
 
 
 @pytest.mark.parametrize("order", ["II", "MM"])
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_orientation_is_read_in_both_byte_orders(orientation: int, order: str) -> None:
-    camera = samples.CameraExif(orientation=orientation, byte_order=order)  # type: ignore[arg-type]
+    camera = CameraExif(orientation=orientation, byte_order=order)  # type: ignore[arg-type]
     assert read_orientation(_payload(camera)) == orientation
 
 
 def test_no_orientation_tag_reads_as_none() -> None:
-    assert read_orientation(_payload(samples.CameraExif(orientation=None))) is None
+    assert read_orientation(_payload(CameraExif(orientation=None))) is None
 
 
 def test_xmp_is_not_exif() -> None:
-    assert read_orientation(samples.xmp_segment()[4:]) is None
+    assert read_orientation(xmp_segment()[4:]) is None
 
 
 @given(garbage=st.binary(max_size=200))

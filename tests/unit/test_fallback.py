@@ -36,8 +36,26 @@ from exif_stripper.core.sanitize import (
     sanitize_stream,
 )
 from exif_stripper.core.verify import verify_jpeg
-from tests.harness import icc_profiles, samples
-from tests.harness.oracle import KEEP_TAG_ALLOWED, exiftool_reports, findings
+from tools.oracle import KEEP_TAG_ALLOWED, exiftool_reports, findings
+from tools.samples import icc_profiles
+from tools.samples.composition import compose
+from tools.samples.exif import CameraExif, exif_segment
+from tools.samples.icc import icc_segments
+from tools.samples.jpeg import (
+    DQT,
+    EOI,
+    SOF0,
+    Encoding,
+    base_jpeg,
+    decode,
+    encode_jpeg,
+    photo_image,
+    psnr,
+    walk_markers,
+)
+from tools.samples.metadata import iptc_segment, xmp_segment
+from tools.samples.orientation import stored_pixels, upright_size
+from tools.samples.trailers import samsung_motion_trailer
 
 PROFILE = icc_profiles.matrix_rgb()
 
@@ -45,19 +63,19 @@ PROFILE = icc_profiles.matrix_rgb()
 def _damaged(orientation: int = 1, *, profile: bytes | None = None) -> bytes:
     """A camera photo (EXIF, XMP, IPTC, a trailer) with a second frame header after its
     image data (libjpeg: "two SOF markers", after every row is shown)."""
-    upright = samples.photo_image(*samples.upright_size((160, 120), orientation), seed=9)
-    stored = samples.stored_pixels(upright, orientation)
-    base = samples.encode_jpeg(stored, samples.Encoding(quality=90))
+    upright = photo_image(*upright_size((160, 120), orientation), seed=9)
+    stored = stored_pixels(upright, orientation)
+    base = encode_jpeg(stored, Encoding(quality=90))
     metadata = [
-        samples.exif_segment(samples.CameraExif(orientation=orientation)),
-        samples.xmp_segment(),
-        samples.iptc_segment(),
-        *(samples.icc_segments(profile) if profile else []),
+        exif_segment(CameraExif(orientation=orientation)),
+        xmp_segment(),
+        iptc_segment(),
+        *(icc_segments(profile) if profile else []),
     ]
-    photo = samples.compose(base, metadata)
-    frame = samples.walk_markers(photo).first(samples.SOF0)
+    photo = compose(base, metadata)
+    frame = walk_markers(photo).first(SOF0)
     second = photo[frame.start : frame.end]
-    return photo[:-2] + second + samples.EOI + samples.samsung_motion_trailer()
+    return photo[:-2] + second + EOI + samsung_motion_trailer()
 
 
 def _libjpeg(jpeg: bytes) -> Image.Image:
@@ -78,14 +96,14 @@ def test_a_damaged_photo_is_re_encoded_with_nothing_but_pixels_and_colour() -> N
     assert result.report.method == "re-encoded"
     assert "bad-segment" in result.report.reason
     assert findings(exiftool_reports([result.jpeg])[0]) == []
-    names = set(samples.walk_markers(result.jpeg).names())
+    names = set(walk_markers(result.jpeg).names())
     assert names <= {"SOI", "APP0", "APP2", "APP14", "DQT", "DHT", "DRI", "SOS", "EOI"} | {
         "SOF0",
         "SOF1",
         "SOF2",
     }
     verify_jpeg(result.jpeg)
-    assert samples.psnr(samples.decode(result.jpeg), _libjpeg(data)) >= 40
+    assert psnr(decode(result.jpeg), _libjpeg(data)) >= 40
     assert sanitize_bytes(result.jpeg).jpeg == result.jpeg  # canonical already
 
 
@@ -93,10 +111,10 @@ def test_the_re_encode_turns_the_pixels_upright() -> None:
     data = _damaged(orientation=6)
     result = sanitize_bytes(data)
     assert (result.report.method, result.report.rotation) == ("re-encoded", "reencode")
-    shown = samples.decode(result.jpeg)
+    shown = decode(result.jpeg)
     assert shown.size == (120, 160)
     upright = _libjpeg(data).transpose(Image.Transpose.ROTATE_270)
-    assert samples.psnr(shown, upright) >= 40
+    assert psnr(shown, upright) >= 40
 
 
 def test_keep_tag_keeps_only_the_orientation_on_a_re_encode() -> None:
@@ -106,7 +124,7 @@ def test_keep_tag_keeps_only_the_orientation_on_a_re_encode() -> None:
     report = exiftool_reports([result.jpeg])[0]
     assert findings(report, KEEP_TAG_ALLOWED) == []
     assert report.values("IFD0", "Orientation") == [6]
-    assert samples.decode(result.jpeg).size == (160, 120)  # stored, not turned
+    assert decode(result.jpeg).size == (160, 120)  # stored, not turned
 
 
 def test_the_re_encode_carries_the_cleaned_icc_profile() -> None:
@@ -157,9 +175,9 @@ def test_a_frame_whose_components_share_an_id_is_re_encoded() -> None:
     # libjpeg matches scan components to frame components in order, so it decodes a
     # frame that names one id three times (old encoders wrote that); the lossless path
     # tracks components by id and refuses it.
-    photo = bytearray(samples.base_jpeg(160, 120, seed=9))
-    layout = samples.walk_markers(bytes(photo))
-    ids = layout.first(samples.SOF0).start + 10, layout.scans[0].start + 5
+    photo = bytearray(base_jpeg(160, 120, seed=9))
+    layout = walk_markers(bytes(photo))
+    ids = layout.first(SOF0).start + 10, layout.scans[0].start + 5
     for at in ids:
         photo[at] = photo[at + (2 if at == ids[1] else 3)] = photo[
             at + (4 if at == ids[1] else 6)
@@ -168,12 +186,12 @@ def test_a_frame_whose_components_share_an_id_is_re_encoded() -> None:
     result = sanitize_bytes(data)
     assert result.report.method == "re-encoded"
     assert "appears twice" in result.report.reason
-    assert samples.psnr(samples.decode(result.jpeg), _libjpeg(data)) >= 40
+    assert psnr(decode(result.jpeg), _libjpeg(data)) >= 40
 
 
 def test_what_libjpeg_cannot_decode_either_is_undecodable() -> None:
-    photo = samples.base_jpeg(seed=3)
-    dqt = samples.walk_markers(photo).first(samples.DQT)
+    photo = base_jpeg(seed=3)
+    dqt = walk_markers(photo).first(DQT)
     with pytest.raises(Undecodable) as caught:
         sanitize_bytes(photo[: dqt.start + 20])
     assert "truncated" not in caught.value.code
@@ -218,7 +236,7 @@ def test_a_frame_with_a_sampling_factor_of_0_is_undecodable_for_the_pixel_work()
     # never read as the frame.
     from exif_stripper.core.transform import reencode_from_pixels
 
-    photo = bytearray(samples.base_jpeg(16, 16, seed=32, mode="CMYK"))
-    photo[samples.walk_markers(bytes(photo)).first(samples.SOF0).start + 11] = 0x10  # 1x0
+    photo = bytearray(base_jpeg(16, 16, seed=32, mode="CMYK"))
+    photo[walk_markers(bytes(photo)).first(SOF0).start + 11] = 0x10  # 1x0
     with pytest.raises(Undecodable):
         reencode_from_pixels(bytes(photo), orientation=None, icc_profile=None, budget=1 << 28)

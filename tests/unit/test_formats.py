@@ -6,19 +6,19 @@ import pytest
 
 from exif_stripper.core.errors import UnsupportedFormat
 from exif_stripper.core.formats import Format, detect, is_image_key
-from tests.harness import samples
-from tests.harness import samples_png as sp
-from tests.harness import samples_webp as sw
+from tools.samples import png as sp
+from tools.samples import webp as sw
+from tools.samples.jpeg import base_jpeg, photo_image
 
 
 @pytest.mark.parametrize(
     ("data", "expected", "content_type"),
     [
-        (samples.base_jpeg(), Format.JPEG, "image/jpeg"),
+        (base_jpeg(), Format.JPEG, "image/jpeg"),
         (sp.photo_png(), Format.PNG, "image/png"),
         (sp.apng(), Format.PNG, "image/png"),
         (sw.photo_webp(), Format.WEBP, "image/webp"),
-        (sw.pillow_webp(samples.photo_image(8, 8)), Format.WEBP, "image/webp"),
+        (sw.pillow_webp(photo_image(8, 8)), Format.WEBP, "image/webp"),
     ],
 )
 def test_jpeg_png_and_webp_are_told_by_their_first_bytes(

@@ -31,20 +31,26 @@ from exif_stripper.aws import handler
 from exif_stripper.aws.pipeline import MAX_ROUNDS, Pipeline
 from exif_stripper.aws.settings import DEFAULT_BATCH_THREADS, ConfigError, Settings
 from exif_stripper.core.sanitize import DamagedPolicy
-from tests.harness import samples, samples_png, samples_webp
-from tests.harness.oracle import exiftool_reports, findings
+from tools.oracle import exiftool_reports, findings
+from tools.samples import png as samples_png
+from tools.samples import webp as samples_webp
+from tools.samples.composition import compose, reference_strip
+from tools.samples.corpora import write_large_jpeg
+from tools.samples.exif import exif_segment
+from tools.samples.jpeg import EOI, SOF0, SOF2, base_jpeg, walk_markers
+from tools.samples.ready_made import kitchen_sink, motion_photo_sample, mpo_sample
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 UPLOADS, WEB = "uploads-a", "web-b"
-PHOTO = samples.kitchen_sink(width=160, height=120)
-PHOTO_BASELINE = samples.compose(samples.base_jpeg(160, 120, seed=5), [samples.exif_segment()])
+PHOTO = kitchen_sink(width=160, height=120)
+PHOTO_BASELINE = compose(base_jpeg(160, 120, seed=5), [exif_segment()])
 # A second frame header after the image data: refused losslessly, shown by libjpeg.
 DAMAGED = (
     PHOTO_BASELINE[:-2]
-    + PHOTO_BASELINE[samples.walk_markers(PHOTO_BASELINE).first(samples.SOF0).start :][:19]
-    + samples.EOI
+    + PHOTO_BASELINE[walk_markers(PHOTO_BASELINE).first(SOF0).start :][:19]
+    + EOI
 )
 
 
@@ -187,7 +193,7 @@ def test_an_upload_appears_in_b_sanitized_with_its_provenance(
     copy = s3.get_object(Bucket=WEB, Key="a.jpg")
     body = copy["Body"].read()
     assert findings(exiftool_reports([body])[0]) == []
-    assert body == samples.reference_strip(PHOTO)
+    assert body == reference_strip(PHOTO)
     assert copy["ContentType"] == "image/jpeg"
     assert copy["Metadata"] == {
         "source-etag": put["ETag"].strip('"'),
@@ -243,28 +249,28 @@ def test_a_duplicate_event_writes_the_same_bytes_again(
         s3.get_object(Bucket=WEB, Key="a.jpg", VersionId=v["VersionId"])["Body"].read()
         for v in versions
     }
-    assert bodies == {samples.reference_strip(PHOTO)}
+    assert bodies == {reference_strip(PHOTO)}
     assert counted("ObjectsWritten") == 2
 
 
 def test_an_overwrite_updates_b(s3: S3Client, handle: handler.Handler) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handle(sqs_event(created("a.jpg")))
-    newer = samples.motion_photo_sample()
+    newer = motion_photo_sample()
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=newer)
     handle(sqs_event(created("a.jpg")))
     body = s3.get_object(Bucket=WEB, Key="a.jpg")["Body"].read()
-    assert body == samples.reference_strip(newer)
+    assert body == reference_strip(newer)
 
 
 def test_a_large_photo_goes_up_in_parts(
     s3: S3Client, handle: handler.Handler, tmp_path: Any
 ) -> None:
-    large = samples.write_large_jpeg(tmp_path / "large.jpg", 20 * 1024 * 1024, width=1024)
+    large = write_large_jpeg(tmp_path / "large.jpg", 20 * 1024 * 1024, width=1024)
     s3.upload_file(str(large.path), UPLOADS, "large.jpg")
     assert failures(handle(sqs_event(created("large.jpg")))) == []
     head = s3.head_object(Bucket=WEB, Key="large.jpg")
-    assert head["ContentLength"] == len(samples.reference_strip(large.path.read_bytes()))
+    assert head["ContentLength"] == len(reference_strip(large.path.read_bytes()))
     assert "-" in head["ETag"]  # a multipart ETag: "<md5 of part md5s>-<parts>"
 
 
@@ -346,7 +352,7 @@ def test_a_rejected_overwrite_removes_the_older_copy_from_b(
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handle(sqs_event(created("a.jpg")))
-    frame = samples.walk_markers(PHOTO).first(samples.SOF2)
+    frame = walk_markers(PHOTO).first(SOF2)
     cut = PHOTO[: frame.start + 6]  # no image data: nothing to keep, nothing to decode
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=cut)
     handle(sqs_event(created("a.jpg")))
@@ -388,7 +394,7 @@ def test_a_damaged_photo_replaced_while_it_is_read_again_goes_back_to_the_queue(
     assert keys(s3, WEB) == []
     assert failures(handle(sqs_event(created("a.jpg")))) == []  # redelivered
     body = s3.get_object(Bucket=WEB, Key="a.jpg")["Body"].read()
-    assert body == samples.reference_strip(PHOTO)
+    assert body == reference_strip(PHOTO)
 
 
 def test_a_re_encoded_photo_is_counted(s3: S3Client, handle: handler.Handler) -> None:
@@ -403,9 +409,9 @@ def test_a_large_rejected_photo_leaves_no_multipart_upload_behind(
 ) -> None:
     pipeline = Pipeline(s3, Settings(UPLOADS, WEB, damaged=DamagedPolicy.REJECT))
     handle = handler.make_handler(pipeline)
-    large = samples.write_large_jpeg(tmp_path / "large.jpg", 20 * 1024 * 1024, width=1024)
+    large = write_large_jpeg(tmp_path / "large.jpg", 20 * 1024 * 1024, width=1024)
     # A malformed table after the image data: refused after several parts were sent.
-    broken = large.path.read_bytes()[:-2] + b"\xff\xc4\x00\x03\x00" + samples.EOI
+    broken = large.path.read_bytes()[:-2] + b"\xff\xc4\x00\x03\x00" + EOI
     s3.put_object(Bucket=UPLOADS, Key="cut.jpg", Body=broken)
     handle(sqs_event(created("cut.jpg")))
     assert keys(s3, WEB) == []
@@ -443,7 +449,7 @@ def test_a_redelivered_event_aborts_the_upload_a_killed_attempt_left_open(
     left_open(s3, "a.jpg")
     assert failures(handle(redelivered(sqs_event(created("a.jpg"))))) == []
     assert open_uploads(s3) == []
-    assert copy_in_b(s3, "a.jpg") == samples.reference_strip(PHOTO)
+    assert copy_in_b(s3, "a.jpg") == reference_strip(PHOTO)
 
 
 def test_a_redelivered_delete_aborts_the_upload_too(s3: S3Client, handle: handler.Handler) -> None:
@@ -552,12 +558,12 @@ def test_a_late_delete_event_does_not_remove_a_recreated_photo(
     # Delivered out of order: delete v1, re-upload v2; the create arrives first.
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
-    newer = samples.mpo_sample()
+    newer = mpo_sample()
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=newer)
     handle(sqs_event(created("a.jpg")))
     handle(sqs_event(removed("a.jpg")))
     body = s3.get_object(Bucket=WEB, Key="a.jpg")["Body"].read()
-    assert body == samples.reference_strip(newer)
+    assert body == reference_strip(newer)
 
 
 def test_a_late_create_event_for_a_deleted_photo_clears_b(
@@ -586,12 +592,12 @@ def test_an_overwrite_during_processing_ends_with_the_newer_photo_in_b(
     s3: S3Client, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
-    newer, uploads = samples.motion_photo_sample(), []
+    newer, uploads = motion_photo_sample(), []
     after_each(monkeypatch, s3, "get_object", "a.jpg", [upload(s3, "a.jpg", newer, uploads)])
     outcome = pipeline.created("a.jpg")
     assert (outcome.action, outcome.rounds) == ("written", 2)
     copy = s3.get_object(Bucket=WEB, Key="a.jpg")
-    assert copy["Body"].read() == samples.reference_strip(newer)
+    assert copy["Body"].read() == reference_strip(newer)
     # the recorded version is the one whose bytes were copied
     assert copy["Metadata"]["source-version-id"] == uploads[0]["VersionId"]
     assert copy["Metadata"]["source-etag"] == uploads[0]["ETag"].strip('"')
@@ -601,11 +607,11 @@ def test_two_quick_overwrites_end_with_the_last_photo_in_b(
     s3: S3Client, handle: handler.Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
-    second, third, uploads = samples.motion_photo_sample(), samples.mpo_sample(), []
+    second, third, uploads = motion_photo_sample(), mpo_sample(), []
     overwrites = [upload(s3, "a.jpg", second, uploads), upload(s3, "a.jpg", third, uploads)]
     after_each(monkeypatch, s3, "get_object", "a.jpg", overwrites)
     assert failures(handle(sqs_event(created("a.jpg")))) == []
-    assert copy_in_b(s3, "a.jpg") == samples.reference_strip(third)
+    assert copy_in_b(s3, "a.jpg") == reference_strip(third)
     assert len(uploads) == 2  # both overwrites landed while the record was in hand
 
 
@@ -616,7 +622,7 @@ def test_an_overwrite_then_a_delete_during_processing_leave_nothing_in_b(
     uploads: list[dict[str, Any]] = []
 
     def overwrite_then_delete() -> None:
-        upload(s3, "a.jpg", samples.mpo_sample(), uploads)()
+        upload(s3, "a.jpg", mpo_sample(), uploads)()
         s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
 
     after_each(monkeypatch, s3, "get_object", "a.jpg", [overwrite_then_delete])
@@ -642,7 +648,7 @@ def test_a_good_photo_replacing_a_rejected_one_during_processing_reaches_b(
     after_each(monkeypatch, s3, "get_object", "a.jpg", [upload(s3, "a.jpg", PHOTO, [])])
     outcome = pipeline.created("a.jpg")
     assert (outcome.action, outcome.rounds) == ("written", 2)
-    assert copy_in_b(s3, "a.jpg") == samples.reference_strip(PHOTO)
+    assert copy_in_b(s3, "a.jpg") == reference_strip(PHOTO)
 
 
 def test_a_photo_recreated_while_its_delete_is_processed_stays_in_b(
@@ -653,12 +659,12 @@ def test_a_photo_recreated_while_its_delete_is_processed_stays_in_b(
     s3.put_object(Bucket=UPLOADS, Key="a.jpg", Body=PHOTO)
     handle(sqs_event(created("a.jpg")))
     s3.delete_object(Bucket=UPLOADS, Key="a.jpg")
-    newer = samples.mpo_sample()
+    newer = mpo_sample()
     recreate = [upload(s3, "a.jpg", newer, [])]
     after_each(monkeypatch, s3, "delete_object", "a.jpg", recreate, bucket=WEB)
     outcome = pipeline.removed("a.jpg")
     assert (outcome.action, outcome.rounds) == ("written", 2)
-    assert copy_in_b(s3, "a.jpg") == samples.reference_strip(newer)
+    assert copy_in_b(s3, "a.jpg") == reference_strip(newer)
 
 
 def test_an_overwrite_is_noticed_on_an_unversioned_bucket_too(
@@ -668,12 +674,12 @@ def test_an_overwrite_is_noticed_on_an_unversioned_bucket_too(
     s3.create_bucket(Bucket=plain, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     pipeline = Pipeline(s3, Settings(plain, WEB))
     s3.put_object(Bucket=plain, Key="a.jpg", Body=PHOTO)
-    newer = samples.motion_photo_sample()
+    newer = motion_photo_sample()
     overwrite = [lambda: s3.put_object(Bucket=plain, Key="a.jpg", Body=newer)]
     after_each(monkeypatch, s3, "get_object", "a.jpg", overwrite, bucket=plain)
     assert pipeline.created("a.jpg").rounds == 2
     copy = s3.get_object(Bucket=WEB, Key="a.jpg")
-    assert copy["Body"].read() == samples.reference_strip(newer)
+    assert copy["Body"].read() == reference_strip(newer)
     assert copy["Metadata"]["source-version-id"] == "null"
 
 
@@ -682,12 +688,12 @@ def test_a_key_that_never_holds_still_goes_back_to_the_queue(
 ) -> None:
     for key in ("a.jpg", "b.jpg"):
         s3.put_object(Bucket=UPLOADS, Key=key, Body=PHOTO)
-    overwrites = [upload(s3, "a.jpg", samples.kitchen_sink(seed=i), []) for i in range(MAX_ROUNDS)]
+    overwrites = [upload(s3, "a.jpg", kitchen_sink(seed=i), []) for i in range(MAX_ROUNDS)]
     after_each(monkeypatch, s3, "get_object", "a.jpg", overwrites)
     event = sqs_event(created("a.jpg"), created("b.jpg"))
     response = handle(event)
     assert failures(response) == [event["Records"][0]["messageId"]]  # retried later
-    assert copy_in_b(s3, "b.jpg") == samples.reference_strip(PHOTO)
+    assert copy_in_b(s3, "b.jpg") == reference_strip(PHOTO)
     assert counted("Errors") == 1
 
 

@@ -29,11 +29,27 @@ from exif_stripper.core.sanitize import (
     Removed,
     sanitize_bytes,
 )
-from tests.harness import samples
+from tools.samples.composition import reference_strip
+from tools.samples.damage import insert_before
+from tools.samples.jpeg import (
+    APP14,
+    DHT,
+    DQT,
+    EOI,
+    SOF0,
+    SOF2,
+    SOS,
+    Encoding,
+    base_jpeg,
+    decode,
+    segment,
+    walk_markers,
+)
+from tools.samples.jpeg import Segment as SampleSegment
 
 LOSSLESS_ONLY = Options(OrientationPolicy.DROP, damaged=DamagedPolicy.REJECT)
-BASELINE = samples.base_jpeg(32, 16, seed=70)
-PROGRESSIVE = samples.base_jpeg(32, 16, seed=71, encoding=samples.Encoding(progressive=True))
+BASELINE = base_jpeg(32, 16, seed=70)
+PROGRESSIVE = base_jpeg(32, 16, seed=71, encoding=Encoding(progressive=True))
 
 
 def djpeg(jpeg: bytes) -> subprocess.CompletedProcess[bytes]:
@@ -46,12 +62,12 @@ def libjpeg_pixels(jpeg: bytes) -> bytes:
     return Image.open(io.BytesIO(done.stdout)).tobytes()
 
 
-def _replace_segment(jpeg: bytes, seg: samples.Segment, payload: bytes) -> bytes:
+def _replace_segment(jpeg: bytes, seg: SampleSegment, payload: bytes) -> bytes:
     return (
         jpeg[: seg.start]
-        + samples.segment(seg.marker, payload)
+        + segment(seg.marker, payload)
         + jpeg[seg.start :][
-            seg.end - seg.start if seg.marker != samples.SOS else 4 + len(seg.payload(jpeg)) :
+            seg.end - seg.start if seg.marker != SOS else 4 + len(seg.payload(jpeg)) :
         ]
     )
 
@@ -71,7 +87,7 @@ def test_a_huffman_table_is_refused_exactly_when_libjpeg_refuses_it(
     table = HuffmanTable(0, 0, bytes(counts), bytes(symbols[:total]))
     if sum(counts) > total:
         return  # more codes than symbols: refused by both when the DHT is read
-    first_dht = samples.walk_markers(BASELINE).first(samples.DHT)  # Pillow: DC table 0 first
+    first_dht = walk_markers(BASELINE).first(DHT)  # Pillow: DC table 0 first
     jpeg = _replace_segment(BASELINE, first_dht, table.encode())
     try:
         check_huffman_code(table, 0)
@@ -92,7 +108,7 @@ def test_a_huffman_table_is_refused_exactly_when_libjpeg_refuses_it(
 def test_progressive_scan_parameters_are_refused_exactly_when_libjpeg_refuses_them(
     ss: int, se: int, ah: int, al: int
 ) -> None:
-    scan = samples.walk_markers(PROGRESSIVE).scans[2]  # an AC scan of one component
+    scan = walk_markers(PROGRESSIVE).scans[2]  # an AC scan of one component
     payload = bytearray(scan.payload(PROGRESSIVE))
     payload[-3:] = bytes((ss, se, ah << 4 | al))
     jpeg = _replace_segment(PROGRESSIVE, scan, bytes(payload))
@@ -100,10 +116,10 @@ def test_progressive_scan_parameters_are_refused_exactly_when_libjpeg_refuses_th
     assert frame.report.method == "lossless"
     from exif_stripper.core.headers import parse_frame
 
-    sof = samples.walk_markers(jpeg).first(samples.SOF2)
+    sof = walk_markers(jpeg).first(SOF2)
     header = parse_frame(Segment(sof.marker, 0, sof.payload(jpeg)))
     try:
-        parse_scan(Segment(samples.SOS, 0, bytes(payload)), header)
+        parse_scan(Segment(SOS, 0, bytes(payload)), header)
         ours = True
     except BadSegment:
         ours = False
@@ -112,7 +128,7 @@ def test_progressive_scan_parameters_are_refused_exactly_when_libjpeg_refuses_th
 
 
 def test_fractional_sampling_is_refused_like_libjpeg_refuses_it() -> None:
-    sof = samples.walk_markers(BASELINE).first(samples.SOF0)
+    sof = walk_markers(BASELINE).first(SOF0)
     payload = bytearray(sof.payload(BASELINE))
     payload[7], payload[10] = 0x31, 0x21  # Y 3x1, Cb 2x1, Cr 1x1
     jpeg = _replace_segment(BASELINE, sof, bytes(payload))
@@ -122,7 +138,7 @@ def test_fractional_sampling_is_refused_like_libjpeg_refuses_it() -> None:
 
 
 def test_a_component_named_twice_in_a_scan_is_refused() -> None:
-    scan = samples.walk_markers(BASELINE).scans[0]
+    scan = walk_markers(BASELINE).scans[0]
     payload = bytearray(scan.payload(BASELINE))
     payload[3] = payload[1]  # the second component's id becomes the first's
     jpeg = _replace_segment(BASELINE, scan, bytes(payload))
@@ -135,12 +151,12 @@ def test_a_component_named_twice_in_a_scan_is_refused() -> None:
 
 
 def test_a_motion_jpeg_frame_gets_the_standard_huffman_tables() -> None:
-    layout = samples.walk_markers(BASELINE)
-    frame = b"".join(BASELINE[s.start : s.end] for s in layout.segments if s.marker != samples.DHT)
+    layout = walk_markers(BASELINE)
+    frame = b"".join(BASELINE[s.start : s.end] for s in layout.segments if s.marker != DHT)
     frame += BASELINE[layout.end :]
     result = sanitize_bytes(frame, LOSSLESS_ONLY)
-    assert "DHT" in samples.walk_markers(result.jpeg).names()
-    assert samples.decode(result.jpeg).tobytes() == libjpeg_pixels(frame)
+    assert "DHT" in walk_markers(result.jpeg).names()
+    assert decode(result.jpeg).tobytes() == libjpeg_pixels(frame)
     assert libjpeg_pixels(frame) == libjpeg_pixels(BASELINE)  # Pillow writes K.3 tables
 
 
@@ -152,15 +168,15 @@ def test_a_quantization_table_latches_at_a_components_first_scan(tmp_path: Path)
     made = subprocess.run(
         ["jpegtran", "-scans", str(script)], input=BASELINE, capture_output=True, check=True
     ).stdout
-    second = samples.walk_markers(made).scans[1].start
-    flat = samples.segment(samples.DQT, b"\x01" + bytes([2] * 64))
+    second = walk_markers(made).scans[1].start
+    flat = segment(DQT, b"\x01" + bytes([2] * 64))
     redefined = made[:second] + flat + made[second:]
     result = sanitize_bytes(redefined, LOSSLESS_ONLY)
     assert libjpeg_pixels(result.jpeg) == libjpeg_pixels(redefined)
     assert libjpeg_pixels(redefined) != libjpeg_pixels(made)  # the redefinition matters
     # ... and after Y latched its table, redefining table 0 changes nothing.
-    third = samples.walk_markers(made).scans[2].start
-    ignored = made[:third] + samples.segment(samples.DQT, b"\x00" + bytes([2] * 64)) + made[third:]
+    third = walk_markers(made).scans[2].start
+    ignored = made[:third] + segment(DQT, b"\x00" + bytes([2] * 64)) + made[third:]
     result = sanitize_bytes(ignored, LOSSLESS_ONLY)
     assert libjpeg_pixels(result.jpeg) == libjpeg_pixels(made)
     assert result.report.removed["unused tables"].count == 1
@@ -170,26 +186,26 @@ def test_arithmetic_conditioning_is_written_where_it_differs_from_the_default() 
     arithmetic = subprocess.run(
         ["jpegtran", "-arithmetic"], input=BASELINE, capture_output=True, check=True
     ).stdout
-    assert "DAC" in samples.walk_markers(arithmetic).names()  # jpegtran writes the defaults
-    assert "DAC" not in samples.walk_markers(sanitize_bytes(arithmetic).jpeg).names()
-    changed = samples.insert_before(arithmetic, samples.SOS, samples.segment(0xCC, b"\x10\x08"))
+    assert "DAC" in walk_markers(arithmetic).names()  # jpegtran writes the defaults
+    assert "DAC" not in walk_markers(sanitize_bytes(arithmetic).jpeg).names()
+    changed = insert_before(arithmetic, SOS, segment(0xCC, b"\x10\x08"))
     result = sanitize_bytes(changed, LOSSLESS_ONLY)
-    assert "DAC" in samples.walk_markers(result.jpeg).names()
+    assert "DAC" in walk_markers(result.jpeg).names()
     assert libjpeg_pixels(result.jpeg) == libjpeg_pixels(changed)
 
 
 def test_a_dac_segment_in_a_huffman_coded_image_is_dropped() -> None:
-    with_dac = samples.insert_before(BASELINE, samples.SOS, samples.segment(0xCC, b"\x10\x08"))
+    with_dac = insert_before(BASELINE, SOS, segment(0xCC, b"\x10\x08"))
     result = sanitize_bytes(with_dac, LOSSLESS_ONLY)
-    assert "DAC" not in samples.walk_markers(result.jpeg).names()
+    assert "DAC" not in walk_markers(result.jpeg).names()
     assert result.report.removed["unused tables"].count == 1
 
 
 def test_tables_no_scan_uses_are_dropped_and_reported() -> None:
-    unused = samples.segment(samples.DQT, b"\x03" + bytes(range(64)))
+    unused = segment(DQT, b"\x03" + bytes(range(64)))
     removed: list[Removed] = []
     result = sanitize_bytes(
-        samples.insert_before(BASELINE, samples.SOS, unused),
+        insert_before(BASELINE, SOS, unused),
         LOSSLESS_ONLY,
         on_removed=removed.append,
     )
@@ -198,22 +214,22 @@ def test_tables_no_scan_uses_are_dropped_and_reported() -> None:
 
 
 def test_a_scan_after_a_complete_sequential_image_ends_it() -> None:
-    layout = samples.walk_markers(BASELINE)
+    layout = walk_markers(BASELINE)
     scan = layout.scans[0]
-    extra = BASELINE[: layout.end - 2] + BASELINE[scan.start : scan.end] + samples.EOI
+    extra = BASELINE[: layout.end - 2] + BASELINE[scan.start : scan.end] + EOI
     result = sanitize_bytes(extra, LOSSLESS_ONLY)
-    assert result.jpeg == samples.reference_strip(BASELINE)
+    assert result.jpeg == reference_strip(BASELINE)
     assert "image ended before an extra scan" in result.report.repairs
     assert b"Didn't expect more than one scan" in djpeg(extra).stderr
 
 
 def test_adobe_keeps_its_transform_and_nothing_else() -> None:
-    cmyk = samples.base_jpeg(16, 16, seed=72, mode="CMYK")
-    adobe = samples.walk_markers(cmyk).first(samples.APP14)
+    cmyk = base_jpeg(16, 16, seed=72, mode="CMYK")
+    adobe = walk_markers(cmyk).first(APP14)
     payload = adobe.payload(cmyk)
     flagged = payload[:7] + b"\x12\x34\x56\x78" + payload[11:] + b"trailing bytes"
     jpeg = _replace_segment(cmyk, adobe, flagged)
     result = sanitize_bytes(jpeg, LOSSLESS_ONLY)
-    kept = samples.walk_markers(result.jpeg).first(samples.APP14).payload(result.jpeg)
+    kept = walk_markers(result.jpeg).first(APP14).payload(result.jpeg)
     assert kept == b"Adobe" + struct.pack(">HHHB", 100, 0, 0, payload[11])
-    assert samples.decode(result.jpeg).tobytes() == samples.decode(cmyk).tobytes()
+    assert decode(result.jpeg).tobytes() == decode(cmyk).tobytes()

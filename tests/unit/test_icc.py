@@ -32,8 +32,8 @@ from exif_stripper.core.icc import (
     reassemble_jpeg_chunks,
     sanitize_profile,
 )
-from tests.harness import icc_profiles as built
-from tests.harness import samples
+from tools.samples import icc_profiles as built
+from tools.samples.icc import MAX_ICC_CHUNK, icc_segments, large_icc_profile, srgb_profile
 
 V2, V4 = 0x02100000, 0x04300000
 
@@ -392,7 +392,7 @@ def test_a_profile_id_in_the_list_must_match_the_bytes(monkeypatch: pytest.Monke
 
 
 def test_the_lcms_srgb_profile_is_not_in_the_list() -> None:
-    assert not sanitize_profile(samples.srgb_profile()).standard
+    assert not sanitize_profile(srgb_profile()).standard
 
 
 # =========================================================================================
@@ -402,21 +402,21 @@ def test_the_lcms_srgb_profile_is_not_in_the_list() -> None:
 
 def app2_payloads(profile: bytes, chunk_size: int) -> list[bytes]:
     """The payloads of the harness's own APP2 segments (marker and length stripped)."""
-    return [segment[4:] for segment in samples.icc_segments(profile, chunk_size)]
+    return [segment[4:] for segment in icc_segments(profile, chunk_size)]
 
 
 def test_chunks_reassemble_to_the_profile() -> None:
-    profile = samples.large_icc_profile(200_000)
-    assert reassemble_jpeg_chunks(app2_payloads(profile, samples.MAX_ICC_CHUNK)) == profile
+    profile = large_icc_profile(200_000)
+    assert reassemble_jpeg_chunks(app2_payloads(profile, MAX_ICC_CHUNK)) == profile
 
 
 def test_chunks_are_ordered_by_sequence_number() -> None:
-    chunks = app2_payloads(samples.srgb_profile(), 100)
-    assert reassemble_jpeg_chunks(chunks[::-1]) == samples.srgb_profile()
+    chunks = app2_payloads(srgb_profile(), 100)
+    assert reassemble_jpeg_chunks(chunks[::-1]) == srgb_profile()
 
 
 def test_jpeg_chunks_round_trip_and_fill_each_segment() -> None:
-    profile = samples.large_icc_profile(300_000)
+    profile = large_icc_profile(300_000)
     chunks = jpeg_chunks(profile)
     assert [len(c) for c in chunks[:-1]] == [65_533] * (len(chunks) - 1)  # a full segment
     assert all(c.startswith(ICC_APP2_PREFIX) for c in chunks)

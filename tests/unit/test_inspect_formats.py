@@ -11,7 +11,8 @@ import pytest
 from exif_stripper.cli import main
 from exif_stripper.core.inspection import Inspection, inspect_stream
 from exif_stripper.core.sanitize import sanitize_bytes
-from tests.harness import samples_png, samples_webp
+from tools.samples import png as samples_png
+from tools.samples import webp as samples_webp
 
 
 def inspect(data: bytes) -> Inspection:

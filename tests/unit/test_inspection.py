@@ -14,22 +14,38 @@ from hypothesis import strategies as st
 from exif_stripper.cli import main
 from exif_stripper.cli.inspect import render_inspection
 from exif_stripper.core.inspection import Finding, inspect_stream
-from tests.harness import samples
-from tests.harness.samples import Field, FieldType, Ifd, Link
+from tools.samples.composition import compose
+from tools.samples.exif import (
+    GOLDEN_GATE,
+    CameraExif,
+    Field,
+    FieldType,
+    Ifd,
+    Link,
+    ascii_field,
+    build_tiff,
+    byte_field,
+    exif_segment,
+    exif_tiff,
+    long_field,
+    rational_field,
+    short_field,
+)
+from tools.samples.jpeg import APP1, COM, base_jpeg, segment
 
-BASE = samples.base_jpeg(32, 24)
+BASE = base_jpeg(32, 24)
 MAKER_NOTE = 0x927C
 EXIF_POINTER = 0x8769
 GPS_POINTER = 0x8825
 
 
 def _jpeg_with_exif(tiff: bytes) -> bytes:
-    return samples.compose(BASE, [samples.segment(samples.APP1, b"Exif\x00\x00" + tiff)])
+    return compose(BASE, [segment(APP1, b"Exif\x00\x00" + tiff)])
 
 
 def _exif_ifd(*entries: Field | Link) -> bytes:
     """IFD0 pointing to an Exif IFD holding `entries`."""
-    return samples.build_tiff([Ifd("ifd0", (Link(EXIF_POINTER, "exif"),)), Ifd("exif", entries)])
+    return build_tiff([Ifd("ifd0", (Link(EXIF_POINTER, "exif"),)), Ifd("exif", entries)])
 
 
 def _findings(jpeg: bytes) -> list[Finding]:
@@ -43,12 +59,12 @@ def _details(jpeg: bytes, category: str) -> list[str]:
 @pytest.mark.parametrize(
     ("note", "size"),
     [
-        (samples.short_field(MAKER_NOTE, 7), 2),
-        (samples.short_field(MAKER_NOTE, *range(40)), 80),
-        (samples.rational_field(MAKER_NOTE, (1, 3)), 8),
-        (samples.rational_field(MAKER_NOTE, (1, 0), (5, 2)), 16),
-        (samples.long_field(MAKER_NOTE, 1, 2, 3), 12),
-        (samples.ascii_field(MAKER_NOTE, "Canon"), 6),
+        (short_field(MAKER_NOTE, 7), 2),
+        (short_field(MAKER_NOTE, *range(40)), 80),
+        (rational_field(MAKER_NOTE, (1, 3)), 8),
+        (rational_field(MAKER_NOTE, (1, 0), (5, 2)), 16),
+        (long_field(MAKER_NOTE, 1, 2, 3), 12),
+        (ascii_field(MAKER_NOTE, "Canon"), 6),
         (Field(MAKER_NOTE, 99, b"\x01\x02\x03\x04\x05\x06"), 6),  # a type TIFF does not define
     ],
     ids=["short", "shorts", "rational", "rational-zero", "longs", "ascii", "unknown-type"],
@@ -62,7 +78,7 @@ def test_inspect_command_reports_a_short_maker_note(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = tmp_path / "short-note.jpg"
-    source.write_bytes(_jpeg_with_exif(_exif_ifd(samples.short_field(MAKER_NOTE, 1))))
+    source.write_bytes(_jpeg_with_exif(_exif_ifd(short_field(MAKER_NOTE, 1))))
     assert main(["inspect", str(source)]) == 0
     assert "maker notes  2 bytes  [EXIF]" in capsys.readouterr().out
 
@@ -70,52 +86,50 @@ def test_inspect_command_reports_a_short_maker_note(
 @pytest.mark.parametrize(
     ("make", "shown"),
     [
-        (samples.short_field(0x010F, 1, 2, 3), "1 2 3"),
-        (samples.rational_field(0x010F, (7, 2)), "3.5"),
-        (samples.rational_field(0x010F, (7, 0)), "nan"),
-        (samples.byte_field(0x010F, *b"Canon"), "Canon"),
+        (short_field(0x010F, 1, 2, 3), "1 2 3"),
+        (rational_field(0x010F, (7, 2)), "3.5"),
+        (rational_field(0x010F, (7, 0)), "nan"),
+        (byte_field(0x010F, *b"Canon"), "Canon"),
         (Field(0x010F, FieldType.UNDEFINED, b"Leica\x00"), "Leica"),
     ],
     ids=["shorts", "rational", "zero-denominator", "bytes", "undefined"],
 )
 def test_a_text_tag_of_another_type_is_still_shown(make: Field, shown: str) -> None:
-    jpeg = _jpeg_with_exif(samples.build_tiff([Ifd("ifd0", (make,))]))
+    jpeg = _jpeg_with_exif(build_tiff([Ifd("ifd0", (make,))]))
     assert _details(jpeg, "camera") == [shown]
 
 
 def test_gps_position_is_read_from_rationals_with_references() -> None:
-    exif = samples.exif_segment(samples.CameraExif(gps=samples.GOLDEN_GATE))
-    assert _details(samples.compose(BASE, [exif]), "GPS position") == ["37.819929, -122.478255"]
+    exif = exif_segment(CameraExif(gps=GOLDEN_GATE))
+    assert _details(compose(BASE, [exif]), "GPS position") == ["37.819929, -122.478255"]
 
 
 @pytest.mark.parametrize(
     "latitude",
     [
-        samples.rational_field(2, (1, 0), (2, 0), (3, 0)),
-        samples.ascii_field(2, "48.85"),
+        rational_field(2, (1, 0), (2, 0), (3, 0)),
+        ascii_field(2, "48.85"),
         Field(2, FieldType.RATIONAL, b"\x00\x01"),  # cut short
     ],
     ids=["zero-denominators", "ascii", "truncated"],
 )
 def test_an_unreadable_gps_position_is_still_reported(latitude: Field) -> None:
-    gps = Ifd("gps", (samples.ascii_field(1, "N"), latitude, samples.rational_field(4, (2, 1))))
-    tiff = samples.build_tiff([Ifd("ifd0", (Link(GPS_POINTER, "gps"),)), gps])
+    gps = Ifd("gps", (ascii_field(1, "N"), latitude, rational_field(4, (2, 1))))
+    tiff = build_tiff([Ifd("ifd0", (Link(GPS_POINTER, "gps"),)), gps])
     assert _details(_jpeg_with_exif(tiff), "GPS position") == ["present (unreadable)"]
 
 
 def test_ifds_that_point_at_each_other_are_read_once() -> None:
-    ifd0 = Ifd("ifd0", (samples.ascii_field(0x013B, "Jane"), Link(EXIF_POINTER, "ifd0")), "ifd1")
-    ifd1 = Ifd("ifd1", (Link(0x0201, "ifd0"), samples.long_field(0x0202, 999)), "ifd0")
-    jpeg = _jpeg_with_exif(samples.build_tiff([ifd0, ifd1]))
+    ifd0 = Ifd("ifd0", (ascii_field(0x013B, "Jane"), Link(EXIF_POINTER, "ifd0")), "ifd1")
+    ifd1 = Ifd("ifd1", (Link(0x0201, "ifd0"), long_field(0x0202, 999)), "ifd0")
+    jpeg = _jpeg_with_exif(build_tiff([ifd0, ifd1]))
     assert _details(jpeg, "person") == ["Jane"]
     assert _details(jpeg, "thumbnail") == ["999 bytes JPEG thumbnail"]
 
 
 def test_offsets_outside_the_block_leave_the_rest_readable() -> None:
     tiff = bytearray(
-        _exif_ifd(
-            samples.ascii_field(0xA431, "SN-1234"), samples.ascii_field(0xA430, "Jane Doe Long")
-        )
+        _exif_ifd(ascii_field(0xA431, "SN-1234"), ascii_field(0xA430, "Jane Doe Long"))
     )
     # Point the owner's name (0xA430, the Exif IFD's first entry) far outside the block.
     exif_at = struct.unpack_from("<I", tiff, 8 + 2 + 8)[0]
@@ -133,11 +147,11 @@ def test_a_block_that_is_not_tiff_is_named_unreadable() -> None:
 
 def test_control_characters_never_reach_the_terminal() -> None:
     hostile = "Jane\x1b[2J\x1b]0;owned\x07\r\nDoe\u202e"
-    jpeg = samples.compose(
+    jpeg = compose(
         BASE,
         [
-            samples.exif_segment(samples.CameraExif(artist=hostile, gps=None)),
-            samples.segment(samples.COM, hostile.encode()),
+            exif_segment(CameraExif(artist=hostile, gps=None)),
+            segment(COM, hostile.encode()),
         ],
     )
     result = inspect_stream(io.BytesIO(jpeg))
@@ -189,7 +203,7 @@ def _exif_blocks(draw: st.DrawFn) -> bytes:
 @st.composite
 def _mutated_camera_blocks(draw: st.DrawFn) -> bytes:
     """A real camera's EXIF with a few bytes changed: plausible structure, lying fields."""
-    tiff = bytearray(samples.exif_tiff(samples.CameraExif(thumbnail=BASE)))
+    tiff = bytearray(exif_tiff(CameraExif(thumbnail=BASE)))
     for _ in range(draw(st.integers(1, 12))):
         tiff[draw(st.integers(0, len(tiff) - 1))] = draw(st.integers(0, 255))
     return bytes(tiff)

@@ -33,7 +33,7 @@ from exif_stripper.aws.inventory import (
     sorted_by_key,
 )
 from exif_stripper.aws.sync import Entry
-from tests.harness.in_process_aws import InProcessAws, in_process_aws
+from tools.embedded_aws.in_process import InProcessAws, in_process_aws
 
 INVENTORY_BUCKET = "inventory-reports"
 PREFIX = "inventory/uploads-a/daily"

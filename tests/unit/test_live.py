@@ -668,7 +668,7 @@ def test_bucket_b_admits_the_role_the_function_runs_as(env: str) -> None:
 def test_the_users_module_hands_force_destroy_to_both_users() -> None:
     """The module's side of the wiring; what the provider then deletes with a user (keys,
     login profile, MFA devices, ...) cannot be exercised on the embedded AWS, whose
-    ListServiceSpecificCredentials fails (tests/terraform/exif_stack/main.tf)."""
+    ListServiceSpecificCredentials fails (tools/terraform/exif_stack/main.tf)."""
     resources = load(MODULES / "iam-users" / "main.tf")["resource"]
     (users,) = [entry["aws_iam_user"]["this"] for entry in resources if "aws_iam_user" in entry]
     assert users["force_destroy"] == "${var.force_destroy}"

@@ -1,4 +1,4 @@
-"""The embedded AWS's patch of moto's SQS (tests/harness/moto_scaling.py) changes how
+"""The embedded AWS's patch of moto's SQS (tools/embedded_aws/moto_scaling.py) changes how
 long requests take, never what they answer: checked against moto's own models."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.harness import moto_scaling
-from tests.harness.in_process_aws import in_process_aws
+from tools.embedded_aws import moto_scaling
+from tools.embedded_aws.in_process import in_process_aws
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -24,25 +24,39 @@ from exif_stripper.core.budget import MiB
 from exif_stripper.core.errors import TooLarge
 from exif_stripper.core.icc import sanitize_profile
 from exif_stripper.core.sanitize import Options, OrientationPolicy, sanitize_bytes
-from tests.harness import samples, turns
-from tests.harness.oracle import KEEP_TAG_ALLOWED, exiftool_reports, findings
+from tools.bench import turns
+from tools.oracle import KEEP_TAG_ALLOWED, exiftool_reports, findings
+from tools.samples.composition import compose
+from tools.samples.exif import CameraExif, exif_segment
+from tools.samples.icc import icc_segments, large_icc_profile
+from tools.samples.jpeg import (
+    SOF0,
+    Encoding,
+    Subsampling,
+    decode,
+    encode_jpeg,
+    photo_image,
+    psnr,
+    walk_markers,
+)
+from tools.samples.orientation import oriented_jpeg, stored_pixels, upright_image
 
 ORIENTATIONS = range(1, 9)
-SUBSAMPLINGS: tuple[samples.Subsampling, ...] = ("4:4:4", "4:2:2", "4:2:0")
+SUBSAMPLINGS: tuple[Subsampling, ...] = ("4:4:4", "4:2:2", "4:2:0")
 WHOLE_MCUS = (64, 48)  # a multiple of 16x16, the largest MCU here
 ODD = (61, 47)
 
 
-def _photo(orientation: int, size: tuple[int, int], subsampling: samples.Subsampling) -> bytes:
-    return samples.oriented_jpeg(orientation, size, subsampling=subsampling)
+def _photo(orientation: int, size: tuple[int, int], subsampling: Subsampling) -> bytes:
+    return oriented_jpeg(orientation, size, subsampling=subsampling)
 
 
 def _decode(jpeg: bytes) -> Image.Image:
-    return samples.decode(jpeg).convert("RGB")
+    return decode(jpeg).convert("RGB")
 
 
 def _upright(jpeg: bytes) -> Image.Image:
-    return samples.upright_image(jpeg).convert("RGB")
+    return upright_image(jpeg).convert("RGB")
 
 
 def _apply(jpeg: bytes) -> tuple[bytes, str]:
@@ -53,20 +67,18 @@ def _apply(jpeg: bytes) -> tuple[bytes, str]:
 @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
 def test_apply_turns_whole_mcu_pictures_losslessly(
-    orientation: int, subsampling: samples.Subsampling
+    orientation: int, subsampling: Subsampling
 ) -> None:
     source = _photo(orientation, WHOLE_MCUS, subsampling)
     output, rotation = _apply(source)
     assert rotation == ("none" if orientation == 1 else "lossless")
     assert Image.open(io.BytesIO(output)).getexif().get(0x0112) is None
-    assert samples.psnr(_decode(output), _upright(source)) >= 50
+    assert psnr(_decode(output), _upright(source)) >= 50
 
 
 @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
-def test_apply_turns_odd_sized_pictures_upright(
-    orientation: int, subsampling: samples.Subsampling
-) -> None:
+def test_apply_turns_odd_sized_pictures_upright(orientation: int, subsampling: Subsampling) -> None:
     source = _photo(orientation, ODD, subsampling)
     output, rotation = _apply(source)
     frame = sanitize_bytes(source, Options(OrientationPolicy.DROP))  # for the geometry
@@ -77,7 +89,7 @@ def test_apply_turns_odd_sized_pictures_upright(
     # block grid costs more than on a photo (see the next test for the 40 dB bar); here
     # the point is the direction: a wrong turn scores below 20 dB.
     threshold = 50 if rotation in ("none", "lossless") else 33
-    assert samples.psnr(_decode(output), upright) >= threshold
+    assert psnr(_decode(output), upright) >= threshold
     # A transpose is exact at any size; flips need whole MCUs along the flipped axis.
     if orientation == 5:
         assert rotation == "lossless"
@@ -87,24 +99,20 @@ def test_apply_turns_odd_sized_pictures_upright(
 
 def test_a_wrong_turn_scores_far_below_the_thresholds() -> None:
     source = _photo(3, ODD, "4:2:0")
-    assert samples.psnr(_decode(source), _upright(source)) < 20
+    assert psnr(_decode(source), _upright(source)) < 20
 
 
 @pytest.mark.parametrize("subsampling", ["4:4:4", "4:2:0"])
 @pytest.mark.parametrize("orientation", [2, 3, 4, 6, 7, 8])
-def test_reencode_of_a_photo_stays_above_40_db(
-    orientation: int, subsampling: samples.Subsampling
-) -> None:
+def test_reencode_of_a_photo_stays_above_40_db(orientation: int, subsampling: Subsampling) -> None:
     # A photo-sized picture (odd, so no lossless path) with a camera's mild sensor grain.
-    upright = samples.photo_image(1001, 751, seed=3, noise=4)
-    stored = samples.stored_pixels(upright, orientation)
-    base = samples.encode_jpeg(stored, samples.Encoding(quality=90, subsampling=subsampling))
-    source = samples.compose(
-        base, [samples.exif_segment(samples.CameraExif(orientation=orientation))]
-    )
+    upright = photo_image(1001, 751, seed=3, noise=4)
+    stored = stored_pixels(upright, orientation)
+    base = encode_jpeg(stored, Encoding(quality=90, subsampling=subsampling))
+    source = compose(base, [exif_segment(CameraExif(orientation=orientation))])
     output, rotation = _apply(source)
     assert rotation == "reencode"
-    assert samples.psnr(_decode(output), _upright(source)) >= 40
+    assert psnr(_decode(output), _upright(source)) >= 40
 
 
 def test_a_component_whose_blocks_still_line_up_keeps_its_table() -> None:
@@ -120,12 +128,12 @@ def test_a_component_whose_blocks_still_line_up_keeps_its_table() -> None:
     assert isinstance(after, JpegImagePlugin.JpegImageFile)
     assert after.quantization[0] == before.quantization[0]
     assert after.quantization[1] != before.quantization[1]  # chroma blocks moved: a new one
-    assert samples.psnr(_decode(upright.jpeg), _upright(item.jpeg)) >= 45
+    assert psnr(_decode(upright.jpeg), _upright(item.jpeg)) >= 45
 
 
 def test_turned_output_keeps_the_icc_profile_and_drops_all_metadata() -> None:
-    profile = samples.large_icc_profile()
-    source = samples.compose(samples.oriented_jpeg(6, WHOLE_MCUS), [*samples.icc_segments(profile)])
+    profile = large_icc_profile()
+    source = compose(oriented_jpeg(6, WHOLE_MCUS), [*icc_segments(profile)])
     output, rotation = _apply(source)
     assert rotation == "lossless"
     kept = Image.open(io.BytesIO(output)).info["icc_profile"]
@@ -163,7 +171,7 @@ def _frame(jpeg: bytes) -> transform.Frame:
     from exif_stripper.core.headers import parse_frame
     from exif_stripper.core.jpeg import Segment
 
-    sof = samples.walk_markers(jpeg).first(samples.SOF0)
+    sof = walk_markers(jpeg).first(SOF0)
     return parse_frame(Segment(sof.marker, sof.start, sof.payload(jpeg))).frame
 
 
@@ -176,7 +184,7 @@ def test_keep_tag_keeps_only_the_orientation_and_the_stored_pixels(orientation: 
     shown = report.values("IFD0", "Orientation")
     assert shown == ([] if orientation == 1 else [orientation])
     assert _decode(result.jpeg).tobytes() == _decode(source).tobytes()
-    assert samples.psnr(_upright(result.jpeg), _upright(source)) == float("inf")
+    assert psnr(_upright(result.jpeg), _upright(source)) == float("inf")
 
 
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
@@ -263,9 +271,9 @@ def test_the_sanitizer_turns_such_a_cmyk_photo_upright() -> None:
     item = turns.photo("CMYK", 90, (128, 96), 6)
     output, rotation = _apply(item.jpeg)
     assert rotation == "reencode"
-    shown = samples.decode(output)
+    shown = decode(output)
     assert shown.mode == "CMYK"
-    assert turns.native_psnr(shown, samples.upright_image(item.jpeg)) >= 40
+    assert turns.native_psnr(shown, upright_image(item.jpeg)) >= 40
 
 
 def test_a_turn_over_the_budget_is_refused_before_any_work() -> None:
@@ -299,6 +307,6 @@ def test_without_libjpeg_turbo_it_says_so_once_and_reencodes(
         source = _photo(orientation, WHOLE_MCUS, "4:2:0")
         output, rotation = _apply(source)
         assert rotation == "reencode"
-        assert samples.psnr(_decode(output), _upright(source)) >= 33  # 64x48, as above
+        assert psnr(_decode(output), _upright(source)) >= 33  # 64x48, as above
     warnings = [r for r in caplog.records if "TurboJPEG library was not found" in r.message]
     assert len(warnings) == 1

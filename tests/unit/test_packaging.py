@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from tests.harness import samples
-from tests.harness.oracle import exiftool_report, findings
+from tools.oracle import exiftool_report, findings
+from tools.samples.ready_made import kitchen_sink
 
 IMAGE = Path(__file__).resolve().parents[2] / "image"
 AWS_LIBRARIES = ("boto3", "botocore", "aws_lambda_powertools", "tqdm", "pyarrow")
@@ -154,7 +154,7 @@ def test_the_core_imports_without_the_aws_libraries(tmp_path: Path) -> None:
 
 def test_strip_and_inspect_run_without_the_aws_libraries(tmp_path: Path) -> None:
     photo = tmp_path / "in.jpg"
-    photo.write_bytes(samples.kitchen_sink(width=64, height=48))
+    photo.write_bytes(kitchen_sink(width=64, height=48))
     out = tmp_path / "out.jpg"
     strip = base_install(tmp_path, "-m", "exif_stripper.cli", "strip", str(photo), str(out))
     assert strip.returncode == 0, strip.stderr.decode()

@@ -19,10 +19,32 @@ from PIL import Image, JpegImagePlugin
 from exif_stripper.core.budget import MiB, derived_budget
 from exif_stripper.core.errors import TooLarge, Undecodable
 from exif_stripper.core.transform import reencode_from_pixels
-from tests.harness import samples, turns
-from tests.harness.oracle import exiftool_reports, findings
+from tools.bench import turns
+from tools.oracle import exiftool_reports, findings
+from tools.samples.composition import compose, remove_segments
+from tools.samples.exif import CameraExif, exif_segment
+from tools.samples.icc import srgb_profile
+from tools.samples.jpeg import (
+    COM,
+    DHT,
+    EOI,
+    SOS,
+    Encoding,
+    base_jpeg,
+    decode,
+    encode_jpeg,
+    jpeg_end,
+    photo_image,
+    psnr,
+    segment,
+    walk_markers,
+)
+from tools.samples.metadata import comment_segment, iptc_segment, xmp_segment
+from tools.samples.orientation import stored_pixels, upright_size
+from tools.samples.ready_made import kitchen_sink
+from tools.samples.trailers import samsung_motion_trailer
 
-ICC = samples.srgb_profile()
+ICC = srgb_profile()
 #: JFIF, the ICC profile, Adobe (CMYK): what libjpeg and Pillow write for colour.
 COLOUR_SEGMENTS = {"APP0": b"JFIF\x00", "APP2": b"ICC_PROFILE\x00", "APP14": b"Adobe"}
 GREY = (128, 128, 128)
@@ -30,25 +52,25 @@ GREY = (128, 128, 128)
 
 def _photo(*, progressive: bool = False, orientation: int = 6) -> bytes:
     """A camera JPEG stored sideways, with everything that identifies its owner."""
-    upright = samples.photo_image(*samples.upright_size((320, 240), orientation), seed=5)
-    stored = samples.stored_pixels(upright, orientation)
-    base = samples.encode_jpeg(stored, samples.Encoding(quality=90, progressive=progressive))
+    upright = photo_image(*upright_size((320, 240), orientation), seed=5)
+    stored = stored_pixels(upright, orientation)
+    base = encode_jpeg(stored, Encoding(quality=90, progressive=progressive))
     metadata = [
-        samples.exif_segment(samples.CameraExif(orientation=orientation)),
-        samples.xmp_segment(),
-        samples.iptc_segment(),
-        samples.comment_segment(),
+        exif_segment(CameraExif(orientation=orientation)),
+        xmp_segment(),
+        iptc_segment(),
+        comment_segment(),
     ]
-    return samples.compose(base, metadata, samples.samsung_motion_trailer())
+    return compose(base, metadata, samsung_motion_trailer())
 
 
 def _scan_start(jpeg: bytes) -> int:
-    return samples.walk_markers(jpeg).first(samples.SOS).start
+    return walk_markers(jpeg).first(SOS).start
 
 
 def _shown(damaged: bytes) -> Image.Image:
     """What libjpeg decodes for a JPEG that ends early: its data, then grey."""
-    return samples.decode(damaged + samples.EOI)
+    return decode(damaged + EOI)
 
 
 def _fallback(data: bytes, orientation: int | None = 6) -> bytes:
@@ -56,11 +78,11 @@ def _fallback(data: bytes, orientation: int | None = 6) -> bytes:
 
 
 def assert_only_pixels_and_colour(jpeg: bytes) -> None:
-    for segment in samples.walk_markers(jpeg).segments:
-        if 0xE0 <= segment.marker <= 0xEF or segment.marker == samples.COM:
-            signature = COLOUR_SEGMENTS.get(segment.name)
-            assert signature is not None, f"{segment.name} in the output"
-            assert segment.payload(jpeg).startswith(signature)
+    for found in walk_markers(jpeg).segments:
+        if 0xE0 <= found.marker <= 0xEF or found.marker == COM:
+            signature = COLOUR_SEGMENTS.get(found.name)
+            assert signature is not None, f"{found.name} in the output"
+            assert found.payload(jpeg).startswith(signature)
     assert findings(exiftool_reports([jpeg])[0]) == []
 
 
@@ -72,9 +94,9 @@ def test_a_truncated_photo_is_turned_upright_with_grey_where_data_is_missing() -
     cut = source[: _scan_start(source) + 9000]
     output = _fallback(cut)
     expected = _shown(cut).transpose(Image.Transpose.ROTATE_270)
-    shown = samples.decode(output)
+    shown = decode(output)
     assert shown.size == (240, 320)  # upright: the stored 320 x 240 turned
-    assert samples.psnr(shown, expected) >= 40
+    assert psnr(shown, expected) >= 40
     # The data ends in the stored picture's lower rows: after the turn, its left columns.
     assert shown.convert("RGB").getpixel((5, 300)) == pytest.approx(GREY, abs=2)
 
@@ -83,9 +105,9 @@ def test_a_truncated_progressive_photo_shows_what_its_scans_carry() -> None:
     source = _photo(progressive=True)
     cut = source[: len(source) // 3]
     output = _fallback(cut)
-    assert samples.decode(output).size == (240, 320)
+    assert decode(output).size == (240, 320)
     expected = _shown(cut).transpose(Image.Transpose.ROTATE_270)
-    assert samples.psnr(samples.decode(output), expected) >= 40
+    assert psnr(decode(output), expected) >= 40
 
 
 def test_corrupt_entropy_data_decodes_as_libjpeg_decodes_it() -> None:
@@ -93,7 +115,7 @@ def test_corrupt_entropy_data_decodes_as_libjpeg_decodes_it() -> None:
     start = _scan_start(bytes(source)) + 4000
     source[start : start + 64] = bytes(range(0, 128, 2))  # garbage, no 0xFF
     output = _fallback(bytes(source), orientation=None)
-    assert samples.psnr(samples.decode(output), samples.decode(bytes(source))) >= 40
+    assert psnr(decode(output), decode(bytes(source))) >= 40
 
 
 @pytest.mark.parametrize(
@@ -107,30 +129,30 @@ def test_a_reserved_marker_inside_the_scan_ends_the_picture_there(marker: bytes)
     source[at : at + 2] = marker
     output = _fallback(bytes(source), orientation=None)
     expected = _shown(bytes(source[:at]))
-    assert samples.psnr(samples.decode(output), expected) >= 40
+    assert psnr(decode(output), expected) >= 40
 
 
 def test_a_progressive_photo_cut_inside_a_table_shows_the_scans_before_it() -> None:
     source = _photo(progressive=True)
-    scans = samples.walk_markers(source).scans
+    scans = walk_markers(source).scans
     table = source.rfind(b"\xff\xc4", 0, scans[3].start)  # the DHT before the 4th scan
     cut = source[: table + 10]
     output = _fallback(cut, orientation=None)
-    assert samples.psnr(samples.decode(output), _shown(source[:table])) >= 40
+    assert psnr(decode(output), _shown(source[:table])) >= 40
 
 
 @pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
 def test_a_broken_table_after_the_last_scan_keeps_the_whole_picture(progressive: bool) -> None:
     # libjpeg has shown every row when it meets the table, and stops there (get_dht).
     source = _photo(progressive=progressive)
-    eoi = samples.jpeg_end(source) - 2
-    broken_dht = samples.segment(samples.DHT, b"\x00" + b"\xff" * 16 + b"\x01" * 5)
-    output = _fallback(source[:eoi] + broken_dht + samples.EOI, orientation=None)
-    assert samples.psnr(samples.decode(output), samples.decode(source)) >= 40
+    eoi = jpeg_end(source) - 2
+    broken_dht = segment(DHT, b"\x00" + b"\xff" * 16 + b"\x01" * 5)
+    output = _fallback(source[:eoi] + broken_dht + EOI, orientation=None)
+    assert psnr(decode(output), decode(source)) >= 40
 
 
 def test_the_output_holds_the_pixels_and_the_given_icc_profile_and_nothing_else() -> None:
-    source = samples.kitchen_sink()  # EXIF, GPS, XMP, IPTC, comment, MPF, trailer, ...
+    source = kitchen_sink()  # EXIF, GPS, XMP, IPTC, comment, MPF, trailer, ...
     output = _fallback(source[: len(source) - 100])
     assert_only_pixels_and_colour(output)
     assert Image.open(io.BytesIO(output)).info["icc_profile"] == ICC
@@ -144,7 +166,7 @@ def test_without_a_profile_none_is_written() -> None:
 
 def test_a_picture_that_needs_no_turn_keeps_its_quality() -> None:
     source = _photo()
-    stripped = samples.remove_segments(source, range(0xE1, 0xF0))
+    stripped = remove_segments(source, range(0xE1, 0xF0))
     output = _fallback(source, orientation=None)
     before = Image.open(io.BytesIO(source))
     after = Image.open(io.BytesIO(output))
@@ -154,7 +176,7 @@ def test_a_picture_that_needs_no_turn_keeps_its_quality() -> None:
     # is subsampled again from what libjpeg upsampled, or written whole, as the sample
     # of the picture shows best (see transform.py).
     assert after.quantization[0] == before.quantization[0]
-    assert samples.psnr(samples.decode(output), samples.decode(source)) >= 43
+    assert psnr(decode(output), decode(source)) >= 43
     assert len(output) <= 1.6 * len(stripped)
 
 
@@ -164,7 +186,7 @@ def test_grayscale_and_cmyk_stay_what_they_are(layout: turns.Layout) -> None:
         pytest.skip("needs libturbojpeg")
     item = turns.photo(layout, 90, (200, 150), 8)
     output = _fallback(item.jpeg[:-2000], orientation=8)  # truncated, and turned
-    shown = samples.decode(output)
+    shown = decode(output)
     expected = _shown(item.jpeg[:-2000]).transpose(Image.Transpose.ROTATE_90)
     assert shown.mode == expected.mode
     assert turns.native_psnr(shown, expected) >= 40
@@ -236,7 +258,7 @@ _BOMB = textwrap.dedent(
 def test_a_small_file_that_declares_240_megapixels_is_refused_without_allocating() -> None:
     # 20,000 x 12,000 pixels declared by a file of a few kB. Decoded and turned, that is
     # two pictures of 4 bytes a pixel: more than the production function's budget.
-    bomb = turns.declaring(samples.base_jpeg(64, 48), 20_000, 12_000)
+    bomb = turns.declaring(base_jpeg(64, 48), 20_000, 12_000)
     assert len(bomb) < 10_000
     assert derived_budget(2048) < 20_000 * 12_000 * 2 * 4
     added = subprocess.run(

@@ -1,6 +1,6 @@
 """PNG and APNG: stripped chunk by chunk, pixels and colours unchanged (issue 11, point 2).
 
-Each test builds its PNG in code (tests/harness/samples_png.py), runs it through the
+Each test builds its PNG in code (tools/samples/png.py), runs it through the
 sanitizer's PNG path, and judges the output with readers that are not the product's:
 Pillow (libpng's rules, zlib), exiftool, lcms, and the harness's own chunk reader and
 reference decoder.
@@ -30,13 +30,13 @@ from exif_stripper.core.errors import (
 from exif_stripper.core.icc import identifying_text
 from exif_stripper.core.png_verify import verify_png
 from exif_stripper.core.sanitize import OrientationPolicy, Removed
-from tests.harness import icc_profiles, samples
-from tests.harness import samples_png as sp
-from tests.harness.oracle import (
-    KEEP_TAG_ALLOWED,
-    exiftool_available,
-    identifying_findings_many,
-)
+from tools.oracle import KEEP_TAG_ALLOWED, exiftool_available, identifying_findings_many
+from tools.samples import icc_profiles
+from tools.samples import png as sp
+from tools.samples.exif import CameraExif, exif_tiff
+from tools.samples.icc import srgb_profile
+from tools.samples.jpeg import photo_image
+from tools.samples.orientation import DISPLAY_TRANSFORM
 
 APPLY, KEEP_TAG, DROP = OrientationPolicy.APPLY, OrientationPolicy.KEEP_TAG, OrientationPolicy.DROP
 KEPT_TYPES = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"cICP"}
@@ -134,7 +134,7 @@ def test_the_icc_profile_loses_its_identity_and_keeps_its_colours() -> None:
 
 
 def test_a_standard_srgb_profile_keeps_its_bytes() -> None:
-    standard = samples.srgb_profile()
+    standard = srgb_profile()
     data = sp.without(sp.photo_png(icc=standard), [b"iCCP"])
     data = sp.insert_after(data, b"IHDR", [sp.iccp_chunk(standard)])
     out, _, _ = strip(data)
@@ -264,7 +264,7 @@ def test_without_an_actl_before_the_image_the_still_image_is_kept() -> None:
 
 
 def small_png(**options: object) -> bytes:
-    return sp.pillow_png(samples.photo_image(16, 12, seed=3), **options)
+    return sp.pillow_png(photo_image(16, 12, seed=3), **options)
 
 
 def test_a_bad_crc_in_image_data_is_rejected_with_its_offset() -> None:
@@ -358,7 +358,7 @@ def test_broken_structure_is_a_typed_rejection(
 
 
 def test_image_data_split_by_another_chunk_is_rejected() -> None:
-    data = sp.pillow_png(samples.photo_image(64, 64, seed=4), compress_level=0)
+    data = sp.pillow_png(photo_image(64, 64, seed=4), compress_level=0)
     raster = sp.walk(data)
     idat = b"".join(c.payload for c in raster if c.kind == b"IDAT")
     split = [
@@ -377,7 +377,7 @@ def test_image_data_split_by_another_chunk_is_rejected() -> None:
 
 
 def test_a_palette_image_needs_its_palette() -> None:
-    data = sp.without(sp.pillow_png(samples.photo_image(8, 8).convert("P")), [b"PLTE"])
+    data = sp.without(sp.pillow_png(photo_image(8, 8).convert("P")), [b"PLTE"])
     with pytest.raises(BadChunk, match="without PLTE"):
         strip(data)
 
@@ -449,9 +449,7 @@ def test_apply_turns_every_bit_depth_exactly(
 
 
 def test_a_turned_palette_image_keeps_its_palette_and_transparency() -> None:
-    image = samples.photo_image(20, 10, seed=8).convert(
-        "P", palette=Image.Palette.ADAPTIVE, colors=16
-    )
+    image = photo_image(20, 10, seed=8).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
     data = sp.pillow_png(image, bits=4, transparency=bytes(range(0, 256, 16)))
     data = sp.insert_after(data, b"IHDR", [sp.exif_chunk(8)])
     out, _, _ = strip(data)
@@ -475,7 +473,7 @@ def test_apply_turns_every_animation_frame_exactly(
     out, _, facts = strip(data)
     with Image.open(io.BytesIO(data)) as source:
         upright = [
-            f.copy().transpose(samples.DISPLAY_TRANSFORM[orientation])
+            f.copy().transpose(DISPLAY_TRANSFORM[orientation])
             for f in ImageSequence.Iterator(source)
         ]
     assert pixels(out) == [(f.mode, f.size, f.tobytes()) for f in upright]
@@ -589,7 +587,7 @@ def test_list_chunks_reads_what_each_metadata_chunk_says() -> None:
     assert b"exif:GPSLatitude" in by_keyword["XML:com.adobe.xmp"].content
     assert by_keyword["Alice's ColorEdge CG277"].content == icc_profiles.matrix_rgb()
     (exif,) = [info for info in found if info.what == "EXIF"]
-    assert exif.content == samples.exif_tiff(samples.CameraExif(orientation=1))
+    assert exif.content == exif_tiff(CameraExif(orientation=1))
     image = [info for info in found if info.what == "image data"]
     assert len(image) == 1  # the IDAT chunks as one row
     assert found[-1].what == "trailer"

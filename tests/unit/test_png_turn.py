@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exif_stripper.core import png_turn
-from tests.harness import samples_png as sp
+from tools.samples import png as sp
 
 
 def test_the_c_filters_are_built_in_the_development_environment() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from exif_stripper import cli
 from exif_stripper.aws.redrive import redrive
-from tests.harness.in_process_aws import in_process_aws
+from tools.embedded_aws.in_process import in_process_aws
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

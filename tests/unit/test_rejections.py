@@ -34,10 +34,14 @@ from exif_stripper.core.sanitize import (
     sanitize_bytes,
     sanitize_stream,
 )
-from tests.harness import fuzzing, samples
+from tools.fuzz import properties
+from tools.fuzz.seeds import seeds
+from tools.samples.composition import compose
+from tools.samples.exif import exif_segment
+from tools.samples.jpeg import DQT, SOF0, Segment, base_jpeg, segment, walk_markers
 
-PHOTO = samples.compose(samples.base_jpeg(seed=30), [samples.exif_segment()])
-LAYOUT = samples.walk_markers(PHOTO)
+PHOTO = compose(base_jpeg(seed=30), [exif_segment()])
+LAYOUT = walk_markers(PHOTO)
 
 
 def _other_image(fmt: str) -> bytes:
@@ -46,17 +50,17 @@ def _other_image(fmt: str) -> bytes:
     return out.getvalue()
 
 
-def _segment_at(marker: int) -> samples.Segment:
+def _segment_at(marker: int) -> Segment:
     return LAYOUT.first(marker)
 
 
 def _with_sof(width: int, height: int, components: int = 3) -> bytes:
     """PHOTO with its frame header rewritten to claim another size or component count."""
-    sof = _segment_at(samples.SOF0)
+    sof = _segment_at(SOF0)
     body = struct.pack(">BHHB", 8, height, width, components)
     body += b"".join(bytes((i + 1, 0x11, 0)) for i in range(components))
-    segment = samples.segment(samples.SOF0, body)
-    return PHOTO[: sof.start] + segment + PHOTO[sof.end :]
+    frame = segment(SOF0, body)
+    return PHOTO[: sof.start] + frame + PHOTO[sof.end :]
 
 
 def _reject(data: bytes, **limits: int) -> SanitizeError:
@@ -94,7 +98,7 @@ def test_the_jpeg_path_alone_still_names_a_non_jpeg() -> None:
 
 
 def test_a_header_cut_short_is_truncated_at_the_end_of_the_file() -> None:
-    dqt = _segment_at(samples.DQT)
+    dqt = _segment_at(DQT)
     cut = PHOTO[: dqt.start + 10]
     error = _reject(cut)
     assert isinstance(error, Truncated)
@@ -102,7 +106,7 @@ def test_a_header_cut_short_is_truncated_at_the_end_of_the_file() -> None:
 
 
 def test_a_table_length_that_lies_shorter_is_a_bad_segment() -> None:
-    dqt = _segment_at(samples.DQT)
+    dqt = _segment_at(DQT)
     lying = bytearray(PHOTO)
     struct.pack_into(">H", lying, dqt.start + 2, 40)
     error = _reject(bytes(lying))
@@ -114,7 +118,7 @@ def test_absurd_dimensions_are_too_large() -> None:
     error = _reject(_with_sof(65535, 65535))
     assert isinstance(error, TooLarge)
     assert "65535x65535" in error.reason
-    assert error.offset == _segment_at(samples.SOF0).start
+    assert error.offset == _segment_at(SOF0).start
 
 
 def test_the_size_limit_is_configurable() -> None:
@@ -128,7 +132,7 @@ def test_a_frame_libjpeg_refuses_is_undecodable_without_a_re_encode() -> None:
     # initial_setup): no re-encode is tried, whatever the policy.
     error = _reject(_with_sof(0, 48))
     assert isinstance(error, Undecodable)
-    assert error.offset == _segment_at(samples.SOF0).start
+    assert error.offset == _segment_at(SOF0).start
     with pytest.raises(Undecodable, match="width is 0"):
         sanitize_bytes(_with_sof(0, 48))
 
@@ -142,15 +146,15 @@ def test_more_than_four_components_is_unsupported() -> None:
 
 
 def test_hierarchical_jpeg_is_unsupported() -> None:
-    dhp = samples.segment(0xDE, struct.pack(">BHHB", 8, 48, 64, 1) + bytes((1, 0x11, 0)))
-    error = _reject(samples.compose(PHOTO, [dhp]))
+    dhp = segment(0xDE, struct.pack(">BHHB", 8, 48, 64, 1) + bytes((1, 0x11, 0)))
+    error = _reject(compose(PHOTO, [dhp]))
     assert isinstance(error, Unsupported)
     assert "hierarchical" in error.reason
 
 
 def test_a_scan_before_the_frame_header_is_a_bad_segment() -> None:
     sos = LAYOUT.scans[0]
-    sof = _segment_at(samples.SOF0)
+    sof = _segment_at(SOF0)
     moved = PHOTO[: sof.start] + PHOTO[sof.end : sos.start] + PHOTO[sos.start :]
     error = _reject(moved)
     assert isinstance(error, BadSegment)
@@ -163,7 +167,7 @@ def test_a_second_start_of_image_is_a_bad_segment() -> None:
 
 
 def test_errors_read_as_one_line_with_code_reason_and_offset() -> None:
-    dqt = _segment_at(samples.DQT)
+    dqt = _segment_at(DQT)
     error = _reject(PHOTO[: dqt.start + 10])
     assert str(error) == f"truncated: {error.reason} (at byte {error.offset})"
     assert "\n" not in str(error)
@@ -183,14 +187,14 @@ def test_a_rejected_stream_ends_before_any_output_is_released() -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(
-    name=st.sampled_from(sorted(fuzzing.seeds())),
+    name=st.sampled_from(sorted(seeds())),
     rng=st.randoms(use_true_random=False),
     chunk=st.integers(1, 512),
 )
 def test_tokenizer_work_stays_linear_in_the_input(
     name: str, rng: random.Random, chunk: int
 ) -> None:
-    data = fuzzing.mutate(fuzzing.seeds()[name], rng)
+    data = properties.mutate(seeds()[name], rng)
     tokenizer = Tokenizer(max_bytes=len(data) + 1, tolerant=True)
     try:
         for start in range(0, len(data), chunk):

@@ -1,7 +1,7 @@
 """The fixtures are honest: exiftool finds the metadata each one claims, Pillow decodes each.
 
 The sanitizer's tests trust these samples to carry real metadata, so these tests check that
-an independent reader (exiftool, through tests.harness.oracle) sees it, byte structures
+an independent reader (exiftool, through tools.oracle) sees it, byte structures
 included (MPF offsets, extended-XMP GUIDs, ICC chunks). Every sample is generated once per
 module and read by exiftool in one request.
 """
@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageOps
 
-from tests.harness.oracle import (
+from tools.oracle import (
     KEEP_TAG_ALLOWED,
     ExiftoolReport,
     exiftool_reports,
@@ -29,66 +29,69 @@ from tests.harness.oracle import (
     identifying_findings_many,
     parse_key,
 )
-from tests.harness.samples import (
+from tools.samples.composition import (
+    compose,
+    insert_between_scans,
+    reference_strip,
+    remove_segments,
+)
+from tools.samples.corpora import (
+    CorpusSpec,
+    camera_photo,
+    expected_large_rows,
+    write_corpus,
+    write_large_jpeg,
+)
+from tools.samples.exif import (
+    EIFFEL_TOWER,
+    GOLDEN_GATE,
+    ORIENTATION_ONLY,
+    CameraExif,
+    exif_segment,
+    exif_tiff,
+    thumbnail_jpeg,
+)
+from tools.samples.icc import icc_segments, large_icc_profile, srgb_profile
+from tools.samples.jpeg import (
     APP0,
     COM,
     DRI,
-    EIFFEL_TOWER,
-    GOLDEN_GATE,
-    JUNK_APP_PAYLOADS,
-    ORIENTATION_ONLY,
     SOF0,
     SOF2,
     SOS,
-    CameraExif,
-    CorpusSpec,
     Encoding,
     Subsampling,
+    base_jpeg,
+    decode,
+    photo_image,
+    psnr,
+    segment,
+    walk_markers,
+)
+from tools.samples.metadata import (
+    JUNK_APP_PAYLOADS,
     XmpFields,
     app_segment,
-    apply_orientation,
-    base_jpeg,
-    camera_exif_with_thumbnail,
-    camera_photo,
     comment_segment,
-    compose,
-    decode,
-    demo_samples,
-    exif_segment,
-    exif_tiff,
-    expected_large_rows,
     extended_xmp_body,
     extended_xmp_guid,
     flashpix_segments,
-    icc_segments,
-    insert_between_scans,
     iptc_segment,
     jfif_segment,
     jfxx_segment,
     junk_app_segments,
-    kitchen_sink,
-    kitchen_sink_parts,
-    large_icc_profile,
-    motion_photo_sample,
-    mp4_video,
-    mpo_sample,
-    oriented_jpeg,
-    padding_trailer,
-    photo_image,
-    psnr,
-    reference_strip,
-    remove_segments,
-    samsung_motion_trailer,
-    segment,
-    srgb_profile,
-    thumbnail_jpeg,
-    upright_image,
-    upright_scene,
-    walk_markers,
-    write_corpus,
-    write_large_jpeg,
     xmp_segments,
 )
+from tools.samples.orientation import apply_orientation, oriented_jpeg, upright_image, upright_scene
+from tools.samples.ready_made import (
+    camera_exif_with_thumbnail,
+    demo_samples,
+    kitchen_sink,
+    kitchen_sink_parts,
+    motion_photo_sample,
+    mpo_sample,
+)
+from tools.samples.trailers import mp4_video, padding_trailer, samsung_motion_trailer
 
 BASE = base_jpeg(96, 64, seed=5)
 PROGRESSIVE = base_jpeg(96, 64, seed=6, encoding=Encoding(progressive=True))

@@ -9,9 +9,9 @@ import io
 import pytest
 from PIL import Image
 
-from tests.harness import samples_png as sp
-from tests.harness import samples_webp as sw
-from tests.harness.oracle import exiftool_available, exiftool_reports
+from tools.oracle import exiftool_available, exiftool_reports
+from tools.samples import png as sp
+from tools.samples import webp as sw
 
 pytestmark = pytest.mark.skipif(not exiftool_available(), reason="exiftool not installed")
 

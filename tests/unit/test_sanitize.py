@@ -1,6 +1,6 @@
 """The sanitizer keeps the picture and removes everything else (docs/design.md "The sanitizer").
 
-Each fixture carries real metadata (tests/harness/samples.py; test_samples.py proves
+Each fixture carries real metadata (tools/samples/; test_samples.py proves
 exiftool sees it). The checks are a user's: exiftool, an independent reader, finds
 nothing identifying in the output; Pillow decodes the same pixels; the ICC profile is
 the same bytes; and the output equals `reference_strip`, an independent implementation
@@ -28,59 +28,88 @@ from exif_stripper.core.sanitize import (
     sanitize_bytes,
     sanitize_stream,
 )
-from tests.harness import icc_profiles, samples
-from tests.harness.oracle import exiftool_reports, findings
+from tools.oracle import exiftool_reports, findings
+from tools.samples import icc_profiles
+from tools.samples.composition import (
+    compose,
+    insert_between_scans,
+    reference_removed_bytes,
+    reference_strip,
+)
+from tools.samples.exif import CameraExif, exif_segment
+from tools.samples.icc import MAX_ICC_CHUNK, icc_segments, large_icc_profile
+from tools.samples.jpeg import (
+    APP0,
+    APP2,
+    Encoding,
+    base_jpeg,
+    decode,
+    photo_image,
+    segment,
+    walk_markers,
+)
+from tools.samples.metadata import (
+    XmpFields,
+    comment_segment,
+    extended_xmp_body,
+    flashpix_segments,
+    iptc_segment,
+    jfif_segment,
+    jfxx_segment,
+    junk_app_segments,
+    xmp_segment,
+    xmp_segments,
+)
+from tools.samples.ready_made import (
+    camera_exif_with_thumbnail,
+    kitchen_sink,
+    motion_photo_sample,
+    mpo_sample,
+)
+from tools.samples.trailers import padding_trailer
 
 DROP = Options(OrientationPolicy.DROP)
 
 # name -> JPEG carrying one kind of metadata (or all of them)
 FIXTURES: dict[str, Callable[[], bytes]] = {
-    "kitchen sink": samples.kitchen_sink,
-    "EXIF with GPS, serials, maker note": lambda: samples.compose(
-        samples.base_jpeg(seed=1), [samples.exif_segment()]
+    "kitchen sink": kitchen_sink,
+    "EXIF with GPS, serials, maker note": lambda: compose(base_jpeg(seed=1), [exif_segment()]),
+    "EXIF IFD1 thumbnail": lambda: compose(
+        base_jpeg(seed=2), [exif_segment(camera_exif_with_thumbnail(2))]
     ),
-    "EXIF IFD1 thumbnail": lambda: samples.compose(
-        samples.base_jpeg(seed=2), [samples.exif_segment(samples.camera_exif_with_thumbnail(2))]
+    "big-endian EXIF": lambda: compose(
+        base_jpeg(seed=3), [exif_segment(CameraExif(byte_order="MM"))]
     ),
-    "big-endian EXIF": lambda: samples.compose(
-        samples.base_jpeg(seed=3), [samples.exif_segment(samples.CameraExif(byte_order="MM"))]
+    "XMP with GPS and extended XMP": lambda: compose(
+        base_jpeg(seed=4),
+        xmp_segments(XmpFields(), extended_xmp_body()),
     ),
-    "XMP with GPS and extended XMP": lambda: samples.compose(
-        samples.base_jpeg(seed=4),
-        samples.xmp_segments(samples.XmpFields(), samples.extended_xmp_body()),
+    "IPTC in APP13": lambda: compose(base_jpeg(seed=5), [iptc_segment()]),
+    "COM": lambda: compose(base_jpeg(seed=6), [comment_segment()]),
+    "JFIF thumbnail": lambda: compose(
+        base_jpeg(seed=7),
+        [jfif_segment(photo_image(16, 12, seed=7))],
     ),
-    "IPTC in APP13": lambda: samples.compose(samples.base_jpeg(seed=5), [samples.iptc_segment()]),
-    "COM": lambda: samples.compose(samples.base_jpeg(seed=6), [samples.comment_segment()]),
-    "JFIF thumbnail": lambda: samples.compose(
-        samples.base_jpeg(seed=7),
-        [samples.jfif_segment(samples.photo_image(16, 12, seed=7))],
+    "JFXX thumbnail": lambda: compose(base_jpeg(seed=8), [jfxx_segment()]),
+    "FlashPix and junk APP3-APP15": lambda: compose(
+        base_jpeg(seed=9), [*flashpix_segments(), *junk_app_segments()]
     ),
-    "JFXX thumbnail": lambda: samples.compose(samples.base_jpeg(seed=8), [samples.jfxx_segment()]),
-    "FlashPix and junk APP3-APP15": lambda: samples.compose(
-        samples.base_jpeg(seed=9), [*samples.flashpix_segments(), *samples.junk_app_segments()]
+    "MPO second image with its own GPS": mpo_sample,
+    "motion photo trailer": motion_photo_sample,
+    "padding after EOI": lambda: compose(base_jpeg(seed=10), trailer=padding_trailer()),
+    "APPn and COM between progressive scans": lambda: insert_between_scans(
+        base_jpeg(seed=11, encoding=Encoding(progressive=True)),
+        [comment_segment(), xmp_segment()],
     ),
-    "MPO second image with its own GPS": samples.mpo_sample,
-    "motion photo trailer": samples.motion_photo_sample,
-    "padding after EOI": lambda: samples.compose(
-        samples.base_jpeg(seed=10), trailer=samples.padding_trailer()
+    "restart markers": lambda: compose(
+        base_jpeg(96, 64, seed=12, encoding=Encoding(restart_rows=1)),
+        [exif_segment()],
     ),
-    "APPn and COM between progressive scans": lambda: samples.insert_between_scans(
-        samples.base_jpeg(seed=11, encoding=samples.Encoding(progressive=True)),
-        [samples.comment_segment(), samples.xmp_segment()],
-    ),
-    "restart markers": lambda: samples.compose(
-        samples.base_jpeg(96, 64, seed=12, encoding=samples.Encoding(restart_rows=1)),
-        [samples.exif_segment()],
-    ),
-    "CMYK with APP14 Adobe": lambda: samples.compose(
-        samples.base_jpeg(seed=13, mode="CMYK"), [samples.exif_segment()]
-    ),
-    "grayscale": lambda: samples.compose(
-        samples.base_jpeg(seed=14, mode="L"), [samples.exif_segment(), samples.iptc_segment()]
-    ),
-    "multi-chunk ICC": lambda: samples.compose(
-        samples.base_jpeg(seed=15),
-        [samples.exif_segment(), *samples.icc_segments(samples.large_icc_profile())],
+    "CMYK with APP14 Adobe": lambda: compose(base_jpeg(seed=13, mode="CMYK"), [exif_segment()]),
+    "grayscale": lambda: compose(base_jpeg(seed=14, mode="L"), [exif_segment(), iptc_segment()]),
+    "multi-chunk ICC": lambda: compose(
+        base_jpeg(seed=15),
+        [exif_segment(), *icc_segments(large_icc_profile())],
     ),
 }
 
@@ -120,7 +149,7 @@ def test_output_decodes_to_the_same_pixels(
     name: str, cases: dict[str, tuple[bytes, Result]]
 ) -> None:
     data, result = cases[name]
-    before, after = samples.decode(data), samples.decode(result.jpeg)
+    before, after = decode(data), decode(result.jpeg)
     assert (after.mode, after.size) == (before.mode, before.size)
     assert after.tobytes() == before.tobytes()
 
@@ -130,7 +159,7 @@ def test_output_equals_the_independent_reference(
     name: str, cases: dict[str, tuple[bytes, Result]]
 ) -> None:
     data, result = cases[name]
-    assert result.jpeg == samples.reference_strip(data)
+    assert result.jpeg == reference_strip(data)
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -142,7 +171,7 @@ def test_entropy_coded_data_is_byte_identical(
 
 
 def _scans(jpeg: bytes) -> list[bytes]:
-    layout = samples.walk_markers(jpeg)
+    layout = walk_markers(jpeg)
     return [jpeg[scan.start : scan.end] for scan in layout.scans]
 
 
@@ -151,7 +180,7 @@ def test_icc_profile_across_chunks_is_reassembled_and_cleaned(
 ) -> None:
     data, result = cases["multi-chunk ICC"]
     profile = Image.open(io.BytesIO(data)).info["icc_profile"]
-    assert samples.walk_markers(data).names().count("APP2") >= 3
+    assert walk_markers(data).names().count("APP2") >= 3
     kept = Image.open(io.BytesIO(result.jpeg)).info["icc_profile"]
     assert kept == sanitize_profile(profile).data
     assert b"zpad" not in kept  # the private tag that padded it to three chunks
@@ -162,9 +191,9 @@ def test_icc_profile_across_chunks_is_reassembled_and_cleaned(
 CALIBRATED = icc_profiles.matrix_rgb()
 
 
-def _with_profile(profile: bytes, chunk_size: int = samples.MAX_ICC_CHUNK) -> bytes:
-    segments = samples.icc_segments(profile, chunk_size=chunk_size)
-    return samples.compose(samples.base_jpeg(seed=16), segments)
+def _with_profile(profile: bytes, chunk_size: int = MAX_ICC_CHUNK) -> bytes:
+    segments = icc_segments(profile, chunk_size=chunk_size)
+    return compose(base_jpeg(seed=16), segments)
 
 
 def test_icc_text_that_identifies_is_removed_and_colours_stay() -> None:
@@ -177,9 +206,9 @@ def test_icc_text_that_identifies_is_removed_and_colours_stay() -> None:
     source = ImageCms.ImageCmsProfile(io.BytesIO(CALIBRATED))
     cleaned = ImageCms.ImageCmsProfile(io.BytesIO(kept))
     srgb = ImageCms.createProfile("sRGB")
-    pixels = samples.decode(data)
+    pixels = decode(data)
     before = ImageCms.profileToProfile(pixels, source, srgb)
-    after = ImageCms.profileToProfile(samples.decode(result.jpeg), cleaned, srgb)
+    after = ImageCms.profileToProfile(decode(result.jpeg), cleaned, srgb)
     assert before is not None
     assert after is not None
     assert after.tobytes() == before.tobytes()
@@ -205,7 +234,7 @@ def test_a_standard_profile_passes_byte_identical(monkeypatch: pytest.MonkeyPatc
         (lambda c: c + c[:1], "a chunk twice"),
         (lambda c: [c[0][:17] + b"\x09" + c[0][18:], *c[1:]], "a wrong count"),
         (
-            lambda c: [samples.segment(samples.APP2, b"ICC_PROFILE\x00\x01\x01not a profile")],
+            lambda c: [segment(APP2, b"ICC_PROFILE\x00\x01\x01not a profile")],
             "no profile",
         ),
     ],
@@ -213,23 +242,23 @@ def test_a_standard_profile_passes_byte_identical(monkeypatch: pytest.MonkeyPatc
 def test_icc_chunks_that_form_no_valid_profile_are_dropped(
     chunks: Callable[[list[bytes]], list[bytes]], why: str
 ) -> None:
-    segments = chunks(samples.icc_segments(CALIBRATED, chunk_size=1000))
-    data = samples.compose(samples.base_jpeg(seed=17), segments)
+    segments = chunks(icc_segments(CALIBRATED, chunk_size=1000))
+    data = compose(base_jpeg(seed=17), segments)
     result = sanitize_bytes(data, DROP)
-    assert "APP2" not in samples.walk_markers(result.jpeg).names(), why
+    assert "APP2" not in walk_markers(result.jpeg).names(), why
     assert result.report.removed["ICC profile (invalid)"].count == len(segments)
     assert icc_profiles.canary_hits(result.jpeg) == []
 
 
 def test_adobe_segment_is_kept_for_cmyk(cases: dict[str, tuple[bytes, Result]]) -> None:
     _, result = cases["CMYK with APP14 Adobe"]
-    assert "APP14" in samples.walk_markers(result.jpeg).names()
+    assert "APP14" in walk_markers(result.jpeg).names()
     assert Image.open(io.BytesIO(result.jpeg)).mode == "CMYK"
 
 
 def test_jfif_is_kept_without_its_thumbnail(cases: dict[str, tuple[bytes, Result]]) -> None:
     _, result = cases["JFIF thumbnail"]
-    jfif = samples.walk_markers(result.jpeg).first(samples.APP0)
+    jfif = walk_markers(result.jpeg).first(APP0)
     payload = jfif.payload(result.jpeg)
     assert payload[:5] == b"JFIF\x00"
     assert payload[12:] == b"\x00\x00"
@@ -250,8 +279,8 @@ def test_report_counts_bytes(cases: dict[str, tuple[bytes, Result]]) -> None:
     report = result.report
     assert report.bytes_in == len(data)
     assert report.bytes_out == len(result.jpeg)
-    layout = samples.walk_markers(data)
-    assert report.removed_bytes == samples.reference_removed_bytes(data)
+    layout = walk_markers(data)
+    assert report.removed_bytes == reference_removed_bytes(data)
     assert report.removed["trailer"].bytes == len(data) - layout.end
 
 
@@ -262,13 +291,13 @@ def _kinds(cases: dict[str, tuple[bytes, Result]], name: str) -> list[str]:
 def test_a_clean_jpeg_keeps_every_table_and_scan_byte() -> None:
     # Pillow writes each table in a segment of its own; the output holds the same
     # tables, one DQT and one DHT before the scan.
-    data = samples.base_jpeg(seed=20)
+    data = base_jpeg(seed=20)
     output = sanitize_bytes(data).jpeg
-    assert samples.walk_markers(output).names() == [
+    assert walk_markers(output).names() == [
         "SOI", "APP0", "SOF0", "DQT", "DHT", "SOS", "EOI"
     ]  # fmt: skip
     assert _scans(output) == _scans(data)
-    names = samples.walk_markers(data).names()
+    names = walk_markers(data).names()
     merged = names.count("DQT") + names.count("DHT") - 2
     assert len(data) - len(output) == 4 * merged  # marker and length of each merged segment
 
@@ -279,7 +308,7 @@ def test_sanitizing_twice_changes_nothing(cases: dict[str, tuple[bytes, Result]]
 
 
 def test_the_input_buffer_is_not_modified() -> None:
-    data = bytearray(samples.kitchen_sink())
+    data = bytearray(kitchen_sink())
     before = bytes(data)
     sanitize_bytes(data)
     assert data == before
@@ -312,7 +341,7 @@ def test_stream_output_equals_bytes_output_however_the_input_is_chunked(
     assert report.bytes_out == len(out.getvalue())
 
 
-_KITCHEN_SINK = samples.kitchen_sink()
+_KITCHEN_SINK = kitchen_sink()
 
 
 def test_stream_work_stays_linear_when_input_trickles_in_byte_by_byte() -> None:

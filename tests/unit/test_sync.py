@@ -26,10 +26,11 @@ from exif_stripper.aws.sync import (
     list_bucket,
     plan,
 )
-from tests.harness import samples
-from tests.harness.in_process_aws import InProcessAws, in_process_aws
+from tools.embedded_aws.in_process import InProcessAws, in_process_aws
+from tools.samples.composition import reference_strip
+from tools.samples.ready_made import kitchen_sink
 
-PHOTO = samples.kitchen_sink(width=64, height=48)
+PHOTO = kitchen_sink(width=64, height=48)
 
 
 @pytest.fixture
@@ -278,7 +279,7 @@ def test_sync_prints_only_its_plan_and_outcomes(
     ]
     assert not any(line.lstrip().startswith("{") for line in lines)  # no log lines, no EMF
     assert aws.s3.get_object(Bucket=aws.web, Key="x/a.jpg")["Body"].read() == (
-        samples.reference_strip(PHOTO)
+        reference_strip(PHOTO)
     )
     assert sorted(aws.keys(aws.web)) == ["x/a.jpg", "x/b b.jpg"]
 

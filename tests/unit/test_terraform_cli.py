@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.terraform_cli import (
+from tools.terraform.cli_config import (
     CACHE_ENV,
     MIRROR_ENV,
     MirrorError,

@@ -1,6 +1,6 @@
 """WebP: stripped RIFF chunk by RIFF chunk, bitstreams copied byte for byte (issue 11, point 3).
 
-Each test builds its WebP in code (tests/harness/samples_webp.py) and judges the output
+Each test builds its WebP in code (tools/samples/webp.py) and judges the output
 with readers that are not the product's: Pillow (libwebp's decoder and demuxer),
 exiftool, lcms, and the harness's own RIFF reader.
 """
@@ -28,9 +28,11 @@ from exif_stripper.core.icc import identifying_text, sanitize_profile
 from exif_stripper.core.sanitize import OrientationPolicy, Removed
 from exif_stripper.core.webp import InMemory, Spooled, list_chunks, sanitize_webp
 from exif_stripper.core.webp_verify import verify_webp
-from tests.harness import icc_profiles, samples
-from tests.harness import samples_webp as sw
-from tests.harness.oracle import KEEP_TAG_ALLOWED, exiftool_available, identifying_findings_many
+from tools.oracle import KEEP_TAG_ALLOWED, exiftool_available, identifying_findings_many
+from tools.samples import icc_profiles
+from tools.samples import webp as sw
+from tools.samples.jpeg import photo_image, psnr
+from tools.samples.orientation import DISPLAY_TRANSFORM
 
 APPLY, KEEP_TAG, DROP = OrientationPolicy.APPLY, OrientationPolicy.KEEP_TAG, OrientationPolicy.DROP
 CANARIES = (
@@ -154,7 +156,7 @@ def test_no_identifying_text_survives_anywhere_in_the_bytes() -> None:
 
 
 def test_a_simple_lossy_file_passes_unchanged() -> None:
-    data = sw.pillow_webp(samples.photo_image(40, 30), quality=80)
+    data = sw.pillow_webp(photo_image(40, 30), quality=80)
     assert sw.fourccs(data) == [b"VP8 "]
     out, removed, _ = strip(data)
     assert out == data
@@ -163,7 +165,7 @@ def test_a_simple_lossy_file_passes_unchanged() -> None:
 
 def test_chunks_after_the_bitstream_of_a_simple_file_are_dropped() -> None:
     # libwebp reads nothing after the bitstream of a file without VP8X.
-    plain = sw.pillow_webp(samples.photo_image(40, 30), lossless=True)
+    plain = sw.pillow_webp(photo_image(40, 30), lossless=True)
     data = sw.container([sw.walk(plain)[0].raw, sw.riff_chunk(b"EXIF", sw.exif_payload(6))])
     out, removed, facts = strip(data)
     assert out == plain
@@ -172,7 +174,7 @@ def test_chunks_after_the_bitstream_of_a_simple_file_are_dropped() -> None:
 
 
 def test_an_odd_chunk_gets_its_pad_byte() -> None:
-    plain = sw.pillow_webp(samples.photo_image(40, 30), quality=80)
+    plain = sw.pillow_webp(photo_image(40, 30), quality=80)
     (vp8,) = sw.walk(plain)
     odd = vp8.payload + b"\x00" if len(vp8.payload) % 2 == 0 else vp8.payload
     data = sw.container([sw.riff_chunk(b"VP8 ", odd)])[:-1]  # the final pad byte left out
@@ -274,7 +276,7 @@ def test_broken_structure_is_a_typed_rejection(
 
 
 def test_a_non_key_frame_is_rejected() -> None:
-    (vp8,) = [c.payload for c in sw.walk(sw.pillow_webp(samples.photo_image(8, 8), quality=50))]
+    (vp8,) = [c.payload for c in sw.walk(sw.pillow_webp(photo_image(8, 8), quality=50))]
     with pytest.raises(BadChunk, match="key frame"):
         strip(sw.container([sw.riff_chunk(b"VP8 ", bytes((vp8[0] | 1,)) + vp8[1:])]))
 
@@ -301,7 +303,7 @@ def test_lossless_pictures_are_turned_exactly(orientation: int, variant: str) ->
     out, _, facts = strip(data)
     with Image.open(io.BytesIO(data)) as source:
         upright = [
-            f.convert("RGBA").transpose(samples.DISPLAY_TRANSFORM[orientation])
+            f.convert("RGBA").transpose(DISPLAY_TRANSFORM[orientation])
             for f in ImageSequence.Iterator(source)
         ]
     assert sw.frames_rgba(out) == [(f.size, f.tobytes()) for f in upright]
@@ -317,9 +319,9 @@ def test_lossy_pictures_are_turned_by_a_reported_reencode(orientation: int) -> N
     out, _, facts = strip(data)
     assert facts.rotation == "reencode"
     with Image.open(io.BytesIO(data)) as source, Image.open(io.BytesIO(out)) as turned:
-        upright = source.convert("RGBA").transpose(samples.DISPLAY_TRANSFORM[orientation])
+        upright = source.convert("RGBA").transpose(DISPLAY_TRANSFORM[orientation])
         assert turned.size == upright.size
-        assert samples.psnr(turned.convert("RGB"), upright.convert("RGB")) >= 40
+        assert psnr(turned.convert("RGB"), upright.convert("RGB")) >= 40
         assert turned.getchannel("A").tobytes() == upright.getchannel("A").tobytes()
 
 
@@ -337,7 +339,7 @@ def test_keep_tag_writes_an_exif_with_only_the_orientation() -> None:
 
 
 def test_keep_tag_writes_the_tag_after_the_picture_and_announces_it() -> None:
-    plain = sw.pillow_webp(samples.photo_image(40, 30), lossless=True)
+    plain = sw.pillow_webp(photo_image(40, 30), lossless=True)
     data = sw.container(
         [
             sw.vp8x(sw.EXIF_FLAG, 40, 30),
@@ -352,7 +354,7 @@ def test_keep_tag_writes_the_tag_after_the_picture_and_announces_it() -> None:
 
 def test_a_simple_file_has_no_orientation_to_keep() -> None:
     # Without VP8X no decoder reads EXIF, so there is nothing to keep or apply.
-    plain = sw.pillow_webp(samples.photo_image(40, 30), lossless=True)
+    plain = sw.pillow_webp(photo_image(40, 30), lossless=True)
     data = sw.container([sw.walk(plain)[0].raw, sw.riff_chunk(b"EXIF", sw.exif_payload(6))])
     for policy in OrientationPolicy:
         out, _, facts = strip(data, policy)
@@ -429,7 +431,7 @@ def test_the_clean_profile_is_one_the_verifier_accepts() -> None:
         [
             sw.vp8x(sw.ICC_FLAG, 40, 30),
             sw.riff_chunk(b"ICCP", clean),
-            sw.walk(sw.pillow_webp(samples.photo_image(40, 30), lossless=True))[0].raw,
+            sw.walk(sw.pillow_webp(photo_image(40, 30), lossless=True))[0].raw,
         ]
     )
     verify_webp(data)

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from exif_stripper.aws.worker import Worker
-from tests.harness.in_process_aws import in_process_aws
+from tools.embedded_aws.in_process import in_process_aws
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -388,6 +389,44 @@ def test_ci_runs_make_test_with_terraform() -> None:
     assert steps_using(job, "actions/setup-python")
 
 
+def supported_pythons() -> set[str]:
+    """The oldest Python the project supports (requires-python) and the Lambda image's."""
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    oldest = re.fullmatch(r">=\s*(3\.\d+)", requires)
+    image = re.search(r"lambda/python:(3\.\d+)@", (ROOT / "image" / "Dockerfile").read_text())
+    assert oldest
+    assert image
+    return {oldest.group(1), image.group(1)}
+
+
+def test_make_test_runs_on_the_oldest_supported_python_and_on_the_images() -> None:
+    job = workflow("ci.yml")["jobs"]["test"]
+    pythons = job["strategy"]["matrix"]["python"]
+    assert set(pythons) == supported_pythons()
+    assert len(pythons) == 2
+    assert job["strategy"]["fail-fast"] is False, "one Python's failure hides the other's"
+    (setup,) = steps_using(job, "actions/setup-python")
+    assert setup["with"]["python-version"] == "${{ matrix.python }}"
+    # Each Python's hook environments are its own.
+    (cache,) = steps_using(job, "actions/cache")
+    assert "${{ matrix.python }}" in cache["with"]["key"]
+
+
+def test_the_jobs_beside_make_test_run_once_on_the_images_python() -> None:
+    document = workflow("ci.yml")
+    image_python = max(supported_pythons(), key=lambda v: tuple(map(int, v.split("."))))
+    assert document["env"]["PYTHON_VERSION"] == image_python
+    for name, job in document["jobs"].items():
+        if name != "test":
+            assert "strategy" not in job, f"{name} runs once"
+        for setup in steps_using(job, "actions/setup-python"):
+            if name != "test":
+                assert setup["with"]["python-version"] == "${{ env.PYTHON_VERSION }}"
+    # CI's time is that of its longest job: every job that may run keeps within 20 minutes.
+    for name in ("test", "chaos"):
+        assert document["jobs"][name]["timeout-minutes"] <= 20
+
+
 def test_ci_runs_a_short_chaos_beside_make_test_and_deploys_only_after_it() -> None:
     jobs = workflow("ci.yml")["jobs"]
     chaos = jobs["chaos"]
@@ -687,7 +726,7 @@ def test_run_test_runs_the_smoke_test_against_the_environment(
     assert status == 0, stderr
     assert calls_of(calls, "uv") == [
         "sync --frozen --all-groups --quiet",
-        f"run --frozen --no-sync python -m tests.harness.smoke {smoke}",
+        f"run --frozen --no-sync python -m tools.smoke {smoke}",
     ]
 
 

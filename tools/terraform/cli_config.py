@@ -1,0 +1,199 @@
+"""The Terraform CLI configuration this repository runs Terraform with.
+
+Terraform finds providers through the CLI configuration named by ``TF_CLI_CONFIG_FILE``.
+The same commands must work on a machine without internet access that has a provider
+mirror (this project's CI) and on a laptop that downloads from the registry, so we write
+that file ourselves instead of relying on whatever ``~/.terraformrc`` says:
+
+* a ``filesystem_mirror`` for the providers a local mirror holds, when one is found
+  (named by ``EXIF_TF_PROVIDER_MIRROR`` or found in the usual places), with ``direct``
+  kept for any provider the mirror lacks;
+* ``direct`` (the public registry) otherwise.
+
+Both variants share a plugin cache, so every ``terraform init`` (one per module and test
+stack) links the provider instead of copying or downloading ~700 MB each time.
+
+``python -m tools.terraform.cli_config`` writes the file and prints its path; the Makefile
+and the tests use that path as ``TF_CLI_CONFIG_FILE``.
+Reference: https://developer.hashicorp.com/terraform/cli/config/config-file
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+MIRROR_ENV = "EXIF_TF_PROVIDER_MIRROR"
+"""Environment variable naming a provider mirror directory explicitly."""
+
+CACHE_ENV = "EXIF_TF_PLUGIN_CACHE"
+"""Environment variable overriding the plugin cache directory."""
+
+REQUIRED_PROVIDER = "registry.terraform.io/hashicorp/aws"
+"""The one provider the modules need; a mirror that lacks it is no use to us."""
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_PATH = REPO_ROOT / ".terraformrc.generated"  # listed in .gitignore
+
+
+class MirrorError(RuntimeError):
+    """An explicitly named mirror cannot serve the providers the modules need."""
+
+
+def terraform_platform() -> str:
+    """This machine's platform as Terraform spells it, e.g. ``linux_amd64``."""
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        machine, machine
+    )
+    return f"{sys.platform.replace('win32', 'windows')}_{arch}"
+
+
+def default_mirror_candidates(home: Path) -> list[Path]:
+    """Where provider mirrors usually live: this project's CI image, then Terraform's own
+    implied mirror directories on Unix (they are only implied when no CLI config says
+    otherwise, which ours does)."""
+    return [
+        Path("/opt/tf-plugins"),
+        home / ".terraform.d" / "plugins",
+        home / ".local" / "share" / "terraform" / "plugins",
+        Path("/usr/local/share/terraform/plugins"),
+        Path("/usr/share/terraform/plugins"),
+    ]
+
+
+def mirrored_providers(mirror: Path, platform_name: str) -> list[str]:
+    """Provider source addresses (``host/namespace/type``) with a package for
+    ``platform_name`` in ``mirror``, in either mirror layout:
+    unpacked ``<addr>/<version>/<platform>/`` or packed
+    ``<addr>/terraform-provider-<type>_<version>_<platform>.zip``."""
+    found: list[str] = []
+    for type_dir in sorted(mirror.glob("*/*/*")):
+        if not type_dir.is_dir():
+            continue
+        unpacked = any(p.is_dir() for p in type_dir.glob(f"*/{platform_name}"))
+        packed = any(type_dir.glob(f"terraform-provider-*_{platform_name}.zip"))
+        if unpacked or packed:
+            found.append(type_dir.relative_to(mirror).as_posix())
+    return found
+
+
+def find_provider_mirror(
+    environ: Mapping[str, str],
+    candidates: Sequence[Path],
+    platform_name: str,
+) -> Path | None:
+    """The mirror to use, or None for the registry.
+
+    A mirror named in ``EXIF_TF_PROVIDER_MIRROR`` must hold the aws provider: a typo there
+    should fail loudly rather than silently go online.
+    """
+    explicit = environ.get(MIRROR_ENV, "").strip()
+    if explicit:
+        path = Path(explicit).expanduser()
+        if REQUIRED_PROVIDER not in mirrored_providers(path, platform_name):
+            raise MirrorError(
+                f"{MIRROR_ENV}={explicit} holds no {REQUIRED_PROVIDER} for {platform_name}"
+            )
+        return path
+    for candidate in candidates:
+        if candidate.is_dir() and REQUIRED_PROVIDER in mirrored_providers(candidate, platform_name):
+            return candidate
+    return None
+
+
+def _hcl_string(value: str) -> str:
+    """A value quoted for HCL: backslashes and quotes escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _hcl_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(_hcl_string(v) for v in values) + "]"
+
+
+def render_cli_config(mirror: Path | None, providers: Sequence[str], plugin_cache: Path) -> str:
+    """The text of the CLI configuration: ``filesystem_mirror`` for ``providers`` from
+    ``mirror`` (registry for the rest), or the registry alone when ``mirror`` is None."""
+    lines = [
+        "# Generated by tools/terraform/cli_config.py; do not edit, it is rewritten.",
+        f"plugin_cache_dir = {_hcl_string(plugin_cache.as_posix())}",
+        # The tests init scratch copies that have no lock file; without this, Terraform
+        # ignores the cache for them and installs from the origin again (from the registry:
+        # ~700 MB per init). The lock files it writes then hold this platform's hash only,
+        # which is all a throw-away copy needs.
+        "plugin_cache_may_break_dependency_lock_file = true",
+        "",
+        "provider_installation {",
+    ]
+    if mirror is not None and providers:
+        lines += [
+            "  filesystem_mirror {",
+            f"    path    = {_hcl_string(mirror.as_posix())}",
+            f"    include = {_hcl_list(providers)}",
+            "  }",
+            "  direct {",
+            f"    exclude = {_hcl_list(providers)}",
+            "  }",
+        ]
+    else:
+        lines += ["  direct {}"]
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def default_plugin_cache(environ: Mapping[str, str], home: Path) -> Path:
+    """``EXIF_TF_PLUGIN_CACHE``, else the XDG cache directory."""
+    if environ.get(CACHE_ENV):
+        return Path(environ[CACHE_ENV]).expanduser()
+    cache_home = Path(environ.get("XDG_CACHE_HOME") or home / ".cache")
+    return cache_home / "exif-stripper" / "terraform-plugins"
+
+
+def write_cli_config(
+    path: Path = DEFAULT_CONFIG_PATH,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+    candidates: Sequence[Path] | None = None,
+) -> Path:
+    """Write the CLI configuration for this machine to ``path`` and return ``path``.
+
+    ``environ``, ``home`` and ``candidates`` default to this process's environment, the
+    user's home and ``default_mirror_candidates(home)``. The file is only rewritten when
+    its content changes, so Make and concurrent test sessions see a stable file.
+    """
+    environ = os.environ if environ is None else environ
+    home = Path.home() if home is None else home
+    if candidates is None:
+        candidates = default_mirror_candidates(home)
+    platform_name = terraform_platform()
+    mirror = find_provider_mirror(environ, candidates, platform_name)
+    providers = mirrored_providers(mirror, platform_name) if mirror else []
+    cache = default_plugin_cache(environ, home)
+    cache.mkdir(parents=True, exist_ok=True)
+    text = render_cli_config(mirror, providers, cache)
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+    return path
+
+
+def terraform_env(config_path: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) plus what every Terraform command
+    of the tests needs: our CLI config, and no interactive prompts."""
+    env = dict(os.environ if base is None else base)
+    env["TF_CLI_CONFIG_FILE"] = str(config_path)
+    env["TF_IN_AUTOMATION"] = "1"
+    env["TF_INPUT"] = "0"
+    return env
+
+
+def main() -> None:
+    print(write_cli_config())
+
+
+if __name__ == "__main__":
+    main()
