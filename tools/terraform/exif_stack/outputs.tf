@@ -14,17 +14,17 @@ output "hardened_buckets" {
 }
 
 output "hardened_web_writer_arns" {
-  description = "The principals the hardened the web bucket admits for writes."
+  description = "The principals the hardened pair's web bucket admits for writes."
   value       = module.buckets_hardened.web_writer_arns
 }
 
 output "guarded_buckets" {
-  description = "Names of the pair whose the web bucket has the write policy and no TLS policy: uploads, web."
+  description = "Names of the pair whose web bucket has the write policy and no TLS policy: uploads, web."
   value       = [module.buckets_guarded.uploads_bucket_name, module.buckets_guarded.web_bucket_name]
 }
 
 output "break_glass_role_arn" {
-  description = "The break-glass role named in the hardened the web bucket's policy."
+  description = "The break-glass role named in the hardened pair's web bucket policy."
   value       = local.break_glass_role_arn
 }
 
